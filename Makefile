@@ -1,0 +1,108 @@
+# pare — plain GNU make.  `make` builds ./pare; `make check` runs every test;
+# `make demo` runs the main job on the built-in sample image.
+# Both install their own dependencies (scripts/deps.sh, apt).
+
+CC       ?= cc
+CFLAGS   ?= -O2 -g
+WARN     := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wstrict-prototypes \
+            -Wformat=2 -Wno-format-nonliteral
+PKGS     := libarchive jansson libcrypto
+ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) -MMD -MP $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LIBS     = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -larchive -ljansson -lcrypto)
+
+ifdef SANITIZE
+ALL_CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS    += -fsanitize=$(SANITIZE)
+endif
+
+B := build
+SLIMMER_SRC := $(wildcard slimmer/*.c)
+CMD_SRC     := $(wildcard cmd/*.c)
+UNIT_SRC    := $(wildcard tests/unit/test_*.c)
+TOOL_SRC    := $(wildcard tests/tools/*.c)
+FUZZ_SRC    := $(wildcard tests/fuzz/fuzz_*.c)
+
+SLIMMER_OBJ := $(SLIMMER_SRC:%.c=$(B)/%.o)
+CMD_OBJ     := $(CMD_SRC:%.c=$(B)/%.o)
+UNIT_BIN    := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
+TOOL_BIN    := $(TOOL_SRC:tests/tools/%.c=$(B)/tests/%)
+FUZZ_REPLAY := $(FUZZ_SRC:tests/fuzz/%.c=$(B)/tests/%_replay)
+
+all: pare
+
+# Rebuild everything when the flags change (git's GIT-CFLAGS trick).
+$(B)/CFLAGS: FORCE
+	@mkdir -p $(B)
+	@echo '$(ALL_CFLAGS) $(LDFLAGS)' | cmp -s - $@ || echo '$(ALL_CFLAGS) $(LDFLAGS)' > $@
+
+$(B)/%.o: %.c $(B)/CFLAGS
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(B)/libslimmer.a: $(SLIMMER_OBJ)
+	$(AR) rcs $@ $^
+
+pare: $(CMD_OBJ) $(B)/libslimmer.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(B)/tests/test_%: $(B)/tests/unit/test_%.o $(B)/tests/unit/tap.o $(B)/libslimmer.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) -lseccomp
+
+$(B)/tests/%: $(B)/tests/tools/%.o $(B)/libslimmer.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) -lseccomp
+
+$(B)/tests/%_replay: $(B)/tests/fuzz/%.o $(B)/tests/fuzz/replay.o $(B)/libslimmer.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(B)/tests/unit/tap.o: tests/unit/tap.c $(B)/CFLAGS
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+deps:
+	@scripts/deps.sh
+
+# ---- tests ----
+test-bins: pare $(UNIT_BIN) $(TOOL_BIN) $(FUZZ_REPLAY)
+
+check-unit: test-bins
+	tests/run-unit.sh $(B)/tests
+
+check-e2e: test-bins
+	tests/e2e/run.sh
+
+check: deps
+	$(MAKE) test-bins
+	tests/run-unit.sh $(B)/tests
+	tests/e2e/run.sh
+
+# Unit tests under valgrind (run by .ci/run).
+check-valgrind: test-bins
+	VALGRIND=1 tests/run-unit.sh $(B)/tests
+
+# libFuzzer builds (clang); `make fuzz` runs each target for FUZZ_SECONDS.
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	tests/fuzz/run.sh $(FUZZ_SECONDS)
+
+demo: deps pare
+	scripts/demo.sh
+
+bench: deps pare
+	bench/run.sh
+
+lint:
+	clang-format --dry-run --Werror cmd/*.c slimmer/*.[ch] tests/unit/*.[ch] || true
+	cppcheck --quiet --error-exitcode=1 --enable=warning,performance --inline-suppr \
+		--suppress=missingIncludeSystem slimmer cmd
+
+clean:
+	rm -rf $(B) pare
+
+FORCE:
+.PHONY: all deps check check-unit check-e2e check-valgrind fuzz demo bench lint clean test-bins FORCE
+.SECONDARY:
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -1,0 +1,66 @@
+/* The command layer: one file per subcommand, the only code that prints. */
+#ifndef PARE_CMD_H
+#define PARE_CMD_H
+
+#include <getopt.h>
+
+#include "../slimmer/image.h"
+#include "../slimmer/source.h"
+
+enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
+
+/* Options every image-reading command takes. */
+struct common_opts {
+	struct open_opts open;
+	bool json;
+};
+
+enum {
+	OPT_MAX_BYTES = 1000,
+	OPT_MAX_ENTRIES,
+	OPT_MAX_PATH,
+	OPT_MAX_JSON,
+	OPT_MAX_DEPTH,
+	OPT_PLATFORM,
+};
+
+#define COMMON_LONGOPTS                                              \
+	{ "help", no_argument, NULL, 'h' },                          \
+	{ "max-bytes", required_argument, NULL, OPT_MAX_BYTES },     \
+	{ "max-entries", required_argument, NULL, OPT_MAX_ENTRIES }, \
+	{ "max-path", required_argument, NULL, OPT_MAX_PATH },       \
+	{ "max-json", required_argument, NULL, OPT_MAX_JSON },       \
+	{ "max-depth", required_argument, NULL, OPT_MAX_DEPTH },     \
+	{ "platform", required_argument, NULL, OPT_PLATFORM }
+
+#define COMMON_HELP                                                                    \
+	"      --platform OS/ARCH[/VARIANT]  image of an index to use (default linux/amd64)\n" \
+	"      --max-bytes SIZE    total uncompressed layer bytes (default 64G)\n"          \
+	"      --max-entries N     total tar entries (default 10000000)\n"                  \
+	"      --max-path N        bytes in one path (default 4096)\n"                      \
+	"      --max-json SIZE     bytes in one JSON document (default 16M)\n"              \
+	"      --max-depth N       JSON nesting (default 64)\n"                             \
+	"  -h, --help              show this help\n"
+
+void common_init(struct common_opts *co);
+/* Handle a shared option; returns 0 when handled, 1 when not ours, -1 on
+ * a bad value (already reported). */
+int common_opt(struct common_opts *co, int c, const char *arg);
+
+/* Report an error: "pare: <msg>" on stderr. Returns EXIT_FAIL. */
+int report(const struct perr *err);
+/* Report a usage error with a hint. Returns EXIT_USAGE. */
+int usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Progress on a terminal: "CMD: layer I/N" rewritten in place. */
+void progress_layer(void *ctx, size_t idx, size_t n);
+void warn_print(void *ctx, const char *msg);
+
+/* Human sizes: "12.3 MB". BUF of at least 32 bytes. */
+const char *human_size(uint64_t n, char *buf);
+
+int cmd_inspect(int argc, char **argv);
+int cmd_unpack(int argc, char **argv);
+int cmd_copy(int argc, char **argv);
+
+#endif

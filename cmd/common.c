@@ -1,0 +1,88 @@
+#include "cmd.h"
+
+#include <stdarg.h>
+#include <string.h>
+
+void common_init(struct common_opts *co)
+{
+	memset(co, 0, sizeof(*co));
+	co->open.lim = default_limits;
+}
+
+static int bad_value(const char *opt, const char *arg)
+{
+	fprintf(stderr, "pare: invalid value '%s' for --%s\n", arg, opt);
+	return -1;
+}
+
+int common_opt(struct common_opts *co, int c, const char *arg)
+{
+	struct limits *l = &co->open.lim;
+	switch (c) {
+	case OPT_MAX_BYTES:
+		return parse_size(arg, &l->max_bytes) < 0 ? bad_value("max-bytes", arg) : 0;
+	case OPT_MAX_ENTRIES:
+		return parse_u64(arg, &l->max_entries) < 0 ? bad_value("max-entries", arg) : 0;
+	case OPT_MAX_PATH:
+		if (parse_u64(arg, &l->max_path) < 0 || l->max_path == 0 || l->max_path > 8000)
+			return bad_value("max-path", arg);
+		return 0;
+	case OPT_MAX_JSON:
+		return parse_size(arg, &l->max_json) < 0 ? bad_value("max-json", arg) : 0;
+	case OPT_MAX_DEPTH:
+		return parse_u64(arg, &l->max_depth) < 0 ? bad_value("max-depth", arg) : 0;
+	case OPT_PLATFORM:
+		co->open.platform = arg;
+		return 0;
+	default:
+		return 1;
+	}
+}
+
+int report(const struct perr *err)
+{
+	fflush(stdout);
+	fprintf(stderr, "pare: %s\n", err->msg);
+	return EXIT_FAIL;
+}
+
+int usage_error(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "pare: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n(Hint: see 'pare %s --help')\n", cmd);
+	return EXIT_USAGE;
+}
+
+void progress_layer(void *ctx, size_t idx, size_t n)
+{
+	const char *what = ctx;
+	if (!isatty(STDERR_FILENO))
+		return;
+	fprintf(stderr, "\r%s: layer %zu/%zu", what, idx + 1, n);
+	if (idx + 1 == n)
+		fputs("\r\033[K", stderr);
+	fflush(stderr);
+}
+
+void warn_print(void *ctx, const char *msg)
+{
+	(void)ctx;
+	fprintf(stderr, "pare: warning: %s\n", msg);
+}
+
+const char *human_size(uint64_t n, char *buf)
+{
+	static const char *const units[] = { "B", "kB", "MB", "GB", "TB" };
+	double v = (double)n;
+	size_t u = 0;
+	while (v >= 1000 && u + 1 < ARRAY_SIZE(units)) {
+		v /= 1000;
+		u++;
+	}
+	snprintf(buf, 32, u ? "%.1f %s" : "%.0f %s", v, units[u]);
+	return buf;
+}

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Install what pare needs to build and test, from Debian packages, when it
+# is missing. Idempotent and quiet when everything is there.
+set -euo pipefail
+pkgs=(
+	# build
+	gcc make pkg-config libarchive-dev libjansson-dev libseccomp-dev libcap-dev libssl-dev libelf-dev
+	# test images and independent readers
+	mmdebstrap umoci skopeo jq
+	# a real engine for the end-to-end tests
+	docker.io
+	# tools: fuzzing (clang + libFuzzer runtime), benchmarks, checks
+	clang libclang-rt-14-dev valgrind strace hyperfine busybox-static
+)
+missing=()
+for p in "${pkgs[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+	echo "pare: missing packages: ${missing[*]} (run 'make deps' as root, or install them)" >&2
+	exit 1
+fi
+echo "installing: ${missing[*]}" >&2
+apt-get update -qq
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

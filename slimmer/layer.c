@@ -1,0 +1,237 @@
+#include "layer.h"
+#include "digest.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <string.h>
+
+struct layer_stream {
+	struct image *img;
+	size_t idx;
+	struct layer_stream_opts o;
+	struct blob *blob;
+	enum compression comp;
+	struct sha256 blob_hash, diff_hash;
+	uint64_t blob_bytes, diff_bytes;
+	bool blob_eof;
+	struct archive *outer; /* raw format + decompression filter */
+	struct archive *tar;
+	struct perr cb_err;    /* what a callback saw; libarchive only says "fatal" */
+	bool cb_failed;
+	char diff_id[DIGEST_STR_LEN + 1];
+	char blob_buf[65536];
+	char diff_buf[65536];
+};
+
+static int cb_fail(struct layer_stream *ls)
+{
+	ls->cb_failed = true;
+	return -1;
+}
+
+static ssize_t read_blob(struct layer_stream *ls, void *buf, size_t n)
+{
+	const struct descriptor *d = &ls->img->manifest.layers[ls->idx];
+	if (ls->blob_eof)
+		return 0;
+	ssize_t r = ls->blob->read(ls->blob, buf, n);
+	if (r < 0) /* the blob filled cb_err */
+		return cb_fail(ls);
+	if (r == 0) {
+		ls->blob_eof = true;
+		return 0;
+	}
+	ls->blob_bytes += (uint64_t)r;
+	/* Stop as soon as the blob is longer than its descriptor says. */
+	if (ls->blob_bytes > (uint64_t)d->size) {
+		perr_set(&ls->cb_err, 0, "size mismatch (descriptor says %lld, blob is longer)",
+			 (long long)d->size);
+		return cb_fail(ls);
+	}
+	sha256_update(&ls->blob_hash, buf, (size_t)r);
+	if (ls->o.tee_blob_fd >= 0 && write_all(ls->o.tee_blob_fd, buf, (size_t)r) < 0) {
+		perr_set(&ls->cb_err, errno, "cannot write copy");
+		return cb_fail(ls);
+	}
+	return r;
+}
+
+static la_ssize_t outer_read_cb(struct archive *a, void *ctx, const void **out)
+{
+	struct layer_stream *ls = ctx;
+	(void)a;
+	*out = ls->blob_buf;
+	return read_blob(ls, ls->blob_buf, sizeof(ls->blob_buf));
+}
+
+/* The uncompressed stream: what the tar reader consumes. */
+static ssize_t read_diff(struct layer_stream *ls, void *buf, size_t n)
+{
+	ssize_t r;
+	if (ls->comp == COMP_NONE) {
+		r = read_blob(ls, buf, n);
+	} else {
+		r = archive_read_data(ls->outer, buf, n);
+		if (r < 0 && !ls->cb_failed) {
+			perr_set(&ls->cb_err, 0, "cannot decompress (%s): %s",
+				 compression_name(ls->comp), archive_error_string(ls->outer));
+			cb_fail(ls);
+		}
+	}
+	if (r <= 0)
+		return r;
+	ls->diff_bytes += (uint64_t)r;
+	if (ls->o.budget) {
+		if ((uint64_t)r > *ls->o.budget) {
+			perr_set(&ls->cb_err, 0, "uncompressed size exceeds the limit (see --max-bytes)");
+			return cb_fail(ls);
+		}
+		*ls->o.budget -= (uint64_t)r;
+	}
+	sha256_update(&ls->diff_hash, buf, (size_t)r);
+	if (ls->o.tee_diff_fd >= 0 && write_all(ls->o.tee_diff_fd, buf, (size_t)r) < 0) {
+		perr_set(&ls->cb_err, errno, "cannot write copy");
+		return cb_fail(ls);
+	}
+	return r;
+}
+
+static la_ssize_t tar_read_cb(struct archive *a, void *ctx, const void **out)
+{
+	struct layer_stream *ls = ctx;
+	(void)a;
+	*out = ls->diff_buf;
+	return read_diff(ls, ls->diff_buf, sizeof(ls->diff_buf));
+}
+
+int layer_stream_error(struct layer_stream *ls, struct archive *a, struct perr *err)
+{
+	if (ls->cb_failed) {
+		*err = ls->cb_err;
+		return -1;
+	}
+	if (a)
+		return perr_set(err, 0, "%s", archive_error_string(a));
+	return -1; /* keep the error the caller already has */
+}
+
+static int open_outer(struct layer_stream *ls, struct perr *err)
+{
+	static const int codes[] = { 0, ARCHIVE_FILTER_GZIP, ARCHIVE_FILTER_ZSTD };
+	struct archive_entry *e;
+	ls->outer = archive_read_new();
+	/* Only the filter the media type names: a blob that is not what its
+	 * descriptor claims is an error, not something to guess about. */
+	if (ls->comp == COMP_GZIP)
+		archive_read_support_filter_gzip(ls->outer);
+	else
+		archive_read_support_filter_zstd(ls->outer);
+	archive_read_support_format_raw(ls->outer);
+	if (archive_read_open(ls->outer, ls, NULL, outer_read_cb, NULL) != ARCHIVE_OK ||
+	    archive_read_next_header(ls->outer, &e) != ARCHIVE_OK)
+		return layer_stream_error(ls, ls->outer, err);
+	if (archive_filter_code(ls->outer, 0) != codes[ls->comp])
+		return perr_set(err, 0, "blob is not %s-compressed as its media type says",
+				compression_name(ls->comp));
+	return 0;
+}
+
+int layer_stream_open(struct image *img, size_t idx, const struct layer_stream_opts *o,
+		      struct layer_stream **out, struct perr *err)
+{
+	cleanup_layer_stream struct layer_stream *ls = xcalloc(1, sizeof(*ls));
+	ls->img = img;
+	ls->idx = idx;
+	ls->o = *o;
+	ls->comp = image_layer_compression(img, idx);
+	sha256_init(&ls->blob_hash);
+	sha256_init(&ls->diff_hash);
+	if (image_open_layer_blob(img, idx, &ls->blob, &ls->cb_err) < 0) {
+		*err = ls->cb_err;
+		return -1;
+	}
+	if (ls->comp != COMP_NONE && open_outer(ls, err) < 0)
+		return -1;
+	if (o->want_tar) {
+		ls->tar = archive_read_new();
+		archive_read_support_format_tar(ls->tar);
+		if (archive_read_open(ls->tar, ls, NULL, tar_read_cb, NULL) != ARCHIVE_OK)
+			return layer_stream_error(ls, ls->tar, err);
+	}
+	*out = steal_pointer(&ls);
+	return 0;
+}
+
+int layer_stream_next(struct layer_stream *ls, struct archive_entry **e, struct perr *err)
+{
+	int r = archive_read_next_header(ls->tar, e);
+	if (r == ARCHIVE_EOF)
+		return 0;
+	if (r == ARCHIVE_OK)
+		return 1;
+	if (r == ARCHIVE_WARN && !ls->cb_failed)
+		return 1;
+	return layer_stream_error(ls, ls->tar, err);
+}
+
+struct archive *layer_stream_tar(struct layer_stream *ls)
+{
+	return ls->tar;
+}
+
+int layer_stream_finish(struct layer_stream *ls, struct perr *err)
+{
+	const struct descriptor *d = &ls->img->manifest.layers[ls->idx];
+	const char *want_diff = ls->img->config.diff_ids.v[ls->idx];
+	char got[DIGEST_STR_LEN + 1];
+	char buf[65536];
+	ssize_t r;
+	/* Drain: the digests cover every byte, including padding after the
+	 * tar end marker and after the compressed stream. */
+	while ((r = read_diff(ls, buf, sizeof(buf))) > 0)
+		;
+	if (r < 0)
+		return layer_stream_error(ls, ls->outer, err);
+	while ((r = read_blob(ls, buf, sizeof(buf))) > 0)
+		;
+	if (r < 0)
+		return layer_stream_error(ls, NULL, err);
+	if (ls->blob_bytes != (uint64_t)d->size)
+		return perr_set(err, 0, "size mismatch (descriptor says %lld, blob has %llu)",
+				(long long)d->size, (unsigned long long)ls->blob_bytes);
+	sha256_final(&ls->blob_hash, got);
+	if (strcmp(got, d->digest))
+		return perr_set(err, 0, "digest mismatch (descriptor says %s, content is %s)",
+				d->digest, got);
+	sha256_final(&ls->diff_hash, ls->diff_id);
+	if (strcmp(ls->diff_id, want_diff))
+		return perr_set(err, 0, "diff_id mismatch (config says %s, content is %s)", want_diff,
+				ls->diff_id);
+	return 0;
+}
+
+uint64_t layer_stream_uncompressed_size(const struct layer_stream *ls)
+{
+	return ls->diff_bytes;
+}
+
+const char *layer_stream_diff_id(const struct layer_stream *ls)
+{
+	return ls->diff_id;
+}
+
+void layer_stream_free(struct layer_stream *ls)
+{
+	if (ls->tar)
+		archive_read_free(ls->tar);
+	if (ls->outer)
+		archive_read_free(ls->outer);
+	if (ls->blob)
+		ls->blob->close(ls->blob);
+	if (ls->blob_hash.ctx)
+		sha256_free(&ls->blob_hash);
+	if (ls->diff_hash.ctx)
+		sha256_free(&ls->diff_hash);
+	free(ls);
+}

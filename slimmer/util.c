@@ -1,0 +1,292 @@
+#define _GNU_SOURCE
+#include "util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <string.h>
+#include <sys/stat.h>
+
+int perr_set(struct perr *err, int errnum, const char *fmt, ...)
+{
+	va_list ap;
+	if (!err)
+		return -1;
+	va_start(ap, fmt);
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	va_end(ap);
+	err->errnum = errnum;
+	if (errnum) {
+		size_t len = strlen(err->msg);
+		snprintf(err->msg + len, sizeof(err->msg) - len, ": %s", strerror(errnum));
+	}
+	return -1;
+}
+
+int perr_wrap(struct perr *err, const char *fmt, ...)
+{
+	char ctx[1024], old[sizeof(err->msg)];
+	va_list ap;
+	if (!err)
+		return -1;
+	va_start(ap, fmt);
+	vsnprintf(ctx, sizeof(ctx), fmt, ap);
+	va_end(ap);
+	memcpy(old, err->msg, sizeof(old));
+	/* Truncation keeps the outer context, which names the subject. */
+	size_t n = strlen(ctx);
+	if (n > sizeof(err->msg) - 3)
+		n = sizeof(err->msg) - 3;
+	memcpy(err->msg, ctx, n);
+	memcpy(err->msg + n, ": ", 2);
+	size_t room = sizeof(err->msg) - n - 3, olen = strnlen(old, sizeof(old) - 1);
+	if (olen > room)
+		olen = room;
+	memcpy(err->msg + n + 2, old, olen);
+	err->msg[n + 2 + olen] = 0;
+	return -1;
+}
+
+static void oom(void)
+{
+	fputs("pare: out of memory\n", stderr);
+	abort();
+}
+
+void *xmalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+	if (!p)
+		oom();
+	return p;
+}
+
+void *xcalloc(size_t n, size_t m)
+{
+	void *p = calloc(n ? n : 1, m ? m : 1);
+	if (!p)
+		oom();
+	return p;
+}
+
+void *xrealloc(void *p, size_t n)
+{
+	p = realloc(p, n ? n : 1);
+	if (!p)
+		oom();
+	return p;
+}
+
+char *xstrdup(const char *s)
+{
+	char *p = strdup(s);
+	if (!p)
+		oom();
+	return p;
+}
+
+char *xasprintf(const char *fmt, ...)
+{
+	char *s;
+	va_list ap;
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) < 0)
+		oom();
+	va_end(ap);
+	return s;
+}
+
+int parse_u64(const char *s, uint64_t *out)
+{
+	char *end;
+	if (!s || !*s || *s == '-' || *s == '+' || *s == ' ')
+		return -1;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || *end)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int parse_size(const char *s, uint64_t *out)
+{
+	static const char suffixes[] = "KMGT";
+	char buf[64];
+	size_t len = s ? strlen(s) : 0;
+	unsigned shift = 0;
+	if (len == 0 || len >= sizeof(buf))
+		return -1;
+	memcpy(buf, s, len + 1);
+	const char *p = strchr(suffixes, buf[len - 1]);
+	if (p && buf[len - 1]) {
+		shift = 10 * (unsigned)(p - suffixes + 1);
+		buf[len - 1] = 0;
+	}
+	uint64_t v;
+	if (parse_u64(buf, &v) < 0 || (shift && v > (UINT64_MAX >> shift)))
+		return -1;
+	*out = v << shift;
+	return 0;
+}
+
+int write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+	while (len > 0) {
+		ssize_t w = write(fd, p, len);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+ssize_t read_full(int fd, void *buf, size_t len)
+{
+	size_t got = 0;
+	while (got < len) {
+		ssize_t r = read(fd, (char *)buf + got, len - got);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (r == 0)
+			break;
+		got += (size_t)r;
+	}
+	return (ssize_t)got;
+}
+
+static int remove_dir_contents(int dfd, struct perr *err)
+{
+	DIR *d = fdopendir(dfd);
+	struct dirent *de;
+	int ret = 0;
+	if (!d) {
+		close(dfd);
+		return perr_set(err, errno, "cannot list directory");
+	}
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (remove_tree_at(dirfd(d), de->d_name, err) < 0) {
+			ret = -1;
+			break;
+		}
+	}
+	closedir(d);
+	return ret;
+}
+
+int remove_tree_at(int dirfd, const char *name, struct perr *err)
+{
+	struct stat st;
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		return perr_set(err, errno, "cannot stat '%s'", name);
+	}
+	if (S_ISDIR(st.st_mode)) {
+		int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0)
+			return perr_set(err, errno, "cannot open '%s'", name);
+		/* A directory without write/exec bits (mode 0555 dirs exist in
+		 * images) must be opened up before its entries can go. */
+		if ((st.st_mode & 0700) != 0700)
+			fchmod(fd, 0700);
+		if (remove_dir_contents(fd, err) < 0)
+			return perr_wrap(err, "%s", name);
+		if (unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+			return perr_set(err, errno, "cannot remove '%s'", name);
+		return 0;
+	}
+	if (unlinkat(dirfd, name, 0) < 0 && errno != ENOENT)
+		return perr_set(err, errno, "cannot remove '%s'", name);
+	return 0;
+}
+
+char *make_tempdir(const char *prefix, struct perr *err)
+{
+	const char *base = getenv("TMPDIR");
+	char *path = xasprintf("%s/%s-XXXXXX", base && *base ? base : "/tmp", prefix);
+	if (!mkdtemp(path)) {
+		perr_set(err, errno, "cannot create temporary directory '%s'", path);
+		free(path);
+		return NULL;
+	}
+	return path;
+}
+
+void strv_push(struct strv *s, char *owned)
+{
+	if (s->n + 1 >= s->cap) {
+		s->cap = s->cap ? s->cap * 2 : 8;
+		s->v = xrealloc(s->v, s->cap * sizeof(*s->v));
+	}
+	s->v[s->n++] = owned;
+	s->v[s->n] = NULL;
+}
+
+void strv_free(struct strv *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		free(s->v[i]);
+	free(s->v);
+	s->v = NULL;
+	s->n = s->cap = 0;
+}
+
+static uint64_t str_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
+static size_t strset_slot(const struct strset *s, const char *key)
+{
+	size_t i = str_hash(key) & (s->cap - 1);
+	while (s->slots[i] && strcmp(s->slots[i], key))
+		i = (i + 1) & (s->cap - 1);
+	return i;
+}
+
+bool strset_has(const struct strset *s, const char *key)
+{
+	return s->cap && s->slots[strset_slot(s, key)];
+}
+
+bool strset_add(struct strset *s, const char *key)
+{
+	if ((s->n + 1) * 2 > s->cap) {
+		struct strset bigger = { xcalloc(s->cap ? s->cap * 2 : 64, sizeof(char *)),
+					 s->cap ? s->cap * 2 : 64, s->n };
+		for (size_t i = 0; i < s->cap; i++)
+			if (s->slots[i])
+				bigger.slots[strset_slot(&bigger, s->slots[i])] = s->slots[i];
+		free(s->slots);
+		*s = bigger;
+	}
+	size_t i = strset_slot(s, key);
+	if (s->slots[i])
+		return false;
+	s->slots[i] = xstrdup(key);
+	s->n++;
+	return true;
+}
+
+void strset_free(struct strset *s)
+{
+	for (size_t i = 0; i < s->cap; i++)
+		free(s->slots[i]);
+	free(s->slots);
+	memset(s, 0, sizeof(*s));
+}

@@ -1,0 +1,97 @@
+/* Shared plumbing for the libraries: error convention, cleanup attributes,
+ * allocation that never returns NULL.
+ *
+ * Error convention (as in crun): a function that can fail takes a
+ * `struct perr *` and returns an int, negative on failure, after filling the
+ * error with perr_set(). Callers add context with perr_wrap() on the way up.
+ * Only the command layer prints. */
+#ifndef PARE_UTIL_H
+#define PARE_UTIL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+struct perr {
+	int errnum;      /* errno of the root cause, 0 when not a system error */
+	char msg[2048];  /* "what: why" */
+};
+
+/* Fill ERR from a format; appends ": strerror(ERRNUM)" when ERRNUM != 0.
+ * Always returns -1 so callers can `return perr_set(...)`. */
+int perr_set(struct perr *err, int errnum, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Prefix the current message with context: "context: old message". */
+int perr_wrap(struct perr *err, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t m);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static inline void freep(void *p) { free(*(void **)p); }
+static inline void closep(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+static inline void fclosep(FILE **f)
+{
+	if (*f)
+		fclose(*f);
+}
+#define cleanup_free __attribute__((cleanup(freep)))
+#define cleanup_close __attribute__((cleanup(closep)))
+#define cleanup_file __attribute__((cleanup(fclosep)))
+
+/* Hand ownership out of a cleanup-scoped variable. */
+#define steal_pointer(pp) \
+	({ __typeof__(*(pp)) _p = *(pp); *(pp) = NULL; _p; })
+#define steal_fd(fdp) \
+	({ int _fd = *(fdp); *(fdp) = -1; _fd; })
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Checked number parsing: whole string, base 10, in range. */
+int parse_u64(const char *s, uint64_t *out);
+/* Sizes with an optional K/M/G/T suffix (powers of 1024). */
+int parse_size(const char *s, uint64_t *out);
+
+/* Write all of BUF, retrying on EINTR and short writes. */
+int write_all(int fd, const void *buf, size_t len);
+/* Read up to LEN bytes, retrying on EINTR and short reads; returns the
+ * number read (less than LEN only at end of file) or -1. */
+ssize_t read_full(int fd, void *buf, size_t len);
+
+/* Remove PATH (file or tree) below DIRFD without following symlinks. */
+int remove_tree_at(int dirfd, const char *name, struct perr *err);
+/* Make a private temporary directory; returns malloc'd path. */
+char *make_tempdir(const char *prefix, struct perr *err);
+
+/* A growable list of strings. */
+struct strv {
+	char **v;
+	size_t n, cap;
+};
+void strv_push(struct strv *s, char *owned);
+void strv_free(struct strv *s);
+static inline void strv_freep(struct strv *s) { strv_free(s); }
+#define cleanup_strv __attribute__((cleanup(strv_freep)))
+
+/* An open-addressing set of strings (paths), for per-layer bookkeeping. */
+struct strset {
+	char **slots;
+	size_t cap, n;
+};
+bool strset_add(struct strset *s, const char *key); /* true when added */
+bool strset_has(const struct strset *s, const char *key);
+void strset_free(struct strset *s);
+
+#endif
