@@ -45,7 +45,7 @@ $(B)/libslimmer.a: $(SLIMMER_OBJ)
 pare: $(CMD_OBJ) $(B)/libslimmer.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-$(B)/tests/test_%: $(B)/tests/unit/test_%.o $(B)/tests/unit/tap.o $(B)/libslimmer.a
+$(B)/tests/test_%: $(B)/tests/unit/test_%.o $(B)/tests/unit/tap.o $(B)/tests/unit/helpers.o $(B)/libslimmer.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) -lseccomp
 

@@ -99,21 +99,63 @@ static void mark_layer_path(struct applier *ap, const char *path)
 	}
 }
 
+/* Lexically normalise an in-root path: "." dropped, ".." clamped at the
+ * root (the kernel's RESOLVE_IN_ROOT semantics). */
+static void normalize_in_root(const char *in, char *out, size_t sz)
+{
+	size_t len = 0;
+	cleanup_free char *copy = xstrdup(in);
+	char *save = NULL;
+	out[0] = 0;
+	for (char *c = strtok_r(copy, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
+		if (!strcmp(c, "."))
+			continue;
+		if (!strcmp(c, "..")) {
+			char *slash = strrchr(out, '/');
+			len = slash ? (size_t)(slash - out) : 0;
+			out[len] = 0;
+			continue;
+		}
+		len += (size_t)snprintf(out + len, sz - len, "%s%s", len ? "/" : "", c);
+		if (len >= sz)
+			len = sz - 1;
+	}
+}
+
 /* An O_PATH fd of directory REL in the root, creating missing directories
- * (mode 0755, root-owned) the way container runtimes do. */
-static int ensure_dir(struct applier *ap, const char *rel, struct perr *err)
+ * (mode 0755, root-owned) the way container runtimes do, including the
+ * in-root target of a dangling symlink on the way. */
+static int ensure_dir_depth(struct applier *ap, const char *rel, int depth, struct perr *err)
 {
 	int fd = root_open_dir(ap->rootfd, rel, err);
 	if (fd >= 0 || err->errnum != ENOENT || !*rel)
 		return fd;
-	char parent[8192];
+	if (depth > 40)
+		return perr_set(err, ELOOP, "cannot create directory '/%s'", rel);
+	char parent[8192], target[4097], next[8192];
 	const char *base = split_parent(rel, parent, sizeof(parent));
-	cleanup_close int pfd = ensure_dir(ap, parent, err);
+	cleanup_close int pfd = ensure_dir_depth(ap, parent, depth + 1, err);
 	if (pfd < 0)
 		return -1;
-	if (mkdirat(pfd, base, 0755) < 0 && errno != EEXIST)
+	if (mkdirat(pfd, base, 0755) == 0)
+		return root_open_dir(ap->rootfd, rel, err);
+	if (errno != EEXIST)
 		return perr_set(err, errno, "cannot create directory '/%s'", rel);
+	ssize_t n = readlinkat(pfd, base, target, sizeof(target) - 1);
+	if (n < 0)
+		return perr_set(err, ENOTDIR, "cannot create directory '/%s'", rel);
+	target[n] = 0;
+	cleanup_free char *joined = target[0] == '/' ? xstrdup(target) : xasprintf("%s/%s", parent, target);
+	normalize_in_root(joined, next, sizeof(next));
+	cleanup_close int tfd = ensure_dir_depth(ap, next, depth + 1, err);
+	if (tfd < 0)
+		return -1;
 	return root_open_dir(ap->rootfd, rel, err);
+}
+
+static int ensure_dir(struct applier *ap, const char *rel, struct perr *err)
+{
+	return ensure_dir_depth(ap, rel, 0, err);
 }
 
 static int set_owner(struct applier *ap, int dfd, const char *name, struct archive_entry *e,

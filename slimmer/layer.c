@@ -105,6 +105,32 @@ static la_ssize_t tar_read_cb(struct archive *a, void *ctx, const void **out)
 	return read_diff(ls, ls->diff_buf, sizeof(ls->diff_buf));
 }
 
+/* A decoding error often has a simpler cause: a blob that is not what its
+ * descriptor says. Read the rest of the blob and, when its digest or size
+ * is wrong, report that instead of the decoder's symptom. */
+static void diagnose_blob(struct layer_stream *ls, struct perr *err)
+{
+	const struct descriptor *d = &ls->img->manifest.layers[ls->idx];
+	char buf[65536], got[DIGEST_STR_LEN + 1];
+	ssize_t r;
+	while ((r = read_blob(ls, buf, sizeof(buf))) > 0)
+		;
+	if (ls->cb_failed) {
+		*err = ls->cb_err;
+		return;
+	}
+	if (r < 0)
+		return;
+	if (ls->blob_bytes != (uint64_t)d->size) {
+		perr_set(err, 0, "size mismatch (descriptor says %lld, blob has %llu)", (long long)d->size,
+			 (unsigned long long)ls->blob_bytes);
+		return;
+	}
+	sha256_final(&ls->blob_hash, got);
+	if (strcmp(got, d->digest))
+		perr_set(err, 0, "digest mismatch (descriptor says %s, content is %s)", d->digest, got);
+}
+
 int layer_stream_error(struct layer_stream *ls, struct archive *a, struct perr *err)
 {
 	if (ls->cb_failed) {
@@ -112,8 +138,10 @@ int layer_stream_error(struct layer_stream *ls, struct archive *a, struct perr *
 		return -1;
 	}
 	if (a)
-		return perr_set(err, 0, "%s", archive_error_string(a));
-	return -1; /* keep the error the caller already has */
+		perr_set(err, 0, "%s", archive_error_string(a));
+	if (ls->blob_hash.ctx)
+		diagnose_blob(ls, err);
+	return -1; /* with A NULL, the caller's error stands unless diagnosed */
 }
 
 static int open_outer(struct layer_stream *ls, struct perr *err)

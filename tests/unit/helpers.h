@@ -1,0 +1,49 @@
+/* Test helpers: real tars and OCI layouts built with libarchive, and the
+ * sentinel oracle (files outside the root that must never change). */
+#ifndef PARE_TEST_HELPERS_H
+#define PARE_TEST_HELPERS_H
+
+#include "../../slimmer/image.h"
+#include <sys/types.h>
+
+struct tent {
+	char type;          /* f file, d dir, l symlink, h hardlink, p fifo, c chardev */
+	const char *path;   /* written as is: "../x" and "/abs" are allowed */
+	const char *data;   /* file content, or link target */
+	mode_t mode;
+	const char *xattr;  /* "name=value" or NULL */
+};
+
+struct buf {
+	char *p;
+	size_t len;
+};
+
+/* A tar (pax) of ENTS, with PAD extra zero bytes after the end marker. */
+struct buf build_tar(const struct tent *ents, size_t n, size_t pad);
+struct buf compress_buf(struct buf in, enum compression c);
+
+struct layer_spec {
+	struct buf tar;          /* uncompressed */
+	enum compression comp;
+	const char *media_type;  /* override, else from comp */
+	bool corrupt_blob;       /* flip a byte of the stored blob */
+	int64_t size_delta;      /* added to the descriptor's size */
+	bool bad_diff_id;
+	bool blob_as_symlink;    /* store the blob as a symlink to the real file */
+	bool blob_as_fifo;
+};
+
+/* Write an OCI layout at DIR (tag "latest"). Returns 0 on success. */
+int make_layout(const char *dir, struct layer_spec *layers, size_t n, const char *config_override);
+
+/* Sentinels: a directory outside every test root holding files whose
+ * content and mtime are recorded; sentinel_intact() re-checks them. */
+void sentinel_setup(const char *dir);
+bool sentinel_intact(const char *dir);
+
+char *test_tempdir(void);
+void rm_rf(const char *path);
+bool file_has(const char *path, const char *content);
+
+#endif

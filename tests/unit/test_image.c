@@ -1,0 +1,220 @@
+/* Image-level checks on real OCI layouts built by the helpers: digests,
+ * sizes, diff_ids, media types, JSON limits, bombs, truncated tars, and
+ * blobs that are symlinks or FIFOs. Every failure must leave no DIR. */
+#define _GNU_SOURCE
+#include "helpers.h"
+#include "tap.h"
+#include "../../slimmer/apply.h"
+#include "../../slimmer/digest.h"
+#include "../../slimmer/ref.h"
+
+#include <string.h>
+#include <sys/stat.h>
+
+static char *top;
+
+static const struct tent simple[] = {
+	{ 'd', "etc", NULL, 0755, NULL },
+	{ 'f', "etc/hostname", "pare\n", 0644, NULL },
+	{ 'l', "bin", "usr/bin", 0777, NULL },
+};
+
+/* Build a layout from SPEC, unpack it; returns unpack's result. */
+static int try_unpack(struct layer_spec *spec, size_t n, const char *config, struct limits *lim,
+		      struct perr *err, bool *dest_gone)
+{
+	static int serial;
+	char *layout = xasprintf("%s/layout%d", top, ++serial);
+	char *dest = xasprintf("%s/dest%d", top, serial);
+	struct imgref ref = { T_OCI, layout, NULL, layout };
+	struct open_opts oo = { lim ? *lim : default_limits, NULL };
+	struct image *img = NULL;
+	struct stat st;
+	make_layout(layout, spec, n, config);
+	int r = image_open(&ref, &oo, &img, err);
+	if (r == 0) {
+		struct apply_opts ao = { .lim = oo.lim, .privileged = geteuid() == 0 };
+		r = image_unpack(img, dest, &ao, NULL, err);
+		image_close(img);
+	}
+	*dest_gone = lstat(dest, &st) < 0;
+	free(layout);
+	free(dest);
+	return r;
+}
+
+static struct layer_spec spec_of(const struct tent *t, size_t n, enum compression c)
+{
+	struct layer_spec s = { .tar = build_tar(t, n, 0), .comp = c };
+	return s;
+}
+
+#define CHECK_FAILS(spec, cfg, lim, needle, name)                                              \
+	do {                                                                                    \
+		struct perr e_ = { 0 };                                                         \
+		bool gone_;                                                                     \
+		int r_ = try_unpack(spec, 1, cfg, lim, &e_, &gone_);                             \
+		ok(r_ < 0 && strstr(e_.msg, needle) && gone_, "%s (%s)", name, e_.msg);         \
+	} while (0)
+
+static void test_good(void)
+{
+	for (int c = COMP_NONE; c <= COMP_ZSTD; c++) {
+		struct layer_spec s = spec_of(simple, 3, (enum compression)c);
+		struct perr err = { 0 };
+		bool gone;
+		int r = try_unpack(&s, 1, NULL, NULL, &err, &gone);
+		ok(r == 0 && !gone, "%s layer unpacks (%s)", compression_name((enum compression)c), r ? err.msg : "");
+		free(s.tar.p);
+	}
+	/* Zero padding after the tar end marker is part of the diff_id. */
+	struct layer_spec s = { .tar = build_tar(simple, 3, 8192), .comp = COMP_GZIP };
+	struct perr err = { 0 };
+	bool gone;
+	ok(try_unpack(&s, 1, NULL, NULL, &err, &gone) == 0, "diff_id covers bytes after the end marker (%s)", err.msg);
+	free(s.tar.p);
+}
+
+static void test_digests(void)
+{
+	struct layer_spec s = spec_of(simple, 3, COMP_GZIP);
+	s.corrupt_blob = true;
+	CHECK_FAILS(&s, NULL, NULL, "mismatch", "corrupted blob refused");
+	s.corrupt_blob = false;
+	s.size_delta = 1;
+	CHECK_FAILS(&s, NULL, NULL, "size mismatch", "descriptor size too large refused");
+	s.size_delta = -1;
+	CHECK_FAILS(&s, NULL, NULL, "size mismatch", "descriptor size too small refused");
+	s.size_delta = 0;
+	s.bad_diff_id = true;
+	CHECK_FAILS(&s, NULL, NULL, "diff_id mismatch", "wrong diff_id refused");
+	s.bad_diff_id = false;
+	s.media_type = "application/vnd.oci.image.layer.v1.tar+zstd";
+	CHECK_FAILS(&s, NULL, NULL, "zstd", "gzip blob labelled zstd refused");
+	s.media_type = "application/x-unknown";
+	CHECK_FAILS(&s, NULL, NULL, "unsupported media type", "unknown media type refused");
+	s.media_type = NULL;
+	s.blob_as_symlink = true;
+	CHECK_FAILS(&s, NULL, NULL, "symlink", "blob that is a symlink refused");
+	s.blob_as_symlink = false;
+	s.blob_as_fifo = true;
+	CHECK_FAILS(&s, NULL, NULL, "not a regular file", "blob that is a FIFO refused without blocking");
+	free(s.tar.p);
+	struct layer_spec plain = spec_of(simple, 3, COMP_NONE);
+	plain.media_type = "application/vnd.oci.image.layer.v1.tar+gzip";
+	CHECK_FAILS(&plain, NULL, NULL, "gzip", "plain tar labelled gzip refused");
+	free(plain.tar.p);
+}
+
+static void test_truncated_and_bombs(void)
+{
+	struct layer_spec s = spec_of(simple, 3, COMP_NONE);
+	s.tar.len = 700; /* mid-entry; digests are computed over what is stored */
+	CHECK_FAILS(&s, NULL, NULL, "", "truncated tar refused");
+	free(s.tar.p);
+
+	/* 64 MiB of zeros compresses to ~64 kB: a small bomb for a 1 MiB cap. */
+	size_t big = 64u << 20;
+	char *zeros = xcalloc(1, big);
+	struct tent t[] = { { 'f', "bomb", NULL, 0644, NULL } };
+	struct layer_spec b = { .comp = COMP_GZIP };
+	t[0].data = NULL;
+	b.tar = build_tar(t, 1, 0);
+	/* Replace the empty file with a large one: build by hand. */
+	free(b.tar.p);
+	zeros[big - 1] = 0;
+	memset(zeros, 'A', big - 1);
+	t[0].data = zeros;
+	b.tar = build_tar(t, 1, 0);
+	struct limits lim = default_limits;
+	lim.max_bytes = 1u << 20;
+	CHECK_FAILS(&b, NULL, &lim, "limit", "decompression bomb stops at --max-bytes");
+	free(b.tar.p);
+	free(zeros);
+
+	struct layer_spec many = spec_of(simple, 3, COMP_NONE);
+	lim = default_limits;
+	lim.max_entries = 2;
+	CHECK_FAILS(&many, NULL, &lim, "entries", "entry count limit");
+	free(many.tar.p);
+}
+
+static void test_json(void)
+{
+	struct layer_spec s = spec_of(simple, 3, COMP_NONE);
+	CHECK_FAILS(&s, "{not json", NULL, "invalid JSON", "malformed config refused");
+	CHECK_FAILS(&s, "{\"os\":\"linux\",\"architecture\":\"amd64\",\"rootfs\":{\"diff_ids\":[\"x\"]}}", NULL,
+		    "malformed digest", "malformed diff_id refused");
+	CHECK_FAILS(&s, "{\"os\":\"linux\",\"architecture\":\"amd64\",\"os\":\"x\",\"rootfs\":{}}", NULL,
+		    "invalid JSON", "duplicate keys refused");
+	CHECK_FAILS(&s, "{\"os\":1,\"architecture\":\"amd64\",\"rootfs\":{}}", NULL, "expected a string",
+		    "wrong type refused");
+	size_t depth = 10000;
+	char *deep = xmalloc(2 * depth + 64);
+	size_t n = (size_t)sprintf(deep, "{\"os\":\"linux\",\"x\":");
+	for (size_t i = 0; i < depth; i++)
+		deep[n++] = '[';
+	for (size_t i = 0; i < depth; i++)
+		deep[n++] = ']';
+	strcpy(deep + n, "}");
+	CHECK_FAILS(&s, deep, NULL, "nested deeper", "deeply nested JSON refused");
+	free(deep);
+	struct limits lim = default_limits;
+	lim.max_json = 100;
+	char *huge = xasprintf("{\"os\":\"linux\",\"architecture\":\"amd64\",\"rootfs\":{\"diff_ids\":[]},\"pad\":\"%0200d\"}", 0);
+	CHECK_FAILS(&s, huge, &lim, "limit", "oversized JSON refused");
+	free(huge);
+	free(s.tar.p);
+
+	struct perr err;
+	struct index idx;
+	const char *bad_digest = "{\"schemaVersion\":2,\"manifests\":[{\"mediaType\":\"x\",\"digest\":\"sha256:../../etc/passwd\",\"size\":1}]}";
+	ok(parse_index(bad_digest, strlen(bad_digest), &default_limits, &idx, &err) < 0 &&
+	   strstr(err.msg, "malformed digest"), "digest with a path in it refused");
+	index_free(&idx);
+}
+
+static void test_refs(void)
+{
+	struct imgref r;
+	struct perr err;
+	ok(imgref_parse("oci:/x/y:v1", true, &r, &err) == 0 && r.transport == T_OCI && !strcmp(r.path, "/x/y") &&
+	   !strcmp(r.tag, "v1"), "oci:DIR:TAG");
+	imgref_free(&r);
+	ok(imgref_parse("docker-archive:/a.tar:foo/bar:2", true, &r, &err) == 0 && r.transport == T_DOCKER_ARCHIVE &&
+	   !strcmp(r.tag, "foo/bar:2"), "docker-archive:FILE:NAME:TAG");
+	imgref_free(&r);
+	ok(imgref_parse("docker-daemon:app", true, &r, &err) == 0 && !strcmp(r.tag, "app:latest"),
+	   "docker-daemon NAME gets :latest");
+	imgref_free(&r);
+	ok(imgref_parse("docker-daemon:", true, &r, &err) < 0, "docker-daemon without a name refused");
+	imgref_free(&r);
+	ok(imgref_parse("docker-daemon:a b", true, &r, &err) < 0, "invalid docker name refused");
+	imgref_free(&r);
+	ok(imgref_parse("weird:thing", false, &r, &err) < 0 && strstr(err.msg, "transport"), "unknown transport");
+	imgref_free(&r);
+	ok(imgref_parse("/nonexistent/pare", false, &r, &err) < 0, "missing bare path");
+	imgref_free(&r);
+	ok(digest_valid("sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"), "valid digest");
+	ok(!digest_valid("sha256:E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855"), "uppercase digest refused");
+	ok(!digest_valid("sha512:e3b0"), "other algorithms refused");
+	char d[80];
+	sha256_buf("", 0, d);
+	ok(!strcmp(d, "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"), "sha256 of nothing");
+	uint64_t v;
+	ok(parse_size("2G", &v) == 0 && v == 2ULL << 30, "size suffix");
+	ok(parse_size("-1", &v) < 0 && parse_u64("12x", &v) < 0 && parse_size("99999999999T", &v) < 0, "bad numbers refused");
+}
+
+int main(void)
+{
+	top = test_tempdir();
+	test_good();
+	test_digests();
+	test_truncated_and_bombs();
+	test_json();
+	test_refs();
+	rm_rf(top);
+	free(top);
+	return tap_done();
+}
