@@ -49,7 +49,7 @@ $(B)/tests/test_%: $(B)/tests/unit/test_%.o $(B)/tests/unit/tap.o $(B)/tests/uni
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) -lseccomp
 
-$(B)/tests/%: $(B)/tests/tools/%.o $(B)/libslimmer.a
+$(B)/tests/%: $(B)/tests/tools/%.o $(B)/tests/unit/helpers.o $(B)/libslimmer.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) -lseccomp
 

@@ -15,6 +15,7 @@ struct layer_stream {
 	struct sha256 blob_hash, diff_hash;
 	uint64_t blob_bytes, diff_bytes;
 	bool blob_eof;
+	bool padded;
 	struct archive *outer; /* raw format + decompression filter */
 	struct archive *tar;
 	struct perr cb_err;    /* what a callback saw; libarchive only says "fatal" */
@@ -102,7 +103,18 @@ static la_ssize_t tar_read_cb(struct archive *a, void *ctx, const void **out)
 	struct layer_stream *ls = ctx;
 	(void)a;
 	*out = ls->diff_buf;
-	return read_diff(ls, ls->diff_buf, sizeof(ls->diff_buf));
+	ssize_t r = read_diff(ls, ls->diff_buf, sizeof(ls->diff_buf));
+	/* Some writers (umoci 0.4 `insert`) end a layer right after the last
+	 * file's data, without its block padding or the end marker; docker
+	 * and umoci accept such layers. Give the parser the missing padding
+	 * up to the block boundary - outside the digests, which cover only
+	 * the real bytes. A cut deeper inside the data still fails. */
+	if (r == 0 && !ls->padded && ls->diff_bytes % 512) {
+		ls->padded = true;
+		r = (ssize_t)(512 - ls->diff_bytes % 512);
+		memset(ls->diff_buf, 0, (size_t)r);
+	}
+	return r;
 }
 
 /* A decoding error often has a simpler cause: a blob that is not what its

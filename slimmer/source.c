@@ -788,6 +788,14 @@ int image_open(const struct imgref *ref, const struct open_opts *opts, struct im
 	default:
 		r = perr_set(err, 0, "unknown transport");
 	}
+	/* An index without platforms gives no choice: then the config must
+	 * match what the user asked for. */
+	if (r == 0 && opts->platform &&
+	    (strcmp(img->config.platform.os, w.os) || strcmp(img->config.platform.arch, w.arch) ||
+	     (w.variant[0] && (!img->config.platform.variant ||
+			       strcmp(img->config.platform.variant, w.variant)))))
+		r = perr_set(err, 0, "image is for platform %s/%s, not %s", img->config.platform.os,
+			     img->config.platform.arch, opts->platform);
 	if (r < 0)
 		return perr_wrap(err, "%s", ref->text);
 	*out = steal_pointer(&img);

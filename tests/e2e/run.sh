@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# End-to-end tests on real images built from Debian packages, checked by
+# independent readers (umoci, skopeo) and a real dockerd started here.
+# The work directory is kept when a test fails.
+set -uo pipefail
+top=$(cd "$(dirname "$0")/../.." && pwd)
+PARE=$top/pare
+TOOLS=$top/build/tests
+export PATH=$top:$PATH
+work=$(mktemp -d /var/tmp/pare-e2e.XXXXXX)
+pass=0 fail=0
+dockerdir=$work/docker
+
+cleanup() {
+	"$top/tests/e2e/dockerd.sh" stop "$dockerdir" || true
+	if [ $fail -eq 0 ]; then rm -rf "$work"; else echo "kept for inspection: $work"; fi
+}
+trap cleanup EXIT
+
+check() { # check NAME CMD... : pass when CMD succeeds
+	local name=$1; shift
+	if "$@" >"$work/last.out" 2>&1; then
+		pass=$((pass + 1)); echo "ok - $name"
+	else
+		fail=$((fail + 1)); echo "not ok - $name"; sed 's/^/#   /' "$work/last.out" | tail -15
+	fi
+}
+
+same_tree() { # same_tree A B
+	"$top/tests/tools/treelist.sh" "$1" >"$work/a.list" && "$top/tests/tools/treelist.sh" "$2" >"$work/b.list" &&
+		diff "$work/a.list" "$work/b.list" | head -20 && cmp -s "$work/a.list" "$work/b.list"
+}
+
+one_line_error() { # one_line_error EXPECTED_RC CMD... : fails with one "pare: " line
+	local want=$1; shift
+	local rc=0
+	"$@" >/dev/null 2>"$work/err" || rc=$?
+	cat "$work/err"
+	[ "$rc" -eq "$want" ] && [ "$(grep -c . "$work/err")" -le 2 ] && grep -q '^pare: ' "$work/err"
+}
+
+echo "# building fixture images (cached)"
+mapfile -t fixtures < <("$top/tests/fixtures/build.sh")
+[ ${#fixtures[@]} -eq 5 ] || { echo "fixture build failed"; exit 1; }
+
+echo "# starting a private dockerd"
+DOCKER_HOST=$("$top/tests/e2e/dockerd.sh" start "$dockerdir") || exit 1
+export DOCKER_HOST
+
+for fx in "${fixtures[@]}"; do
+	name=$(basename "$fx"); name=${name%-*}
+	d=$work/$name; mkdir -p "$d"
+	umoci unpack --image "$fx/oci:latest" "$d/umoci" >/dev/null 2>&1
+
+	check "$name: unpack oci = umoci unpack" \
+		bash -c "$(declare -f same_tree); work='$d' top='$top'; '$PARE' unpack oci:'$fx/oci' '$d/from-oci' && same_tree '$d/umoci/rootfs' '$d/from-oci'"
+	check "$name: unpack docker-archive = umoci unpack" \
+		bash -c "$(declare -f same_tree); work='$d' top='$top'; '$PARE' unpack docker-archive:'$fx/image.tar' '$d/from-da' && same_tree '$d/umoci/rootfs' '$d/from-da'"
+	check "$name: unpack docker-archive from stdin" bash -c "'$PARE' unpack docker-archive:- '$d/from-stdin' < '$fx/image.tar' && test -d '$d/from-stdin/etc'"
+	check "$name: inspect --json names the config and layers" \
+		bash -c "'$PARE' inspect --json oci:'$fx/oci' | jq -e '.layers | length >= 1' && '$PARE' inspect '$fx/image.tar' | grep -q Entrypoint"
+
+	# Round trip docker-archive -> oci -> docker-archive keeps content and config.
+	check "$name: copy docker-archive -> oci passes skopeo inspect" \
+		bash -c "'$PARE' copy docker-archive:'$fx/image.tar' oci:'$d/copy-oci':rt && skopeo inspect oci:'$d/copy-oci':rt | jq -e .Digest"
+	check "$name: copy oci (gzip) -> oci keeps layer and config blobs byte-identical" \
+		bash -c "'$PARE' copy oci:'$fx/oci' oci:'$d/copy-oci2' && for dg in \$('$PARE' inspect --json oci:'$fx/oci' | jq -r '.config_digest, .layers[].digest'); do cmp '$fx'/oci/blobs/sha256/\${dg#sha256:} '$d'/copy-oci2/blobs/sha256/\${dg#sha256:} || exit 1; done"
+	check "$name: copy oci -> docker-archive -> oci round trip" \
+		bash -c "'$PARE' copy oci:'$d/copy-oci':rt docker-archive:'$d/rt.tar':pare-e2e/$name:rt && '$PARE' copy '$d/rt.tar' oci:'$d/rt-oci' && skopeo inspect docker-archive:'$d/rt.tar' | jq -e .Layers && [ \"\$(skopeo inspect --config docker-archive:'$fx/image.tar' | jq -cS .)\" = \"\$(skopeo inspect --config oci:'$d/rt-oci' | jq -cS .)\" ] && $(declare -f same_tree); work='$d' top='$top' && '$PARE' unpack oci:'$d/rt-oci' '$d/rt-tree' && same_tree '$d/umoci/rootfs' '$d/rt-tree'"
+	check "$name: copy to docker-archive loads and runs in dockerd" \
+		bash -c "docker load -i '$d/rt.tar' && docker run --rm --network none --entrypoint /bin/sh pare-e2e/$name:rt -c 'test -d /etc && echo alive' | grep -qx alive"
+	check "$name: copy docker-daemon -> oci -> docker-daemon runs" \
+		bash -c "'$PARE' copy docker-daemon:pare-e2e/$name:rt oci:'$d/from-daemon':x && '$PARE' copy oci:'$d/from-daemon':x docker-daemon:pare-e2e/$name:back && docker run --rm --network none --entrypoint /bin/sh pare-e2e/$name:back -c 'echo back' | grep -qx back"
+done
+
+# The python fixture's own entrypoint through docker after our copy.
+py=$(printf '%s\n' "${fixtures[@]}" | grep /python-)
+check "python: entrypoint runs after pare copy (prints 1)" \
+	bash -c "docker run --rm --network none pare-e2e/python:rt | grep -qx 1"
+
+# Hostile corpus through the CLI: refusals are one-line errors, exit 1, no
+# destination left behind; "contain" cases stay inside; sentinel untouched.
+hs=$work/sentinel-dir; mkdir -p "$hs"; echo untouched >"$hs/sentinel"
+"$TOOLS/mkhostile" "$work/hostile" "$hs"
+for h in "$work"/hostile/*; do
+	n=$(basename "$h")
+	case "$n" in
+	refuse-*) check "hostile $n: refused, nothing left" \
+		bash -c "$(declare -f one_line_error); work='$work'; one_line_error 1 '$PARE' unpack oci:'$h' '$work/hd-$n' && ! test -e '$work/hd-$n'" ;;
+	contain-*) check "hostile $n: contained in the root" \
+		bash -c "'$PARE' unpack oci:'$h' '$work/hd-$n' && test -f '$work/hd-$n$hs/pwned' && test -f '$work/hd-$n$hs/pwned2' && grep -qx replaced '$work/hd-$n/leaf' && test -L '$work/hd-$n/evil'" ;;
+	esac
+done
+check "hostile: sentinel outside untouched" bash -c "[ \"\$(ls -A '$hs')\" = sentinel ] && grep -qx untouched '$hs/sentinel'"
+check "hostile: traversal left nothing in /tmp" bash -c "! test -e /tmp/pare-escape"
+
+# Errors and usage.
+check "usage error exits 2" bash -c "$(declare -f one_line_error); work='$work'; one_line_error 2 '$PARE' unpack"
+check "unknown command exits 2" bash -c "$(declare -f one_line_error); work='$work'; one_line_error 2 '$PARE' frobnicate"
+check "missing image: one-line error" bash -c "$(declare -f one_line_error); work='$work'; one_line_error 1 '$PARE' inspect oci:/nonexistent"
+check "non-empty destination refused" bash -c "mkdir -p '$work/full' && touch '$work/full/x' && $(declare -f one_line_error); work='$work'; one_line_error 1 '$PARE' unpack oci:'$py/oci' '$work/full' && test -f '$work/full/x'"
+check "wrong tag lists the tags" bash -c "'$PARE' inspect oci:'$py/oci':nope 2>&1 | grep -q 'tags: latest'"
+check "wrong platform refused" bash -c "$(declare -f one_line_error); work='$work'; one_line_error 1 '$PARE' inspect --platform linux/arm64 oci:'$py/oci' && grep -q 'not linux/arm64' '$work/err'"
+check "--help everywhere" bash -c "'$PARE' --help | grep -q 'exit status' && for c in inspect unpack copy; do '$PARE' \$c --help | grep -q usage || exit 1; done"
+check "input image never modified" bash -c "cd '$py' && find oci image.tar -type f -newer '$work/last.out' | grep -q . && exit 1 || true"
+
+echo "e2e: $pass passed, $fail failed"
+[ $fail -eq 0 ]
