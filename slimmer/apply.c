@@ -517,7 +517,8 @@ static int apply_dirmeta(struct applier *ap, const struct dirmeta *d, struct per
 
 int applier_finish(struct applier *ap, struct perr *err)
 {
-	qsort(ap->dirs, ap->ndirs, sizeof(*ap->dirs), dirmeta_cmp);
+	if (ap->ndirs)
+		qsort(ap->dirs, ap->ndirs, sizeof(*ap->dirs), dirmeta_cmp);
 	for (size_t i = 0; i < ap->ndirs; i++) {
 		/* Several layers may describe one directory: the last wins. */
 		if (i + 1 < ap->ndirs && !strcmp(ap->dirs[i].path, ap->dirs[i + 1].path))

@@ -163,7 +163,8 @@ static int build_entries(struct builder *b, const struct strv *paths, uint64_t *
 			 struct perr *err)
 {
 	cleanup_free char **sorted = xmalloc((paths->n + 1) * sizeof(char *));
-	memcpy(sorted, paths->v, paths->n * sizeof(char *));
+	if (paths->n)
+		memcpy(sorted, paths->v, paths->n * sizeof(char *));
 	qsort(sorted, paths->n, sizeof(char *), cmp_str);
 	for (size_t i = 0; i < paths->n; i++) {
 		if (i && !strcmp(sorted[i], sorted[i - 1]))
