@@ -53,7 +53,7 @@ $(B)/tests/%: $(B)/tests/tools/%.o $(B)/tests/unit/helpers.o $(B)/libslimmer.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) -lseccomp
 
-$(B)/tests/%_replay: $(B)/tests/fuzz/%.o $(B)/tests/fuzz/replay.o $(B)/libslimmer.a
+$(B)/tests/%_replay: $(B)/tests/fuzz/%.o $(B)/tests/fuzz/replay.o $(B)/tests/unit/helpers.o $(B)/libslimmer.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 

@@ -47,6 +47,16 @@ void common_init(struct common_opts *co);
  * a bad value (already reported). */
 int common_opt(struct common_opts *co, int c, const char *arg);
 
+/* Parse CMD's options: shared ones, --help (prints HELP), and those in
+ * EXTRA (handled by ON_EXTRA). Then exactly NARGS positional arguments
+ * must remain. Returns -1 to go on, or the exit code to return. */
+int parse_args(const char *cmd, int argc, char **argv, const char *help,
+	       const struct option *extra, int (*on_extra)(struct common_opts *co, int c),
+	       struct common_opts *co, int nargs, const char *args_desc);
+/* Parse reference TEXT and open the image; reports its own errors.
+ * Returns 0, or EXIT_FAIL. */
+int open_image(const char *text, const struct common_opts *co, struct image **img);
+
 /* Report an error: "pare: <msg>" on stderr. Returns EXIT_FAIL. */
 int report(const struct perr *err);
 /* Report a usage error with a hint. Returns EXIT_USAGE. */

@@ -3,6 +3,8 @@
 #include <stdarg.h>
 #include <string.h>
 
+#define MAX_LONGOPTS 32
+
 void common_init(struct common_opts *co)
 {
 	memset(co, 0, sizeof(*co));
@@ -85,4 +87,44 @@ const char *human_size(uint64_t n, char *buf)
 	}
 	snprintf(buf, 32, u ? "%.1f %s" : "%.0f %s", v, units[u]);
 	return buf;
+}
+
+int parse_args(const char *cmd, int argc, char **argv, const char *help,
+	       const struct option *extra, int (*on_extra)(struct common_opts *co, int c),
+	       struct common_opts *co, int nargs, const char *args_desc)
+{
+	static const struct option shared[] = { COMMON_LONGOPTS };
+	struct option longopts[MAX_LONGOPTS] = { 0 };
+	size_t n = 0;
+	int c;
+	for (size_t i = 0; i < ARRAY_SIZE(shared); i++)
+		longopts[n++] = shared[i];
+	for (; extra && extra->name && n + 1 < MAX_LONGOPTS; extra++)
+		longopts[n++] = *extra;
+	common_init(co);
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		if (c == 'h') {
+			fputs(help, stdout);
+			return EXIT_OK;
+		}
+		int r = common_opt(co, c, optarg);
+		if (r == 1 && on_extra)
+			r = on_extra(co, c);
+		if (r)
+			return r < 0 ? EXIT_USAGE : usage_error(cmd, "unknown option");
+	}
+	if (argc - optind != nargs)
+		return usage_error(cmd, "expected %s", args_desc);
+	return -1;
+}
+
+int open_image(const char *text, const struct common_opts *co, struct image **img)
+{
+	struct imgref ref;
+	struct perr err = { 0 };
+	int r = imgref_parse(text, false, &ref, &err);
+	if (r == 0)
+		r = image_open(&ref, &co->open, img, &err);
+	imgref_free(&ref);
+	return r < 0 ? report(&err) : 0;
 }

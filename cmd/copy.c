@@ -12,32 +12,15 @@ static const char help[] =
 
 int cmd_copy(int argc, char **argv)
 {
-	static const struct option longopts[] = { COMMON_LONGOPTS, { NULL, 0, NULL, 0 } };
 	struct common_opts co;
-	struct imgref src, dst;
+	struct imgref dst;
 	struct perr err = { 0 };
 	cleanup_image struct image *img = NULL;
-	int c, r;
-	common_init(&co);
-	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		if (c == 'h') {
-			fputs(help, stdout);
-			return EXIT_OK;
-		}
-		r = common_opt(&co, c, optarg);
-		if (r)
-			return r < 0 ? EXIT_USAGE : usage_error("copy", "unknown option");
-	}
-	if (argc - optind != 2)
-		return usage_error("copy", "expected SRC and DST");
-	if (imgref_parse(argv[optind], false, &src, &err) < 0) {
-		imgref_free(&src);
-		return report(&err);
-	}
-	r = image_open(&src, &co.open, &img, &err);
-	imgref_free(&src);
-	if (r < 0)
-		return report(&err);
+	int r = parse_args("copy", argc, argv, help, NULL, NULL, &co, 2, "SRC and DST");
+	if (r >= 0)
+		return r;
+	if (open_image(argv[optind], &co, &img))
+		return EXIT_FAIL;
 	if (imgref_parse(argv[optind + 1], true, &dst, &err) < 0) {
 		imgref_free(&dst);
 		return report(&err);

@@ -129,40 +129,26 @@ static void print_human(const struct image *img, const struct inspect_result *r)
 		printf("  layer %zu  /%s\n", r->whiteouts[i].layer + 1, r->whiteouts[i].path);
 }
 
+static int inspect_opt(struct common_opts *co, int c)
+{
+	if (c != 'j')
+		return 1;
+	co->json = true;
+	return 0;
+}
+
 int cmd_inspect(int argc, char **argv)
 {
-	static const struct option longopts[] = { COMMON_LONGOPTS, { "json", no_argument, NULL, 'j' },
-						  { NULL, 0, NULL, 0 } };
+	static const struct option extra[] = { { "json", no_argument, NULL, 'j' }, { NULL, 0, NULL, 0 } };
 	struct common_opts co;
-	struct imgref ref;
 	struct perr err = { 0 };
 	struct inspect_result res;
 	cleanup_image struct image *img = NULL;
-	int c, r;
-	common_init(&co);
-	while ((c = getopt_long(argc, argv, "hj", longopts, NULL)) != -1) {
-		if (c == 'h') {
-			fputs(help, stdout);
-			return EXIT_OK;
-		}
-		if (c == 'j') {
-			co.json = true;
-			continue;
-		}
-		r = common_opt(&co, c, optarg);
-		if (r)
-			return r < 0 ? EXIT_USAGE : usage_error("inspect", "unknown option");
-	}
-	if (argc - optind != 1)
-		return usage_error("inspect", "expected one image reference");
-	if (imgref_parse(argv[optind], false, &ref, &err) < 0) {
-		imgref_free(&ref);
-		return report(&err);
-	}
-	r = image_open(&ref, &co.open, &img, &err);
-	imgref_free(&ref);
-	if (r < 0)
-		return report(&err);
+	int r = parse_args("inspect", argc, argv, help, extra, inspect_opt, &co, 1, "one image reference");
+	if (r >= 0)
+		return r;
+	if (open_image(argv[optind], &co, &img))
+		return EXIT_FAIL;
 	struct progress p = { progress_layer, "inspect" };
 	if (image_inspect(img, &p, &res, &err) < 0) {
 		inspect_result_free(&res);

@@ -10,32 +10,14 @@ static const char help[] =
 
 int cmd_unpack(int argc, char **argv)
 {
-	static const struct option longopts[] = { COMMON_LONGOPTS, { NULL, 0, NULL, 0 } };
 	struct common_opts co;
-	struct imgref ref;
 	struct perr err = { 0 };
 	cleanup_image struct image *img = NULL;
-	int c;
-	common_init(&co);
-	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		if (c == 'h') {
-			fputs(help, stdout);
-			return EXIT_OK;
-		}
-		int r = common_opt(&co, c, optarg);
-		if (r)
-			return r < 0 ? EXIT_USAGE : usage_error("unpack", "unknown option");
-	}
-	if (argc - optind != 2)
-		return usage_error("unpack", "expected REF and DIR");
-	if (imgref_parse(argv[optind], false, &ref, &err) < 0) {
-		imgref_free(&ref);
-		return report(&err);
-	}
-	int r = image_open(&ref, &co.open, &img, &err);
-	imgref_free(&ref);
-	if (r < 0)
-		return report(&err);
+	int r = parse_args("unpack", argc, argv, help, NULL, NULL, &co, 2, "REF and DIR");
+	if (r >= 0)
+		return r;
+	if (open_image(argv[optind], &co, &img))
+		return EXIT_FAIL;
 	struct apply_opts ao = { .lim = co.open.lim, .privileged = geteuid() == 0,
 				 .warn = warn_print, .ctx = "unpack", .layer_done = progress_layer };
 	struct apply_stats st;

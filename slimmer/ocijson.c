@@ -229,16 +229,25 @@ static int check_schema(json_t *j, struct perr *err)
 	return 0;
 }
 
+/* A JSON object with "schemaVersion": 2, or NULL with ERR set. */
+static json_t *parse_v2_object(const char *buf, size_t len, const struct limits *lim,
+			       const char *what, struct perr *err)
+{
+	json_t *j = json_parse(buf, len, lim, err);
+	if (j && !json_is_object(j))
+		perr_set(err, 0, "%s: expected an object", what);
+	else if (j && check_schema(j, err) == 0)
+		return j;
+	json_decref(j);
+	return NULL;
+}
+
 int parse_index(const char *buf, size_t len, const struct limits *lim, struct index *out,
 		struct perr *err)
 {
-	cleanup_json json_t *j = json_parse(buf, len, lim, err);
+	cleanup_json json_t *j = parse_v2_object(buf, len, lim, "index", err);
 	memset(out, 0, sizeof(*out));
 	if (!j)
-		return -1;
-	if (!json_is_object(j))
-		return perr_set(err, 0, "index: expected an object");
-	if (check_schema(j, err) < 0)
 		return -1;
 	return parse_descriptors(json_object_get(j, "manifests"), "manifests", &out->m, &out->n,
 				 err);
@@ -247,13 +256,9 @@ int parse_index(const char *buf, size_t len, const struct limits *lim, struct in
 int parse_manifest(const char *buf, size_t len, const struct limits *lim, struct manifest *out,
 		   struct perr *err)
 {
-	cleanup_json json_t *j = json_parse(buf, len, lim, err);
+	cleanup_json json_t *j = parse_v2_object(buf, len, lim, "manifest", err);
 	memset(out, 0, sizeof(*out));
-	if (!j)
-		return -1;
-	if (!json_is_object(j))
-		return perr_set(err, 0, "manifest: expected an object");
-	if (check_schema(j, err) < 0 || get_str(j, "mediaType", &out->media_type, false, err) < 0)
+	if (!j || get_str(j, "mediaType", &out->media_type, false, err) < 0)
 		return -1;
 	if (parse_descriptor(json_object_get(j, "config"), &out->config, err) < 0)
 		return perr_wrap(err, "config");

@@ -4,6 +4,7 @@
  * must never change. */
 #define _GNU_SOURCE
 #include "../../slimmer/apply.h"
+#include "../unit/helpers.h"
 
 #include <archive.h>
 #include <fcntl.h>
@@ -17,46 +18,24 @@ static char *top, *root, *sentinel_dir;
 
 static void teardown(void)
 {
-	struct perr err;
-	remove_tree_at(AT_FDCWD, top, &err);
+	rm_rf(top);
 }
 
 static void setup(void)
 {
-	struct perr err;
-	top = make_tempdir("pare-fuzz", &err);
-	if (!top)
-		abort();
+	top = test_tempdir();
 	root = xasprintf("%s/root", top);
 	sentinel_dir = xasprintf("%s/outside", top);
 	atexit(teardown);
-	mkdir(sentinel_dir, 0755);
-	char *s = xasprintf("%s/sentinel", sentinel_dir);
-	int fd = open(s, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	write_all(fd, "untouched", 9);
-	close(fd);
-	free(s);
+	sentinel_setup(sentinel_dir);
 }
 
 static void check_sentinel(void)
 {
-	char *s = xasprintf("%s/sentinel", sentinel_dir);
-	char buf[16] = "";
-	struct stat st;
-	int fd = open(s, O_RDONLY | O_NOFOLLOW);
-	ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf)) : -1;
-	if (fd >= 0)
-		close(fd);
-	if (n != 9 || memcmp(buf, "untouched", 9) || lstat(s, &st) < 0 || st.st_nlink != 1) {
-		fprintf(stderr, "sentinel changed: escape from the root\n");
-		abort();
-	}
-	free(s);
-	/* Nothing may appear beside the sentinel or the root either. */
-	char *cmd = xasprintf("test $(ls -A '%s' | wc -l) -eq 1 && test $(ls -A '%s' | wc -l) -eq 2",
-			      sentinel_dir, top);
-	if (system(cmd) != 0) {
-		fprintf(stderr, "new file outside the root\n");
+	/* Nothing may appear beside the root either. */
+	char *cmd = xasprintf("test $(ls -A '%s' | wc -l) -eq 2", top);
+	if (!sentinel_intact(sentinel_dir) || system(cmd) != 0) {
+		fprintf(stderr, "write outside the root\n");
 		abort();
 	}
 	free(cmd);

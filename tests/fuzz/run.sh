@@ -9,7 +9,7 @@ flags="-g -O1 -fsanitize=fuzzer,address,undefined -std=gnu11 $(pkg-config --cfla
 libs="$(pkg-config --libs libarchive jansson libcrypto)"
 for t in tests/fuzz/fuzz_*.c; do
 	name=$(basename "$t" .c)
-	clang $flags -o "$out/$name" "$t" slimmer/*.c $libs
+	clang $flags -o "$out/$name" "$t" tests/unit/helpers.c slimmer/*.c $libs
 	corpus=tests/fuzz/corpus/${name#fuzz_}
 	mkdir -p "$corpus"
 	"$out/$name" -max_total_time="$secs" -max_len=65536 "$corpus"
