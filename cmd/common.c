@@ -102,6 +102,7 @@ int parse_args(const char *cmd, int argc, char **argv, const char *help,
 	for (; extra && extra->name && n + 1 < MAX_LONGOPTS; extra++)
 		longopts[n++] = *extra;
 	common_init(co);
+	opterr = 0; /* one message, ours */
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		if (c == 'h') {
 			fputs(help, stdout);
@@ -110,8 +111,12 @@ int parse_args(const char *cmd, int argc, char **argv, const char *help,
 		int r = common_opt(co, c, optarg);
 		if (r == 1 && on_extra)
 			r = on_extra(co, c);
+		if (r < 0)
+			return EXIT_USAGE;
 		if (r)
-			return r < 0 ? EXIT_USAGE : usage_error(cmd, "unknown option");
+			return usage_error(cmd, c == ':' || (c == '?' && optopt) ? "option '%s' needs a value or is unknown"
+										 : "unknown option '%s'",
+					   argv[optind - 1]);
 	}
 	if (argc - optind != nargs)
 		return usage_error(cmd, "expected %s", args_desc);
