@@ -117,30 +117,27 @@ static la_ssize_t tar_read_cb(struct archive *a, void *ctx, const void **out)
 	return r;
 }
 
-/* A decoding error often has a simpler cause: a blob that is not what its
- * descriptor says. Read the rest of the blob and, when its digest or size
- * is wrong, report that instead of the decoder's symptom. */
-static void diagnose_blob(struct layer_stream *ls, struct perr *err)
+/* Read the rest of the blob, then check its size and digest against the
+ * descriptor: 0 when both match, else -1 with ERR saying which. */
+static int check_blob(struct layer_stream *ls, struct perr *err)
 {
 	const struct descriptor *d = &ls->img->manifest.layers[ls->idx];
 	char buf[65536], got[DIGEST_STR_LEN + 1];
 	ssize_t r;
 	while ((r = read_blob(ls, buf, sizeof(buf))) > 0)
 		;
-	if (ls->cb_failed) {
+	if (r < 0) { /* read_blob failed through cb_fail() */
 		*err = ls->cb_err;
-		return;
+		return -1;
 	}
-	if (r < 0)
-		return;
-	if (ls->blob_bytes != (uint64_t)d->size) {
-		perr_set(err, 0, "size mismatch (descriptor says %lld, blob has %llu)", (long long)d->size,
-			 (unsigned long long)ls->blob_bytes);
-		return;
-	}
+	if (ls->blob_bytes != (uint64_t)d->size)
+		return perr_set(err, 0, "size mismatch (descriptor says %lld, blob has %llu)",
+				(long long)d->size, (unsigned long long)ls->blob_bytes);
 	sha256_final(&ls->blob_hash, got);
 	if (strcmp(got, d->digest))
-		perr_set(err, 0, "digest mismatch (descriptor says %s, content is %s)", d->digest, got);
+		return perr_set(err, 0, "digest mismatch (descriptor says %s, content is %s)",
+				d->digest, got);
+	return 0;
 }
 
 int layer_stream_error(struct layer_stream *ls, struct archive *a, struct perr *err)
@@ -151,8 +148,11 @@ int layer_stream_error(struct layer_stream *ls, struct archive *a, struct perr *
 	}
 	if (a)
 		perr_set(err, 0, "%s", archive_error_string(a));
-	if (ls->blob_hash.ctx)
-		diagnose_blob(ls, err);
+	/* A decoding error often has a simpler cause: a blob that is not
+	 * what its descriptor says. Report that instead of the symptom. */
+	struct perr cause;
+	if (ls->blob_hash.ctx && check_blob(ls, &cause) < 0)
+		*err = cause;
 	return -1; /* with A NULL, the caller's error stands unless diagnosed */
 }
 
@@ -222,9 +222,7 @@ struct archive *layer_stream_tar(struct layer_stream *ls)
 
 int layer_stream_finish(struct layer_stream *ls, struct perr *err)
 {
-	const struct descriptor *d = &ls->img->manifest.layers[ls->idx];
 	const char *want_diff = ls->img->config.diff_ids.v[ls->idx];
-	char got[DIGEST_STR_LEN + 1];
 	char buf[65536];
 	ssize_t r;
 	/* Drain: the digests cover every byte, including padding after the
@@ -233,17 +231,8 @@ int layer_stream_finish(struct layer_stream *ls, struct perr *err)
 		;
 	if (r < 0)
 		return layer_stream_error(ls, ls->outer, err);
-	while ((r = read_blob(ls, buf, sizeof(buf))) > 0)
-		;
-	if (r < 0)
-		return layer_stream_error(ls, NULL, err);
-	if (ls->blob_bytes != (uint64_t)d->size)
-		return perr_set(err, 0, "size mismatch (descriptor says %lld, blob has %llu)",
-				(long long)d->size, (unsigned long long)ls->blob_bytes);
-	sha256_final(&ls->blob_hash, got);
-	if (strcmp(got, d->digest))
-		return perr_set(err, 0, "digest mismatch (descriptor says %s, content is %s)",
-				d->digest, got);
+	if (check_blob(ls, err) < 0)
+		return -1;
 	sha256_final(&ls->diff_hash, ls->diff_id);
 	if (strcmp(ls->diff_id, want_diff))
 		return perr_set(err, 0, "diff_id mismatch (config says %s, content is %s)", want_diff,
