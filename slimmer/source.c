@@ -304,14 +304,20 @@ static int read_member(struct image *img, const char *name, char **buf, size_t *
 
 /* ---------- OCI layout ---------- */
 
-static int read_oci_file(struct image *img, const char *rel, char **buf, size_t *len,
-			 struct perr *err)
+int read_file_beneath(int dirfd, const char *rel, uint64_t max, char **buf, size_t *len,
+		      struct perr *err)
 {
-	int fd = open_regular_beneath(img->dir_fd, rel, err);
+	int fd = open_regular_beneath(dirfd, rel, err);
 	if (fd < 0)
 		return -1;
 	cleanup_blob struct blob *b = fd_blob_new(fd, err);
-	return blob_slurp(b, img->lim.max_json, buf, len, err);
+	return blob_slurp(b, max, buf, len, err);
+}
+
+static int read_oci_file(struct image *img, const char *rel, char **buf, size_t *len,
+			 struct perr *err)
+{
+	return read_file_beneath(img->dir_fd, rel, img->lim.max_json, buf, len, err);
 }
 
 static int open_oci_blob(struct image *img, const char *digest, struct blob **out,
@@ -601,7 +607,6 @@ static int select_docker_entry(const struct docker_manifest *dm, const char *tag
  * names tell the expected digest; others do not. */
 static char *digest_from_member_name(const char *name)
 {
-	const char *base = strrchr(name, '/');
 	char hex[65];
 	if (!strncmp(name, "blobs/sha256/", 13) && strlen(name) == 13 + 64)
 		snprintf(hex, sizeof(hex), "%s", name + 13);
@@ -609,7 +614,6 @@ static char *digest_from_member_name(const char *name)
 		snprintf(hex, sizeof(hex), "%.64s", name);
 	else
 		return NULL;
-	(void)base;
 	char *d = xasprintf("sha256:%s", hex);
 	if (!digest_valid(d)) {
 		free(d);

@@ -58,6 +58,12 @@ int image_open_layer_blob(struct image *img, size_t idx, struct blob **out, stru
 /* The compression of layer IDX, from its media type. */
 enum compression image_layer_compression(const struct image *img, size_t idx);
 
+/* Read REL below DIRFD, at most MAX bytes, refusing symlinks anywhere on
+ * the way and anything but a regular file (a FIFO is never opened for a
+ * blocking read). */
+int read_file_beneath(int dirfd, const char *rel, uint64_t max, char **buf, size_t *len,
+		      struct perr *err);
+
 /* Run `docker ARGV...` with its stdin or stdout on FD (the other on
  * /dev/null, stderr captured). Used for docker-daemon read and write. */
 int docker_spawn(char *const argv[], int fd, bool fd_is_stdin, pid_t *pid, int *errfd,

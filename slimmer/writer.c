@@ -134,26 +134,24 @@ static int oci_put_blob_bytes(struct image_writer *w, const char *data, size_t l
 	return oci_put_file(w, rel, data, len, err);
 }
 
-/* The index.json of an existing layout, without the entry named TAG. */
-static void oci_old_entries(struct image_writer *w, struct descriptor **out, size_t *n)
+/* The index.json of an existing layout, without the entry named TAG. An
+ * index that exists but cannot be read is an error: rewriting it would
+ * drop every other image of the layout. */
+static int oci_old_entries(struct image_writer *w, struct descriptor **out, size_t *n,
+			   struct perr *err)
 {
 	struct index idx = { 0 };
-	struct perr err;
-	char *buf = NULL;
-	*out = NULL;
+	cleanup_free char *buf = NULL;
+	size_t len;
 	*n = 0;
-	int fd = open_beneath_nofollow(w->layout_fd, "index.json", O_RDONLY | O_CLOEXEC, &err);
-	if (fd >= 0) {
-		struct stat st;
-		if (fstat(fd, &st) == 0 && st.st_size > 0 && (uint64_t)st.st_size < default_limits.max_json) {
-			buf = xmalloc((size_t)st.st_size);
-			if (read_full(fd, buf, (size_t)st.st_size) == st.st_size &&
-			    parse_index(buf, (size_t)st.st_size, &default_limits, &idx, &err) < 0)
-				index_free(&idx);
-		}
-		close(fd);
+	*out = NULL;
+	if (read_file_beneath(w->layout_fd, "index.json", default_limits.max_json, &buf, &len, err) < 0) {
+		if (err->errnum != ENOENT)
+			return perr_wrap(err, "existing index.json");
+	} else if (parse_index(buf, len, &default_limits, &idx, err) < 0) {
+		index_free(&idx);
+		return perr_wrap(err, "existing index.json");
 	}
-	free(buf);
 	*out = xcalloc(idx.n + 1, sizeof(**out));
 	for (size_t i = 0; i < idx.n; i++) {
 		if (idx.m[i].ref_name && !strcmp(idx.m[i].ref_name, w->tag)) {
@@ -163,6 +161,7 @@ static void oci_old_entries(struct image_writer *w, struct descriptor **out, siz
 		(*out)[(*n)++] = idx.m[i];
 	}
 	free(idx.m);
+	return 0;
 }
 
 static int oci_commit(struct image_writer *w, struct perr *err)
@@ -180,7 +179,8 @@ static int oci_commit(struct image_writer *w, struct perr *err)
 		return -1;
 	struct descriptor *descs;
 	size_t n;
-	oci_old_entries(w, &descs, &n);
+	if (oci_old_entries(w, &descs, &n, err) < 0)
+		return -1;
 	descs[n] = (struct descriptor){ .media_type = xstrdup(m.media_type), .digest = xstrdup(mdigest),
 					.size = (int64_t)strlen(mjson), .ref_name = xstrdup(w->tag) };
 	n++;

@@ -78,6 +78,16 @@ py=$(printf '%s\n' "${fixtures[@]}" | grep /python-)
 check "python: entrypoint runs after pare copy (prints 1)" \
 	bash -c "docker run --rm --network none pare-e2e/python:rt | grep -qx 1"
 
+# Writing into an existing OCI layout adds a tag and keeps the others; a
+# corrupt or FIFO index.json there is refused, not silently replaced.
+bb=$(printf '%s\n' "${fixtures[@]}" | grep /busybox-)
+check "copy into an existing layout keeps its other tags" \
+	bash -c "'$PARE' copy oci:'$bb/oci' oci:'$work/multi':one && '$PARE' copy oci:'$bb/oci' oci:'$work/multi':two && skopeo inspect oci:'$work/multi':one >/dev/null && skopeo inspect oci:'$work/multi':two >/dev/null"
+check "corrupt index.json in the destination is refused and kept" \
+	bash -c "cp -r '$work/multi' '$work/multi-bad' && echo '{broken' >'$work/multi-bad/index.json' && $(declare -f one_line_error); work='$work'; one_line_error 1 '$PARE' copy oci:'$bb/oci' oci:'$work/multi-bad':three && grep -qx '{broken' '$work/multi-bad/index.json'"
+check "FIFO index.json in the destination is refused without blocking" \
+	bash -c "cp -r '$work/multi' '$work/multi-fifo' && rm '$work/multi-fifo/index.json' && mkfifo '$work/multi-fifo/index.json' && $(declare -f one_line_error); work='$work'; one_line_error 1 timeout 20 '$PARE' copy oci:'$bb/oci' oci:'$work/multi-fifo':three"
+
 # Hostile corpus through the CLI: refusals are one-line errors, exit 1, no
 # destination left behind; "contain" cases stay inside; sentinel untouched.
 hs=$work/sentinel-dir; mkdir -p "$hs"; echo untouched >"$hs/sentinel"
