@@ -114,8 +114,9 @@ int parse_args(const char *cmd, int argc, char **argv, const char *help,
 		if (r < 0)
 			return EXIT_USAGE;
 		if (r)
-			return usage_error(cmd, c == ':' || (c == '?' && optopt) ? "option '%s' needs a value or is unknown"
-										 : "unknown option '%s'",
+			/* getopt sets optopt for a known option missing its value. */
+			return usage_error(cmd, optopt ? "option '%s' needs a value or is unknown"
+						       : "unknown option '%s'",
 					   argv[optind - 1]);
 	}
 	if (argc - optind != nargs)

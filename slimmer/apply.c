@@ -73,18 +73,6 @@ const struct apply_stats *applier_stats(const struct applier *ap)
 	return &ap->st;
 }
 
-/* Split "a/b/c" into parent "a/b" (in PARENT) and the base name. */
-static const char *split_parent(const char *path, char *parent, size_t sz)
-{
-	const char *slash = strrchr(path, '/');
-	if (!slash) {
-		parent[0] = 0;
-		return path;
-	}
-	snprintf(parent, sz, "%.*s", (int)(slash - path), path);
-	return slash + 1;
-}
-
 static void mark_layer_path(struct applier *ap, const char *path)
 {
 	char buf[8192];
@@ -96,29 +84,6 @@ static void mark_layer_path(struct applier *ap, const char *path)
 		if (!slash)
 			break;
 		*slash = 0;
-	}
-}
-
-/* Lexically normalise an in-root path: "." dropped, ".." clamped at the
- * root (the kernel's RESOLVE_IN_ROOT semantics). */
-static void normalize_in_root(const char *in, char *out, size_t sz)
-{
-	size_t len = 0;
-	cleanup_free char *copy = xstrdup(in);
-	char *save = NULL;
-	out[0] = 0;
-	for (char *c = strtok_r(copy, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
-		if (!strcmp(c, "."))
-			continue;
-		if (!strcmp(c, "..")) {
-			char *slash = strrchr(out, '/');
-			len = slash ? (size_t)(slash - out) : 0;
-			out[len] = 0;
-			continue;
-		}
-		len += (size_t)snprintf(out + len, sz - len, "%s%s", len ? "/" : "", c);
-		if (len >= sz)
-			len = sz - 1;
 	}
 }
 
@@ -146,7 +111,8 @@ static int ensure_dir_depth(struct applier *ap, const char *rel, int depth, stru
 		return perr_set(err, ENOTDIR, "cannot create directory '/%s'", rel);
 	target[n] = 0;
 	cleanup_free char *joined = target[0] == '/' ? xstrdup(target) : xasprintf("%s/%s", parent, target);
-	normalize_in_root(joined, next, sizeof(next));
+	if (clean_in_root_path(joined, next, sizeof(next) - 1, err) < 0)
+		return perr_wrap(err, "symlink '/%s'", rel);
 	cleanup_close int tfd = ensure_dir_depth(ap, next, depth + 1, err);
 	if (tfd < 0)
 		return -1;

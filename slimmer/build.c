@@ -116,8 +116,7 @@ static int write_data(struct builder *b, int fd, const char *path, struct perr *
 static int add_path(struct builder *b, const char *path, struct perr *err)
 {
 	char parent[8192], target[4097];
-	const char *slash = strrchr(path, '/'), *base = slash ? slash + 1 : path;
-	snprintf(parent, sizeof(parent), "%.*s", slash ? (int)(slash - path) : 0, path);
+	const char *base = split_parent(path, parent, sizeof(parent));
 	cleanup_close int pfd = root_open_dir(b->rootfd, parent, err);
 	cleanup_close int fd = -1;
 	struct stat st;

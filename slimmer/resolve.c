@@ -173,7 +173,10 @@ int open_beneath_nofollow(int dirfd, const char *rel, int flags, struct perr *er
 	return steal_fd(&cur);
 }
 
-int clean_entry_path(const char *name, char *out, size_t max, struct perr *err)
+/* Lexical normalisation shared by entry names and symlink targets: empty
+ * and "." components dropped; ".." refused, or with CLAMP removing one
+ * component but never going above the root (RESOLVE_IN_ROOT semantics). */
+static int normalize(const char *name, char *out, size_t max, bool clamp, struct perr *err)
 {
 	size_t len = 0;
 	const char *p = name;
@@ -186,9 +189,14 @@ int clean_entry_path(const char *name, char *out, size_t max, struct perr *err)
 		size_t clen = (size_t)(end - p);
 		if (clen == 0)
 			break;
-		if (clen == 2 && !strncmp(p, "..", 2))
-			return perr_set(err, 0, "'%s': '..' components are refused", name);
-		if (!(clen == 1 && *p == '.')) {
+		if (clen == 2 && !strncmp(p, "..", 2)) {
+			if (!clamp)
+				return perr_set(err, 0, "'%s': '..' components are refused", name);
+			while (len > 0 && out[len - 1] != '/')
+				len--;
+			if (len > 0)
+				len--; /* the separator */
+		} else if (!(clen == 1 && *p == '.')) {
 			if (len)
 				out[len++] = '/';
 			memcpy(out + len, p, clen);
@@ -198,4 +206,25 @@ int clean_entry_path(const char *name, char *out, size_t max, struct perr *err)
 	}
 	out[len] = 0;
 	return 0;
+}
+
+int clean_entry_path(const char *name, char *out, size_t max, struct perr *err)
+{
+	return normalize(name, out, max, false, err);
+}
+
+int clean_in_root_path(const char *name, char *out, size_t max, struct perr *err)
+{
+	return normalize(name, out, max, true, err);
+}
+
+const char *split_parent(const char *path, char *parent, size_t sz)
+{
+	const char *slash = strrchr(path, '/');
+	if (!slash) {
+		parent[0] = 0;
+		return path;
+	}
+	snprintf(parent, sz, "%.*s", (int)(slash - path), path);
+	return slash + 1;
 }

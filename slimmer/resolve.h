@@ -27,5 +27,12 @@ int open_beneath_nofollow(int dirfd, const char *rel, int flags, struct perr *er
  * "." components, no trailing "/". ".." components are refused. "" means
  * the root. OUT holds at least MAX+1 bytes. */
 int clean_entry_path(const char *name, char *out, size_t max, struct perr *err);
+/* The same, but ".." removes a component, never going above the root:
+ * how a symlink target is read inside the root. */
+int clean_in_root_path(const char *name, char *out, size_t max, struct perr *err);
+
+/* Split canonical "a/b/c" into PARENT "a/b" and the returned base "c";
+ * PARENT is "" for a top-level name. */
+const char *split_parent(const char *path, char *parent, size_t sz);
 
 #endif

@@ -7,6 +7,7 @@
 #include "../../slimmer/apply.h"
 #include "../../slimmer/digest.h"
 #include "../../slimmer/ref.h"
+#include "../../slimmer/resolve.h"
 
 #include <string.h>
 #include <sys/stat.h>
@@ -216,6 +217,12 @@ static void test_refs(void)
 	char d[80];
 	sha256_buf("", 0, d);
 	ok(!strcmp(d, "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"), "sha256 of nothing");
+	char norm[64];
+	ok(clean_in_root_path("/a/./b/../../../c//d/", norm, 63, &err) == 0 && !strcmp(norm, "c/d"),
+	   "in-root normalisation clamps '..' at the root (%s)", norm);
+	ok(clean_in_root_path("../..", norm, 63, &err) == 0 && !strcmp(norm, ""), "'..' alone is the root");
+	ok(clean_entry_path("a/../b", norm, 63, &err) < 0, "entry names still refuse '..'");
+	ok(clean_in_root_path("x/y", norm, 2, &err) < 0, "in-root normalisation checks its bound");
 	uint64_t v;
 	ok(parse_size("2G", &v) == 0 && v == 2ULL << 30, "size suffix");
 	ok(parse_size("-1", &v) < 0 && parse_u64("12x", &v) < 0 && parse_size("99999999999T", &v) < 0, "bad numbers refused");
