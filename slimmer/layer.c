@@ -31,6 +31,19 @@ static int cb_fail(struct layer_stream *ls)
 	return -1;
 }
 
+/* Account R bytes of BUF to one of the two streams: hash, and copy to its
+ * tee when there is one. Returns R, or -1 when the copy fails. */
+static ssize_t hash_and_tee(struct layer_stream *ls, struct sha256 *h, int tee_fd, const void *buf,
+			    ssize_t r)
+{
+	sha256_update(h, buf, (size_t)r);
+	if (tee_fd >= 0 && write_all(tee_fd, buf, (size_t)r) < 0) {
+		perr_set(&ls->cb_err, errno, "cannot write copy");
+		return cb_fail(ls);
+	}
+	return r;
+}
+
 static ssize_t read_blob(struct layer_stream *ls, void *buf, size_t n)
 {
 	const struct descriptor *d = &ls->img->manifest.layers[ls->idx];
@@ -50,12 +63,7 @@ static ssize_t read_blob(struct layer_stream *ls, void *buf, size_t n)
 			 (long long)d->size);
 		return cb_fail(ls);
 	}
-	sha256_update(&ls->blob_hash, buf, (size_t)r);
-	if (ls->o.tee_blob_fd >= 0 && write_all(ls->o.tee_blob_fd, buf, (size_t)r) < 0) {
-		perr_set(&ls->cb_err, errno, "cannot write copy");
-		return cb_fail(ls);
-	}
-	return r;
+	return hash_and_tee(ls, &ls->blob_hash, ls->o.tee_blob_fd, buf, r);
 }
 
 static la_ssize_t outer_read_cb(struct archive *a, void *ctx, const void **out)
@@ -90,12 +98,7 @@ static ssize_t read_diff(struct layer_stream *ls, void *buf, size_t n)
 		}
 		*ls->o.budget -= (uint64_t)r;
 	}
-	sha256_update(&ls->diff_hash, buf, (size_t)r);
-	if (ls->o.tee_diff_fd >= 0 && write_all(ls->o.tee_diff_fd, buf, (size_t)r) < 0) {
-		perr_set(&ls->cb_err, errno, "cannot write copy");
-		return cb_fail(ls);
-	}
-	return r;
+	return hash_and_tee(ls, &ls->diff_hash, ls->o.tee_diff_fd, buf, r);
 }
 
 static la_ssize_t tar_read_cb(struct archive *a, void *ctx, const void **out)
