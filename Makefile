@@ -6,9 +6,9 @@ CC       ?= cc
 CFLAGS   ?= -O2 -g
 WARN     := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wstrict-prototypes \
             -Wformat=2 -Wno-format-nonliteral
-PKGS     := libarchive jansson libcrypto
+PKGS     := libarchive jansson libcrypto libseccomp libcap
 ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) -MMD -MP $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LIBS     = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -larchive -ljansson -lcrypto)
+LIBS     = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -larchive -ljansson -lcrypto -lseccomp -lcap)
 
 ifdef SANITIZE
 ALL_CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
@@ -17,12 +17,14 @@ endif
 
 B := build
 SLIMMER_SRC := $(wildcard slimmer/*.c)
+TRACER_SRC  := $(wildcard tracer/*.c)
 CMD_SRC     := $(wildcard cmd/*.c)
 UNIT_SRC    := $(wildcard tests/unit/test_*.c)
 TOOL_SRC    := $(wildcard tests/tools/*.c)
 FUZZ_SRC    := $(wildcard tests/fuzz/fuzz_*.c)
 
 SLIMMER_OBJ := $(SLIMMER_SRC:%.c=$(B)/%.o)
+TRACER_OBJ  := $(TRACER_SRC:%.c=$(B)/%.o)
 CMD_OBJ     := $(CMD_SRC:%.c=$(B)/%.o)
 UNIT_BIN    := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 TOOL_BIN    := $(TOOL_SRC:tests/tools/%.c=$(B)/tests/%)
@@ -42,18 +44,21 @@ $(B)/%.o: %.c $(B)/CFLAGS
 $(B)/libslimmer.a: $(SLIMMER_OBJ)
 	$(AR) rcs $@ $^
 
-pare: $(CMD_OBJ) $(B)/libslimmer.a
+$(B)/libtracer.a: $(TRACER_OBJ)
+	$(AR) rcs $@ $^
+
+pare: $(CMD_OBJ) $(B)/libtracer.a $(B)/libslimmer.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-$(B)/tests/test_%: $(B)/tests/unit/test_%.o $(B)/tests/unit/tap.o $(B)/tests/unit/helpers.o $(B)/libslimmer.a
+$(B)/tests/test_%: $(B)/tests/unit/test_%.o $(B)/tests/unit/tap.o $(B)/tests/unit/helpers.o $(B)/libtracer.a $(B)/libslimmer.a
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) -lseccomp
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-$(B)/tests/%: $(B)/tests/tools/%.o $(B)/tests/unit/helpers.o $(B)/libslimmer.a
+$(B)/tests/%: $(B)/tests/tools/%.o $(B)/tests/unit/helpers.o $(B)/libtracer.a $(B)/libslimmer.a
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) -lseccomp
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-$(B)/tests/%_replay: $(B)/tests/fuzz/%.o $(B)/tests/fuzz/replay.o $(B)/tests/unit/helpers.o $(B)/libslimmer.a
+$(B)/tests/%_replay: $(B)/tests/fuzz/%.o $(B)/tests/fuzz/replay.o $(B)/tests/unit/helpers.o $(B)/libtracer.a $(B)/libslimmer.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 

@@ -48,8 +48,9 @@ void common_init(struct common_opts *co);
 int common_opt(struct common_opts *co, int c, const char *arg);
 
 /* Parse CMD's options: shared ones, --help (prints HELP), and those in
- * EXTRA (handled by ON_EXTRA). Then exactly NARGS positional arguments
- * must remain. Returns -1 to go on, or the exit code to return. */
+ * EXTRA (handled by ON_EXTRA; a printable `val` is also the short form).
+ * Then exactly NARGS positional arguments must remain, or at least -NARGS
+ * when negative (options then end at the first argument). Returns -1 to go on, or the exit code to return. */
 int parse_args(const char *cmd, int argc, char **argv, const char *help,
 	       const struct option *extra, int (*on_extra)(struct common_opts *co, int c),
 	       struct common_opts *co, int nargs, const char *args_desc);
@@ -72,5 +73,7 @@ const char *human_size(uint64_t n, char *buf);
 int cmd_inspect(int argc, char **argv);
 int cmd_unpack(int argc, char **argv);
 int cmd_copy(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_probe(int argc, char **argv);
 
 #endif

@@ -101,9 +101,23 @@ int parse_args(const char *cmd, int argc, char **argv, const char *help,
 		longopts[n++] = shared[i];
 	for (; extra && extra->name && n + 1 < MAX_LONGOPTS; extra++)
 		longopts[n++] = *extra;
+	/* Short forms come from the table; with a variable argument count the
+	 * arguments end at the first non-option ("+"): they are a command. */
+	char shorts[64];
+	size_t ns = 0;
+	if (nargs < 0)
+		shorts[ns++] = '+';
+	shorts[ns++] = 'h';
+	for (size_t i = 0; i < n && ns + 3 < sizeof(shorts); i++)
+		if (longopts[i].val > ' ' && longopts[i].val < 127 && longopts[i].val != 'h') {
+			shorts[ns++] = (char)longopts[i].val;
+			if (longopts[i].has_arg == required_argument)
+				shorts[ns++] = ':';
+		}
+	shorts[ns] = 0;
 	common_init(co);
 	opterr = 0; /* one message, ours */
-	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, shorts, longopts, NULL)) != -1) {
 		if (c == 'h') {
 			fputs(help, stdout);
 			return EXIT_OK;
@@ -119,7 +133,7 @@ int parse_args(const char *cmd, int argc, char **argv, const char *help,
 						       : "unknown option '%s'",
 					   argv[optind - 1]);
 	}
-	if (argc - optind != nargs)
+	if (nargs >= 0 ? argc - optind != nargs : argc - optind < -nargs)
 		return usage_error(cmd, "expected %s", args_desc);
 	return -1;
 }

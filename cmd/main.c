@@ -18,6 +18,8 @@ static const struct command commands[] = {
 	{ "inspect", cmd_inspect, "show an image's config, layers and notable files" },
 	{ "unpack", cmd_unpack, "apply an image's layers into a directory, safely" },
 	{ "copy", cmd_copy, "convert an image between transports" },
+	{ "run", cmd_run, "run an image's program in the sandbox, untraced" },
+	{ "probe", cmd_probe, "run it traced and record every file it touches" },
 };
 
 static void usage(FILE *f)

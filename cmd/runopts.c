@@ -1,0 +1,259 @@
+#define _GNU_SOURCE
+/* What `pare run` and `pare probe` share: docker-run-like options, getting
+ * the image's rootfs, the terminal, and the exit status convention. */
+#include "runopts.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <termios.h>
+
+#include "../tracer/config.h"
+
+#define HOST_BUSYBOX "/bin/busybox"
+
+static struct run_cmd *current;
+
+static int bad(const char *opt, const char *arg)
+{
+	fprintf(stderr, "pare: invalid value '%s' for --%s\n", arg, opt);
+	return -1;
+}
+
+static int parse_secs(const char *arg, uint64_t *ms)
+{
+	uint64_t s;
+	if (parse_u64(arg, &s) < 0 || s > 86400 * 365)
+		return -1;
+	*ms = s * 1000;
+	return 0;
+}
+
+int run_cmd_opt(struct common_opts *co, int c)
+{
+	struct run_cmd *rc = current;
+	(void)co;
+	switch (c) {
+	case OPT_ENTRYPOINT:
+		rc->ov.entrypoint = optarg;
+		return 0;
+	case 'e':
+		strv_push(&rc->env, xstrdup(optarg));
+		return 0;
+	case 'w':
+		rc->ov.workdir = optarg;
+		return 0;
+	case 'u':
+		rc->ov.user = optarg;
+		return 0;
+	case OPT_HOSTNAME:
+		rc->ov.hostname = optarg;
+		return 0;
+	case OPT_NETWORK:
+		if (strcmp(optarg, "host") && strcmp(optarg, "none"))
+			return bad("network", optarg);
+		rc->net_host = !strcmp(optarg, "host");
+		return 0;
+	case OPT_TIMEOUT:
+		return parse_secs(optarg, &rc->timeout_ms) < 0 ? bad("timeout", optarg) : 0;
+	case OPT_STOP_TIMEOUT:
+		return parse_secs(optarg, &rc->grace_ms) < 0 ? bad("stop-timeout", optarg) : 0;
+	case 'i':
+		rc->interactive = true;
+		return 0;
+	case 't':
+		rc->tty = true;
+		return 0;
+	case OPT_NO_CACHE:
+		rc->no_cache = true;
+		return 0;
+	case OPT_SHELL:
+		rc->shell = true;
+		return 0;
+	case OPT_TRACER:
+		return tracer_mode_parse(optarg, &rc->mode) < 0 ? bad("tracer", optarg) : 0;
+	case OPT_SYSCALLS:
+		rc->syscalls = true;
+		return 0;
+	case 'o':
+		rc->output = optarg;
+		return 0;
+	case OPT_JSON_SUMMARY:
+		rc->co.json = true;
+		return 0;
+	default:
+		return 1;
+	}
+}
+
+int run_cmd_parse(const char *name, int argc, char **argv, const char *help,
+		  const struct option *extra, struct run_cmd *rc)
+{
+	memset(rc, 0, sizeof(*rc));
+	rc->grace_ms = 10000; /* docker's default stop timeout */
+	rc->mode = TRACER_AUTO;
+	rc->ov.hostname = "pare";
+	current = rc;
+	bool json = false;
+	int r = parse_args(name, argc, argv, help, extra, run_cmd_opt, &rc->co, -1, "an image");
+	json = rc->co.json;
+	if (r >= 0)
+		return r;
+	rc->co.json = json;
+	rc->ref = argv[optind];
+	rc->cmd = argv + optind + 1;
+	rc->ncmd = (size_t)(argc - optind - 1);
+	return -1;
+}
+
+/* Raw mode for our side of an interactive session; restored at the end. */
+static void tty_raw(struct prepared *p)
+{
+	if (!isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, &p->saved) < 0)
+		return;
+	struct termios raw = p->saved;
+	cfmakeraw(&raw);
+	if (tcsetattr(STDIN_FILENO, TCSANOW, &raw) == 0)
+		p->raw = true;
+}
+
+static int pick_shell(int rootfd, struct run_cmd *rc, struct prepared *p)
+{
+	static char *sh[] = { "/bin/sh", NULL };
+	static char *bb[] = { SANDBOX_PRIVATE_DIR "/busybox", "sh", NULL };
+	if (image_has_path(rootfd, "/bin/sh")) {
+		rc->ov.entrypoint = "";
+		rc->ov.cmd = sh;
+		rc->ov.ncmd = 1;
+		return 0;
+	}
+	struct stat st;
+	if (stat(HOST_BUSYBOX, &st) < 0) {
+		fprintf(stderr, "pare: the image has no /bin/sh and %s is missing\n"
+				"(Hint: apt-get install busybox-static)\n", HOST_BUSYBOX);
+		return EXIT_FAIL;
+	}
+	p->spec.busybox = HOST_BUSYBOX;
+	rc->ov.entrypoint = "";
+	rc->ov.cmd = bb;
+	rc->ov.ncmd = 2;
+	return 0;
+}
+
+int run_prepare(struct run_cmd *rc, struct prepared *p)
+{
+	struct perr err = { 0 };
+	memset(p, 0, sizeof(*p));
+	p->rootfd = p->master = p->slave = p->null_fd = -1;
+	if (open_image(rc->ref, &rc->co, &p->img))
+		return EXIT_FAIL;
+	cleanup_free char *cache = rc->no_cache ? NULL : rootfs_default_cache();
+	struct apply_opts ao = { .lim = rc->co.open.lim, .privileged = geteuid() == 0,
+				 .warn = warn_print, .ctx = "unpack", .layer_done = progress_layer };
+	if (rootfs_get(p->img, cache, &ao, &p->rfs, &err) < 0) {
+		perr_wrap(&err, "cannot unpack %s", p->img->ref.text);
+		return report(&err);
+	}
+	p->rootfd = open(p->rfs.path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (p->rootfd < 0) {
+		perr_set(&err, errno, "cannot open '%s'", p->rfs.path);
+		return report(&err);
+	}
+	if (rc->shell) {
+		int r = pick_shell(p->rootfd, rc, p);
+		if (r)
+			return r;
+		rc->tty = rc->interactive = true;
+	} else {
+		rc->ov.cmd = rc->cmd;
+		rc->ov.ncmd = rc->ncmd;
+	}
+	rc->ov.env = rc->env.v;
+	rc->ov.nenv = rc->env.n;
+	rc->ov.tty = rc->tty;
+	if (run_plan_build(p->rootfd, &p->img->config, &rc->ov, &p->plan, &err) < 0) {
+		perr_wrap(&err, "%s", p->img->ref.text);
+		return report(&err);
+	}
+	if (rc->tty) {
+		if (pty_open(&p->master, &p->slave, &err) < 0)
+			return report(&err);
+		for (int i = 0; i < 3; i++)
+			p->spec.proc.fds[i] = p->slave;
+		p->spec.proc.tty = true;
+		if (!rc->interactive) /* docker -t without -i: no input */
+			p->spec.proc.fds[0] = p->slave;
+	} else {
+		p->null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		p->spec.proc.fds[0] = rc->interactive ? STDIN_FILENO : p->null_fd;
+		p->spec.proc.fds[1] = STDOUT_FILENO;
+		p->spec.proc.fds[2] = STDERR_FILENO;
+	}
+	p->spec.rootfs = p->rfs.path;
+	p->spec.hostname = rc->ov.hostname;
+	p->spec.net_host = rc->net_host;
+	p->spec.proc.argv = p->plan.argv.v;
+	p->spec.proc.envp = p->plan.env.v;
+	p->spec.proc.cwd = p->plan.cwd;
+	p->spec.proc.uid = p->plan.uid;
+	p->spec.proc.gid = p->plan.gid;
+	p->spec.proc.groups = p->plan.groups;
+	p->spec.proc.ngroups = p->plan.ngroups;
+	if (geteuid() != 0 && p->plan.uid != 0) {
+		fprintf(stderr, "pare: warning: rootless: running as root in a user namespace "
+				"instead of uid %u\n", (unsigned)p->plan.uid);
+		p->spec.proc.uid = p->spec.proc.gid = 0;
+		p->spec.proc.ngroups = 0;
+	}
+	return 0;
+}
+
+int run_execute(struct run_cmd *rc, struct prepared *p, enum tracer_mode mode, struct trace *t,
+		struct run_result *res)
+{
+	struct perr err = { 0 };
+	struct tracer_opts o = { .mode = mode, .syscalls = rc->syscalls,
+				 .timeout_ms = rc->timeout_ms, .stop_signal = p->plan.stop_signal,
+				 .grace_ms = rc->grace_ms, .tty_master = p->master };
+	if (p->master >= 0 && rc->interactive)
+		tty_raw(p);
+	int r = tracer_run(&p->spec, &o, t, res, &err);
+	if (p->raw)
+		tcsetattr(STDIN_FILENO, TCSANOW, &p->saved);
+	p->raw = false;
+	if (r < 0)
+		return report(&err);
+	return 0;
+}
+
+int exit_code_of(const struct run_result *res)
+{
+	if (!res->have_status)
+		return EXIT_FAIL;
+	if (WIFEXITED(res->status))
+		return WEXITSTATUS(res->status);
+	return 128 + (WIFSIGNALED(res->status) ? WTERMSIG(res->status) : 0);
+}
+
+void run_cleanup(struct prepared *p)
+{
+	if (p->raw)
+		tcsetattr(STDIN_FILENO, TCSANOW, &p->saved);
+	if (p->master >= 0)
+		close(p->master);
+	if (p->slave >= 0)
+		close(p->slave);
+	if (p->null_fd >= 0)
+		close(p->null_fd);
+	if (p->rootfd >= 0)
+		close(p->rootfd);
+	run_plan_free(&p->plan);
+	rootfs_release(&p->rfs);
+	image_close(p->img);
+}
+
+void run_cmd_free(struct run_cmd *rc)
+{
+	strv_free(&rc->env);
+}

@@ -1,0 +1,90 @@
+/* Options and steps shared by `pare run` and `pare probe`. */
+#ifndef PARE_RUNOPTS_H
+#define PARE_RUNOPTS_H
+
+#include <sys/wait.h>
+#include <termios.h>
+
+#include "../slimmer/rootfs.h"
+#include "../tracer/config.h"
+#include "../tracer/tracer.h"
+#include "cmd.h"
+
+enum {
+	OPT_ENTRYPOINT = 1100,
+	OPT_HOSTNAME,
+	OPT_NETWORK,
+	OPT_TIMEOUT,
+	OPT_STOP_TIMEOUT,
+	OPT_NO_CACHE,
+	OPT_SHELL,
+	OPT_TRACER,
+	OPT_SYSCALLS,
+	OPT_JSON_SUMMARY,
+};
+
+#define RUN_LONGOPTS                                                      \
+	{ "entrypoint", required_argument, NULL, OPT_ENTRYPOINT },        \
+	{ "env", required_argument, NULL, 'e' },                          \
+	{ "workdir", required_argument, NULL, 'w' },                      \
+	{ "user", required_argument, NULL, 'u' },                         \
+	{ "hostname", required_argument, NULL, OPT_HOSTNAME },            \
+	{ "network", required_argument, NULL, OPT_NETWORK },              \
+	{ "timeout", required_argument, NULL, OPT_TIMEOUT },              \
+	{ "stop-timeout", required_argument, NULL, OPT_STOP_TIMEOUT },    \
+	{ "interactive", no_argument, NULL, 'i' },                        \
+	{ "tty", no_argument, NULL, 't' },                                \
+	{ "no-cache", no_argument, NULL, OPT_NO_CACHE }
+
+#define RUN_HELP                                                                          \
+	"      --entrypoint CMD    replace the image's entrypoint (\"\" clears it)\n"           \
+	"  -e, --env KEY=VALUE     set an environment variable (KEY alone: take ours)\n"      \
+	"  -w, --workdir DIR       working directory inside the image\n"                       \
+	"  -u, --user USER[:GROUP] name or uid, looked up in the image's /etc/passwd\n"        \
+	"      --hostname NAME     hostname inside the sandbox (default pare)\n"               \
+	"      --network none|host a private network with loopback only (default), or the\n" \
+	"                          host's\n"                                                 \
+	"      --timeout SECS      send the image's stop signal after SECS\n"                  \
+	"      --stop-timeout SECS then SIGKILL after SECS more (default 10)\n"                 \
+	"  -i, --interactive       pass our standard input to the program\n"                   \
+	"  -t, --tty               give the program a terminal\n"                              \
+	"      --no-cache          unpack to a temporary directory instead of the cache\n"     \
+	"                          ($PARE_CACHE_DIR, /var/cache/pare as root, ~/.cache/pare)\n"
+
+struct run_cmd {
+	struct common_opts co;
+	struct run_overrides ov;
+	struct strv env;
+	bool net_host, interactive, tty, no_cache, shell, syscalls;
+	uint64_t timeout_ms, grace_ms;
+	enum tracer_mode mode;
+	const char *output;
+	const char *ref;
+	char **cmd;
+	size_t ncmd;
+};
+
+struct prepared {
+	struct image *img;
+	struct rootfs rfs;
+	struct run_plan plan;
+	int rootfd, master, slave, null_fd;
+	struct sandbox_spec spec;
+	struct termios saved;
+	bool raw;
+};
+
+int run_cmd_opt(struct common_opts *co, int c);
+/* Parse options and "REF [CMD...]". Returns -1 to go on, else an exit code. */
+int run_cmd_parse(const char *name, int argc, char **argv, const char *help,
+		  const struct option *extra, struct run_cmd *rc);
+void run_cmd_free(struct run_cmd *rc);
+/* Open the image, get its rootfs, build the process. 0 or an exit code. */
+int run_prepare(struct run_cmd *rc, struct prepared *p);
+int run_execute(struct run_cmd *rc, struct prepared *p, enum tracer_mode mode, struct trace *t,
+		struct run_result *res);
+void run_cleanup(struct prepared *p);
+/* docker's convention: the program's code, or 128 + signal. */
+int exit_code_of(const struct run_result *res);
+
+#endif

@@ -1,0 +1,635 @@
+/* The sandbox: pid 1 (our init, a clone of this process, never an image
+ * binary) builds the mounts and starts the program. See sandbox.h. */
+#define _GNU_SOURCE
+#include "sandbox.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <linux/sched.h>
+#include <linux/seccomp.h>
+#include <net/if.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/capability.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <grp.h>
+#include <sys/wait.h>
+
+#ifndef MOVE_MOUNT_T_EMPTY_PATH
+#define MOVE_MOUNT_T_EMPTY_PATH 0x40
+#endif
+
+/* Docker's default capabilities (moby oci/caps/defaults.go). */
+static const cap_value_t default_caps[] = {
+	CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_FSETID, CAP_FOWNER, CAP_MKNOD,
+	CAP_NET_RAW, CAP_SETGID, CAP_SETUID, CAP_SETFCAP, CAP_SETPCAP,
+	CAP_NET_BIND_SERVICE, CAP_SYS_CHROOT, CAP_KILL, CAP_AUDIT_WRITE,
+};
+const char *const sandbox_default_caps[] = {
+	"CHOWN", "DAC_OVERRIDE", "FSETID", "FOWNER", "MKNOD", "NET_RAW", "SETGID",
+	"SETUID", "SETFCAP", "SETPCAP", "NET_BIND_SERVICE", "SYS_CHROOT", "KILL",
+	"AUDIT_WRITE", NULL,
+};
+
+/* Device nodes bound from the host into the sandbox's /dev. */
+static const char *const dev_nodes[] = { "null", "zero", "full", "random", "urandom", "tty" };
+
+static const struct { const char *name, *target; } dev_links[] = {
+	{ "fd", "/proc/self/fd" },      { "stdin", "/proc/self/fd/0" },
+	{ "stdout", "/proc/self/fd/1" }, { "stderr", "/proc/self/fd/2" },
+	{ "ptmx", "pts/ptmx" },
+};
+
+/* Control messages from pid 1: 'R' ready, 'E' + text error, 'S' + int status. */
+enum { MSG_GO = 'G', MSG_READY = 'R', MSG_ERROR = 'E', MSG_START = 'P', MSG_STATUS = 'S' };
+
+/* What pid 1 needs besides the spec, prepared before the clone. */
+struct init_ctx {
+	const struct sandbox_spec *spec;
+	int ctl, exec_w;
+	bool rootless;
+	int cap_last;
+	char resolv[4096];
+	int dev_trees[ARRAY_SIZE(dev_nodes)];
+	int busybox_tree, sys_tree;
+};
+
+/* ---- helpers that run in pid 1 (no allocation needed, errors as text) ---- */
+
+static __attribute__((noreturn)) void init_fail(struct init_ctx *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void init_fail(struct init_ctx *c, const char *fmt, ...)
+{
+	char msg[1024];
+	int e = errno;
+	va_list ap;
+	msg[0] = MSG_ERROR;
+	va_start(ap, fmt);
+	int n = vsnprintf(msg + 1, sizeof(msg) - 1, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		n = 0;
+	if ((size_t)n + 1 < sizeof(msg) && e)
+		n += snprintf(msg + 1 + n, sizeof(msg) - 1 - n, ": %s", strerror(e));
+	if ((size_t)n + 1 > sizeof(msg))
+		n = sizeof(msg) - 1;
+	(void)!send(c->ctl, msg, n + 1, MSG_NOSIGNAL);
+	_exit(125);
+}
+
+static int new_mount(struct init_ctx *c, const char *fstype, const char *const *opts,
+		     unsigned attrs)
+{
+	int fs = fsopen(fstype, FSOPEN_CLOEXEC);
+	if (fs < 0)
+		init_fail(c, "cannot create a %s filesystem", fstype);
+	for (; opts && opts[0]; opts += 2) {
+		int r = opts[1] ? fsconfig(fs, FSCONFIG_SET_STRING, opts[0], opts[1], 0)
+				: fsconfig(fs, FSCONFIG_SET_FLAG, opts[0], NULL, 0);
+		if (r < 0)
+			init_fail(c, "cannot set %s option '%s'", fstype, opts[0]);
+	}
+	if (fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+		init_fail(c, "cannot create the %s filesystem", fstype);
+	int m = fsmount(fs, FSMOUNT_CLOEXEC, attrs);
+	if (m < 0)
+		init_fail(c, "cannot mount the %s filesystem", fstype);
+	close(fs);
+	return m;
+}
+
+/* Attach detached mount MNT at PATH inside the new root. The mount point
+ * is created when missing and must be a real directory (or file), never a
+ * symlink: the image decides what is at PATH, so nothing is followed. */
+static void attach(struct init_ctx *c, int mnt, const char *path, bool dir)
+{
+	if (dir) {
+		if (mkdir(path, 0755) < 0 && errno != EEXIST)
+			init_fail(c, "cannot create mount point %s", path);
+	} else {
+		int f = open(path, O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
+		if (f >= 0)
+			close(f);
+	}
+	int t = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
+	if (t < 0 || fstat(t, &st) < 0)
+		init_fail(c, "cannot open mount point %s", path);
+	if (dir ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode)) {
+		errno = 0;
+		init_fail(c, "mount point %s in the image is not a %s", path,
+			  dir ? "directory" : "regular file");
+	}
+	if (move_mount(mnt, "", t, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+		init_fail(c, "cannot mount on %s", path);
+	close(t);
+	close(mnt);
+}
+
+/* Replace /etc/NAME in the overlay (the upper layer only) with TEXT, as
+ * Docker's bind-mounted hosts, hostname and resolv.conf. */
+static void write_etc(struct init_ctx *c, const char *name, const char *text)
+{
+	int etc = open("/etc", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (etc < 0) {
+		if (mkdir("/etc", 0755) < 0 && errno != EEXIST)
+			init_fail(c, "cannot create /etc");
+		etc = open("/etc", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (etc < 0)
+			init_fail(c, "/etc in the image is not a directory");
+	}
+	struct stat st;
+	if (fstatat(etc, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISREG(st.st_mode))
+		unlinkat(etc, name, S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0);
+	int f = openat(etc, name, O_CREAT | O_WRONLY | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (f < 0 || write_all(f, text, strlen(text)) < 0)
+		init_fail(c, "cannot write /etc/%s", name);
+	close(f);
+	close(etc);
+}
+
+static void loopback_up(struct init_ctx *c)
+{
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	struct ifreq ifr = { 0 };
+	strcpy(ifr.ifr_name, "lo");
+	if (s < 0 || ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
+		init_fail(c, "cannot read the loopback interface");
+	ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+	if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
+		init_fail(c, "cannot bring up the loopback interface");
+	close(s);
+}
+
+static void mkdir_p(const char *path)
+{
+	char buf[4096];
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (char *p = buf + 1;; p++) {
+		if (*p == '/' || !*p) {
+			char ch = *p;
+			*p = 0;
+			mkdir(buf, 0755);
+			*p = ch;
+			if (!ch)
+				break;
+		}
+	}
+}
+
+/* Mounts below the new root; runs after pivot_root, so every path here
+ * resolves inside the image. */
+static void setup_root(struct init_ctx *c)
+{
+	const struct sandbox_spec *s = c->spec;
+	attach(c, new_mount(c, "proc", NULL, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC),
+	       "/proc", true);
+	static const char *const dev_opts[] = { "mode", "0755", "size", "65536k", NULL };
+	attach(c, new_mount(c, "tmpfs", dev_opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC), "/dev", true);
+	for (size_t i = 0; i < ARRAY_SIZE(dev_nodes); i++) {
+		char p[64];
+		snprintf(p, sizeof(p), "/dev/%s", dev_nodes[i]);
+		if (c->dev_trees[i] >= 0)
+			attach(c, c->dev_trees[i], p, false);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(dev_links); i++) {
+		char p[64];
+		snprintf(p, sizeof(p), "/dev/%s", dev_links[i].name);
+		if (symlink(dev_links[i].target, p) < 0)
+			init_fail(c, "cannot create %s", p);
+	}
+	const char *pts_opts[] = { "newinstance", NULL, "ptmxmode", "0666", "mode", "0620",
+				   c->rootless ? NULL : "gid", "5", NULL };
+	attach(c, new_mount(c, "devpts", pts_opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC),
+	       "/dev/pts", true);
+	static const char *const shm_opts[] = { "mode", "1777", "size", "65536k", NULL };
+	attach(c, new_mount(c, "tmpfs", shm_opts,
+			    MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC),
+	       "/dev/shm", true);
+
+	int sys = -1;
+	if (!s->net_host && !c->rootless) {
+		int fs = fsopen("sysfs", FSOPEN_CLOEXEC);
+		if (fs >= 0 && fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) == 0)
+			sys = fsmount(fs, FSMOUNT_CLOEXEC,
+				      MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+					      MOUNT_ATTR_NOEXEC);
+		if (fs >= 0)
+			close(fs);
+	}
+	if (sys < 0)
+		sys = c->sys_tree; /* the host's /sys, bound read-only */
+	else if (c->sys_tree >= 0)
+		close(c->sys_tree);
+	if (sys >= 0)
+		attach(c, sys, "/sys", true);
+
+	if (c->busybox_tree >= 0) {
+		if (mkdir(SANDBOX_PRIVATE_DIR, 0755) < 0 && errno != EEXIST)
+			init_fail(c, "cannot create %s", SANDBOX_PRIVATE_DIR);
+		attach(c, c->busybox_tree, SANDBOX_PRIVATE_DIR "/busybox", false);
+	}
+
+	char hosts[512];
+	snprintf(hosts, sizeof(hosts),
+		 "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+		 "fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\n"
+		 "ff02::2\tip6-allrouters\n127.0.1.1\t%s\n", s->hostname);
+	write_etc(c, "hosts", hosts);
+	char hn[300];
+	snprintf(hn, sizeof(hn), "%s\n", s->hostname);
+	write_etc(c, "hostname", hn);
+	write_etc(c, "resolv.conf", c->resolv);
+	if (s->proc.cwd && s->proc.cwd[0] == '/')
+		mkdir_p(s->proc.cwd);
+}
+
+/* Overlay over the rootfs, pivot_root into it. */
+static void enter_root(struct init_ctx *c)
+{
+	const struct sandbox_spec *s = c->spec;
+	if (mount("", "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		init_fail(c, "cannot make the mount namespace private");
+	static const char *const tmp_opts[] = { "mode", "0755", NULL };
+	int tmp = new_mount(c, "tmpfs", tmp_opts, 0);
+	if (mkdirat(tmp, "upper", 0755) < 0 || mkdirat(tmp, "work", 0755) < 0)
+		init_fail(c, "cannot prepare the overlay's upper directory");
+	char upper[64], work[64];
+	snprintf(upper, sizeof(upper), "/proc/self/fd/%d/upper", tmp);
+	snprintf(work, sizeof(work), "/proc/self/fd/%d/work", tmp);
+	const char *ovl_opts[] = { "lowerdir", s->rootfs, "upperdir", upper, "workdir", work,
+				   c->rootless ? "userxattr" : NULL, NULL, NULL };
+	int ovl = new_mount(c, "overlay", ovl_opts, 0);
+	close(tmp);
+	/* Cover the rootfs path in our private namespace only: the host never
+	 * sees this mount, and the overlay already holds its lower dir. */
+	if (move_mount(ovl, "", AT_FDCWD, s->rootfs, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+		init_fail(c, "cannot mount the overlay on %s", s->rootfs);
+	close(ovl);
+	if (chdir(s->rootfs) < 0 || syscall(SYS_pivot_root, ".", ".") < 0)
+		init_fail(c, "cannot pivot_root into %s", s->rootfs);
+	if (umount2(".", MNT_DETACH) < 0 || chdir("/") < 0)
+		init_fail(c, "cannot detach the old root");
+}
+
+static void drop_privileges(struct init_ctx *c, const struct proc_spec *p)
+{
+	for (int cap = 0; cap <= c->cap_last; cap++) {
+		bool keep = false;
+		for (size_t i = 0; i < ARRAY_SIZE(default_caps); i++)
+			keep |= default_caps[i] == cap;
+		if (!keep && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
+			init_fail(c, "cannot drop capability %d", cap);
+	}
+	if (!c->rootless && setgroups(p->ngroups, p->groups) < 0)
+		init_fail(c, "cannot set supplementary groups");
+	if (setresgid(p->gid, p->gid, p->gid) < 0)
+		init_fail(c, "cannot switch to gid %u", (unsigned)p->gid);
+	if (setresuid(p->uid, p->uid, p->uid) < 0)
+		init_fail(c, "cannot switch to uid %u", (unsigned)p->uid);
+	if (p->uid == 0) {
+		cap_t caps = cap_init();
+		if (!caps || cap_set_flag(caps, CAP_EFFECTIVE, ARRAY_SIZE(default_caps),
+					  default_caps, CAP_SET) < 0 ||
+		    cap_set_flag(caps, CAP_PERMITTED, ARRAY_SIZE(default_caps), default_caps,
+				 CAP_SET) < 0 ||
+		    cap_set_flag(caps, CAP_INHERITABLE, ARRAY_SIZE(default_caps), default_caps,
+				 CAP_SET) < 0 ||
+		    cap_set_proc(caps) < 0)
+			init_fail(c, "cannot set capabilities");
+		cap_free(caps);
+	}
+	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		init_fail(c, "cannot set no_new_privs");
+}
+
+/* The program: pid 2 of the sandbox. Errors go to the exec pipe, whose
+ * close-on-exec end tells the caller that execve succeeded. */
+static __attribute__((noreturn)) void start_program(struct init_ctx *c)
+{
+	const struct proc_spec *p = &c->spec->proc;
+	c->ctl = c->exec_w; /* init_fail now reports through the exec pipe */
+	sigset_t all;
+	sigfillset(&all);
+	sigprocmask(SIG_UNBLOCK, &all, NULL);
+	setsid();
+	int fds[3];
+	for (int i = 0; i < 3; i++)
+		if ((fds[i] = fcntl(p->fds[i], F_DUPFD_CLOEXEC, 10)) < 0)
+			init_fail(c, "cannot set up standard fd %d", i);
+	for (int i = 0; i < 3; i++)
+		if (dup2(fds[i], i) < 0)
+			init_fail(c, "cannot set up standard fd %d", i);
+	if (p->tty && ioctl(0, TIOCSCTTY, 0) < 0)
+		init_fail(c, "cannot acquire the terminal");
+	close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
+	if (p->cwd && chdir(p->cwd) < 0)
+		init_fail(c, "cannot change to working directory '%s'", p->cwd);
+	drop_privileges(c, p);
+	if (c->spec->filter && prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, c->spec->filter) < 0)
+		init_fail(c, "cannot install the seccomp filter");
+	environ = p->envp;
+	execvp(p->argv[0], p->argv);
+	init_fail(c, "cannot execute '%s'", p->argv[0]);
+}
+
+static void send_status(struct init_ctx *c, int status)
+{
+	char msg[1 + sizeof(int)];
+	msg[0] = MSG_STATUS;
+	memcpy(msg + 1, &status, sizeof(int));
+	(void)!send(c->ctl, msg, sizeof(msg), MSG_NOSIGNAL);
+}
+
+static char wait_msg(int fd)
+{
+	char m = 0;
+	while (recv(fd, &m, 1, 0) < 0 && errno == EINTR)
+		;
+	return m;
+}
+
+/* Pid 1: forward signals to the program, reap everything, and when the
+ * program is gone kill whatever it left behind and report its status. */
+static __attribute__((noreturn)) void init_loop(struct init_ctx *c, pid_t prog)
+{
+	sigset_t all;
+	sigfillset(&all);
+	for (;;) {
+		siginfo_t si;
+		int sig = sigwaitinfo(&all, &si);
+		if (sig < 0)
+			continue;
+		if (sig != SIGCHLD) {
+			kill(prog, sig);
+			continue;
+		}
+		int st;
+		pid_t p;
+		while ((p = waitpid(-1, &st, WNOHANG)) > 0) {
+			if (p != prog)
+				continue;
+			kill(-1, SIGKILL);
+			while (waitpid(-1, NULL, 0) > 0 || errno == EINTR)
+				;
+			send_status(c, st);
+			_exit(0);
+		}
+	}
+}
+
+static __attribute__((noreturn)) void init_main(struct init_ctx *c)
+{
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (wait_msg(c->ctl) != MSG_GO)
+		_exit(125);
+	enter_root(c);
+	setup_root(c);
+	if (sethostname(c->spec->hostname, strlen(c->spec->hostname)) < 0)
+		init_fail(c, "cannot set the hostname");
+	if (!c->spec->net_host)
+		loopback_up(c);
+	char ready = MSG_READY;
+	if (send(c->ctl, &ready, 1, MSG_NOSIGNAL) < 0 || wait_msg(c->ctl) != MSG_START)
+		_exit(125);
+	pid_t prog = fork();
+	if (prog < 0)
+		init_fail(c, "cannot fork the program");
+	if (prog == 0)
+		start_program(c);
+	close(c->exec_w);
+	init_loop(c, prog);
+}
+
+/* ---- the caller's side ---- */
+
+static int write_map(pid_t pid, const char *file, const char *text, struct perr *err)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || write_all(fd, text, strlen(text)) < 0) {
+		int e = errno;
+		if (fd >= 0)
+			close(fd);
+		return perr_set(err, e, "cannot write %s", path);
+	}
+	close(fd);
+	return 0;
+}
+
+static int setup_userns(pid_t pid, struct perr *err)
+{
+	char map[64];
+	snprintf(map, sizeof(map), "0 %u 1\n", (unsigned)geteuid());
+	if (write_map(pid, "uid_map", map, err) < 0 || write_map(pid, "setgroups", "deny", err) < 0)
+		return -1;
+	snprintf(map, sizeof(map), "0 %u 1\n", (unsigned)getegid());
+	return write_map(pid, "gid_map", map, err);
+}
+
+static void read_small(const char *path, char *buf, size_t sz)
+{
+	buf[0] = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	ssize_t n = read_full(fd, buf, sz - 1);
+	buf[n > 0 ? n : 0] = 0;
+	close(fd);
+}
+
+static void prepare_ctx(const struct sandbox_spec *spec, struct init_ctx *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->spec = spec;
+	c->rootless = geteuid() != 0;
+	char buf[32];
+	read_small("/proc/sys/kernel/cap_last_cap", buf, sizeof(buf));
+	c->cap_last = atoi(buf) > 0 ? atoi(buf) : CAP_LAST_CAP;
+	read_small("/etc/resolv.conf", c->resolv, sizeof(c->resolv));
+	for (size_t i = 0; i < ARRAY_SIZE(dev_nodes); i++) {
+		char p[64];
+		snprintf(p, sizeof(p), "/dev/%s", dev_nodes[i]);
+		c->dev_trees[i] = open_tree(AT_FDCWD, p, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+	}
+	c->busybox_tree = spec->busybox ? open_tree(AT_FDCWD, spec->busybox,
+						    OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC)
+					: -1;
+	c->sys_tree = open_tree(AT_FDCWD, "/sys", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+	if (c->sys_tree >= 0) {
+		struct mount_attr a = { .attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |
+						    MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC };
+		if (mount_setattr(c->sys_tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &a, sizeof(a)) < 0) {
+			close(c->sys_tree);
+			c->sys_tree = -1;
+		}
+	}
+}
+
+static void close_ctx(struct init_ctx *c)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(dev_nodes); i++)
+		if (c->dev_trees[i] >= 0)
+			close(c->dev_trees[i]);
+	if (c->busybox_tree >= 0)
+		close(c->busybox_tree);
+	if (c->sys_tree >= 0)
+		close(c->sys_tree);
+}
+
+/* Wait for pid 1's reply to a setup step: 0 on MSG_READY. */
+static int wait_ready(struct sandbox *sb, struct perr *err)
+{
+	char msg[1100];
+	ssize_t n;
+	while ((n = recv(sb->ctl_fd, msg, sizeof(msg) - 1, 0)) < 0 && errno == EINTR)
+		;
+	if (n > 0 && msg[0] == MSG_READY)
+		return 0;
+	if (n > 1 && msg[0] == MSG_ERROR) {
+		msg[n] = 0;
+		return perr_set(err, 0, "sandbox: %s", msg + 1);
+	}
+	return perr_set(err, 0, "sandbox: pid 1 exited during setup");
+}
+
+int sandbox_start(const struct sandbox_spec *spec, struct sandbox *sb, struct perr *err)
+{
+	struct init_ctx c;
+	int sv[2], ex[2];
+	memset(sb, 0, sizeof(*sb));
+	sb->init_pid = -1;
+	sb->ctl_fd = sb->exec_fd = -1;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return perr_set(err, errno, "cannot create a socket pair");
+	if (pipe2(ex, O_CLOEXEC) < 0) {
+		close(sv[0]);
+		close(sv[1]);
+		return perr_set(err, errno, "cannot create a pipe");
+	}
+	prepare_ctx(spec, &c);
+	c.ctl = sv[1];
+	c.exec_w = ex[1];
+	sb->rootless = c.rootless;
+
+	uint64_t flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS;
+	if (!spec->net_host)
+		flags |= CLONE_NEWNET;
+	if (c.rootless)
+		flags |= CLONE_NEWUSER;
+	struct clone_args args = { .flags = flags, .exit_signal = SIGCHLD };
+	sigset_t all, old;
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, &old); /* pid 1 starts with everything blocked */
+	pid_t pid = syscall(SYS_clone3, &args, sizeof(args));
+	if (pid == 0) {
+		close(sv[0]);
+		close(ex[0]);
+		init_main(&c);
+	}
+	int e = errno;
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	close(sv[1]);
+	close(ex[1]);
+	close_ctx(&c);
+	sb->ctl_fd = sv[0];
+	sb->exec_fd = ex[0];
+	if (pid < 0) {
+		sandbox_release(sb);
+		return perr_set(err, e, "cannot create the sandbox namespaces%s",
+				e == EPERM ? " (Hint: user namespaces may be disabled)" : "");
+	}
+	sb->init_pid = pid;
+	if (c.rootless && setup_userns(pid, err) < 0)
+		goto fail;
+	if (spec->seize && ptrace(PTRACE_SEIZE, pid, 0, spec->ptrace_options) < 0) {
+		perr_set(err, errno, "cannot ptrace the sandbox's pid 1");
+		goto fail;
+	}
+	char go = MSG_GO;
+	if (send(sb->ctl_fd, &go, 1, MSG_NOSIGNAL) < 0) {
+		perr_set(err, errno, "sandbox: cannot talk to pid 1");
+		goto fail;
+	}
+	if (wait_ready(sb, err) < 0)
+		goto fail;
+	return 0;
+fail:
+	sandbox_kill(sb);
+	sandbox_release(sb);
+	return -1;
+}
+
+int sandbox_go(struct sandbox *sb, struct perr *err)
+{
+	char m = MSG_START;
+	if (send(sb->ctl_fd, &m, 1, MSG_NOSIGNAL) < 0)
+		return perr_set(err, errno, "sandbox: cannot talk to pid 1");
+	return 0;
+}
+
+int sandbox_exec_result(struct sandbox *sb, struct perr *err)
+{
+	char msg[1100];
+	ssize_t n = read(sb->exec_fd, msg, sizeof(msg) - 1);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return 1;
+	close(sb->exec_fd);
+	sb->exec_fd = -1;
+	if (n <= 0)
+		return 0;
+	msg[n] = 0;
+	return perr_set(err, 0, "%s", msg[0] == MSG_ERROR ? msg + 1 : msg);
+}
+
+void sandbox_read_ctl(struct sandbox *sb)
+{
+	char msg[1100];
+	ssize_t n = recv(sb->ctl_fd, msg, sizeof(msg), MSG_DONTWAIT);
+	if (n == 1 + (ssize_t)sizeof(int) && msg[0] == MSG_STATUS) {
+		memcpy(&sb->prog_status, msg + 1, sizeof(int));
+		sb->have_prog_status = true;
+	} else if (n == 0) {
+		close(sb->ctl_fd);
+		sb->ctl_fd = -1;
+	}
+}
+
+void sandbox_signal(struct sandbox *sb, int sig)
+{
+	if (sb->init_pid > 0 && !sb->exited)
+		kill(sb->init_pid, sig);
+}
+
+void sandbox_kill(struct sandbox *sb)
+{
+	if (sb->init_pid <= 0 || sb->exited)
+		return;
+	kill(sb->init_pid, SIGKILL);
+	int st;
+	/* A traced pid 1 is reaped by the tracer's loop; here we only wait
+	 * for our own child to be gone. */
+	while (waitpid(sb->init_pid, &st, __WALL) < 0 && errno == EINTR)
+		;
+	sb->exited = true;
+	sb->init_status = st;
+}
+
+void sandbox_release(struct sandbox *sb)
+{
+	if (sb->ctl_fd >= 0)
+		close(sb->ctl_fd);
+	if (sb->exec_fd >= 0)
+		close(sb->exec_fd);
+	sb->ctl_fd = sb->exec_fd = -1;
+}

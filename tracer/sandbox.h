@@ -1,0 +1,77 @@
+/* A sandbox that runs an unpacked image like `docker run` does, without
+ * an engine: the rootfs as the read-only lower dir of an overlay whose
+ * upper is a private tmpfs, new mount/pid/ipc/uts/net namespaces (a user
+ * namespace when not root), pivot_root, /proc, a minimal /dev, read-only
+ * /sys, Docker's default capabilities, no_new_privs, and our own init as
+ * pid 1 that forwards signals and reaps. When pid 1 exits, the kernel kills
+ * everything else in the pid namespace, and the mounts die with the mount
+ * namespace: nothing is left behind on the host. */
+#ifndef PARE_SANDBOX_H
+#define PARE_SANDBOX_H
+
+#include <linux/filter.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "../slimmer/util.h"
+
+/* The process to start (docker's entrypoint + cmd, already resolved). */
+struct proc_spec {
+	char **argv;       /* argv[0] is looked up in PATH from ENVP */
+	char **envp;
+	const char *cwd;   /* created in the overlay when missing */
+	uid_t uid;
+	gid_t gid;
+	gid_t *groups;
+	size_t ngroups;
+	int fds[3];        /* stdin, stdout, stderr for the program */
+	bool tty;          /* fds[0] is a terminal: make it the controlling tty */
+};
+
+struct sandbox_spec {
+	const char *rootfs;     /* host path of the unpacked image (never written) */
+	const char *hostname;
+	bool net_host;          /* share the host network instead of a new netns */
+	const char *busybox;    /* host path of a static busybox, bound at /.pare/busybox */
+	bool seize;             /* PTRACE_SEIZE pid 1 before it starts the program */
+	unsigned long ptrace_options;
+	const struct sock_fprog *filter; /* seccomp filter for the program, or NULL */
+	struct proc_spec proc;
+};
+
+/* Where the helper busybox appears inside the sandbox. Paths below it are
+ * ours, not the image's, and never recorded. */
+#define SANDBOX_PRIVATE_DIR "/.pare"
+
+struct sandbox {
+	pid_t init_pid;    /* host pid of our pid 1 */
+	int ctl_fd;        /* socket to pid 1: status messages */
+	int exec_fd;       /* EOF once the program exec'd; an error message otherwise */
+	bool rootless;
+	bool exited;
+	int init_status;   /* wait status of pid 1 once exited */
+	int prog_status;   /* wait status of the program, as pid 1 saw it */
+	bool have_prog_status;
+};
+
+/* Start pid 1 and let it build the sandbox. Returns when the sandbox is
+ * ready and the program is about to be started (the caller then installs
+ * its fanotify mark through /proc/PID/root and calls sandbox_go()). */
+int sandbox_start(const struct sandbox_spec *spec, struct sandbox *sb, struct perr *err);
+/* Let pid 1 start the program. */
+int sandbox_go(struct sandbox *sb, struct perr *err);
+/* Read the program's exec result from exec_fd once it is readable:
+ * 1 = still waiting, 0 = exec'd, -1 = failed (ERR says why). */
+int sandbox_exec_result(struct sandbox *sb, struct perr *err);
+/* Read a status message from pid 1 (ctl_fd readable). */
+void sandbox_read_ctl(struct sandbox *sb);
+/* Forward SIG to the program (through pid 1). */
+void sandbox_signal(struct sandbox *sb, int sig);
+/* SIGKILL pid 1 (and so everything in the sandbox) and reap it. */
+void sandbox_kill(struct sandbox *sb);
+void sandbox_release(struct sandbox *sb);
+
+/* Docker's default capability set, as names (for --help and the report). */
+extern const char *const sandbox_default_caps[];
+
+#endif

@@ -1,0 +1,146 @@
+#define _GNU_SOURCE
+#include "syscalls.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <seccomp.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#define P(d, a) { d, a }
+#define NOP { -1, -1 }
+/* name, op, when, kind, flags arg, path 1, path 2 */
+const struct sc_row sc_table[] = {
+	{ "open", OP_OPEN_READ, SC_NO_FANOTIFY, SC_OPEN, 1, { P(-1, 0), NOP } },
+	{ "openat", OP_OPEN_READ, SC_NO_FANOTIFY, SC_OPEN, 2, { P(0, 1), NOP } },
+	{ "openat2", OP_OPEN_READ, SC_ALWAYS, SC_OPENAT2, 2, { P(0, 1), NOP } },
+	{ "creat", OP_OPEN_WRITE, SC_NO_FANOTIFY, SC_PLAIN, -1, { P(-1, 0), NOP } },
+	{ "execve", OP_EXEC, SC_NO_FANOTIFY, SC_PLAIN, -1, { P(-1, 0), NOP } },
+	{ "execveat", OP_EXEC, SC_NO_FANOTIFY, SC_PLAIN, -1, { P(0, 1), NOP } },
+	{ "getdents64", OP_READDIR, SC_NO_FANOTIFY, SC_FD, -1, { P(0, -1), NOP } },
+	{ "getdents", OP_READDIR, SC_NO_FANOTIFY, SC_FD, -1, { P(0, -1), NOP } },
+	{ "stat", OP_STAT, SC_ALWAYS, SC_PLAIN, -1, { P(-1, 0), NOP } },
+	{ "lstat", OP_STAT, SC_ALWAYS, SC_PLAIN, -1, { P(-1, 0), NOP } },
+	{ "newfstatat", OP_STAT, SC_ALWAYS, SC_EMPTY_PATH, 3, { P(0, 1), NOP } },
+	{ "fstatat64", OP_STAT, SC_ALWAYS, SC_EMPTY_PATH, 3, { P(0, 1), NOP } },
+	{ "statx", OP_STAT, SC_ALWAYS, SC_EMPTY_PATH, 2, { P(0, 1), NOP } },
+	{ "access", OP_ACCESS, SC_ALWAYS, SC_PLAIN, -1, { P(-1, 0), NOP } },
+	{ "faccessat", OP_ACCESS, SC_ALWAYS, SC_PLAIN, -1, { P(0, 1), NOP } },
+	{ "faccessat2", OP_ACCESS, SC_ALWAYS, SC_PLAIN, -1, { P(0, 1), NOP } },
+	{ "readlink", OP_READLINK, SC_ALWAYS, SC_PLAIN, -1, { P(-1, 0), NOP } },
+	{ "readlinkat", OP_READLINK, SC_ALWAYS, SC_PLAIN, -1, { P(0, 1), NOP } },
+	{ "chdir", OP_CHDIR, SC_ALWAYS, SC_PLAIN, -1, { P(-1, 0), NOP } },
+	{ "chroot", OP_CHDIR, SC_ALWAYS, SC_PLAIN, -1, { P(-1, 0), NOP } },
+	{ "statfs", OP_STATFS, SC_ALWAYS, SC_PLAIN, -1, { P(-1, 0), NOP } },
+	{ "getxattr", OP_XATTR, SC_ALWAYS, SC_PLAIN, -1, { P(-1, 0), NOP } },
+	{ "lgetxattr", OP_XATTR, SC_ALWAYS, SC_PLAIN, -1, { P(-1, 0), NOP } },
+	{ "listxattr", OP_XATTR, SC_ALWAYS, SC_PLAIN, -1, { P(-1, 0), NOP } },
+	{ "llistxattr", OP_XATTR, SC_ALWAYS, SC_PLAIN, -1, { P(-1, 0), NOP } },
+	{ "inotify_add_watch", OP_STAT, SC_ALWAYS, SC_PLAIN, -1, { P(-1, 1), NOP } },
+	{ "name_to_handle_at", OP_STAT, SC_ALWAYS, SC_PLAIN, -1, { P(0, 1), NOP } },
+	{ "truncate", OP_MODIFY, SC_ALWAYS, SC_PLAIN, -1, { P(-1, 0), NOP } },
+	{ "mkdir", OP_MODIFY, SC_ALWAYS, SC_PLAIN, -1, { P(-1, 0), NOP } },
+	{ "mkdirat", OP_MODIFY, SC_ALWAYS, SC_PLAIN, -1, { P(0, 1), NOP } },
+	{ "rmdir", OP_MODIFY, SC_ALWAYS, SC_PLAIN, -1, { P(-1, 0), NOP } },
+	{ "unlink", OP_MODIFY, SC_ALWAYS, SC_PLAIN, -1, { P(-1, 0), NOP } },
+	{ "unlinkat", OP_MODIFY, SC_ALWAYS, SC_PLAIN, -1, { P(0, 1), NOP } },
+	{ "rename", OP_MODIFY, SC_ALWAYS, SC_PLAIN, -1, { P(-1, 0), P(-1, 1) } },
+	{ "renameat", OP_MODIFY, SC_ALWAYS, SC_PLAIN, -1, { P(0, 1), P(2, 3) } },
+	{ "renameat2", OP_MODIFY, SC_ALWAYS, SC_PLAIN, -1, { P(0, 1), P(2, 3) } },
+	{ "link", OP_MODIFY, SC_ALWAYS, SC_PLAIN, -1, { P(-1, 0), P(-1, 1) } },
+	{ "linkat", OP_MODIFY, SC_ALWAYS, SC_PLAIN, -1, { P(0, 1), P(2, 3) } },
+	{ "symlink", OP_MODIFY, SC_ALWAYS, SC_PLAIN, -1, { P(-1, 1), NOP } },
+	{ "symlinkat", OP_MODIFY, SC_ALWAYS, SC_PLAIN, -1, { P(1, 2), NOP } },
+	{ "chmod", OP_MODIFY, SC_ALWAYS, SC_PLAIN, -1, { P(-1, 0), NOP } },
+	{ "fchmodat", OP_MODIFY, SC_ALWAYS, SC_PLAIN, -1, { P(0, 1), NOP } },
+	{ "chown", OP_MODIFY, SC_ALWAYS, SC_PLAIN, -1, { P(-1, 0), NOP } },
+	{ "lchown", OP_MODIFY, SC_ALWAYS, SC_PLAIN, -1, { P(-1, 0), NOP } },
+	{ "fchownat", OP_MODIFY, SC_ALWAYS, SC_PLAIN, -1, { P(0, 1), NOP } },
+	{ "utime", OP_MODIFY, SC_ALWAYS, SC_PLAIN, -1, { P(-1, 0), NOP } },
+	{ "utimes", OP_MODIFY, SC_ALWAYS, SC_PLAIN, -1, { P(-1, 0), NOP } },
+	{ "futimesat", OP_MODIFY, SC_ALWAYS, SC_PLAIN, -1, { P(0, 1), NOP } },
+	{ "utimensat", OP_MODIFY, SC_ALWAYS, SC_PLAIN, -1, { P(0, 1), NOP } },
+	{ "mknod", OP_MODIFY, SC_ALWAYS, SC_PLAIN, -1, { P(-1, 0), NOP } },
+	{ "mknodat", OP_MODIFY, SC_ALWAYS, SC_PLAIN, -1, { P(0, 1), NOP } },
+	{ "setxattr", OP_MODIFY, SC_ALWAYS, SC_PLAIN, -1, { P(-1, 0), NOP } },
+	{ "lsetxattr", OP_MODIFY, SC_ALWAYS, SC_PLAIN, -1, { P(-1, 0), NOP } },
+	{ "removexattr", OP_MODIFY, SC_ALWAYS, SC_PLAIN, -1, { P(-1, 0), NOP } },
+	{ "lremovexattr", OP_MODIFY, SC_ALWAYS, SC_PLAIN, -1, { P(-1, 0), NOP } },
+};
+const size_t sc_table_len = ARRAY_SIZE(sc_table);
+
+static void seccomp_releasep(scmp_filter_ctx *c)
+{
+	if (*c)
+		seccomp_release(*c);
+}
+
+/* Add the row's rule; conditions keep stops away from calls whose path
+ * adds nothing (fstat through AT_EMPTY_PATH) or that fanotify sees. */
+static int add_row(scmp_filter_ctx ctx, size_t idx, const struct filter_opts *o)
+{
+	const struct sc_row *r = &sc_table[idx];
+	int nr = seccomp_syscall_resolve_name(r->name);
+	if (nr == __NR_SCMP_ERROR)
+		return 0; /* not on this architecture */
+	uint32_t act = SCMP_ACT_TRACE(idx);
+	if (o->fanotify && r->when == SC_NO_FANOTIFY) {
+		/* Only O_PATH opens: fanotify reports every other open. */
+		if (r->kind != SC_OPEN)
+			return 0;
+		return seccomp_rule_add(ctx, act, nr, 1,
+					SCMP_CMP(r->flags, SCMP_CMP_MASKED_EQ, O_PATH, O_PATH));
+	}
+	if (r->kind == SC_EMPTY_PATH)
+		return seccomp_rule_add(ctx, act, nr, 1,
+					SCMP_CMP(r->flags, SCMP_CMP_MASKED_EQ, AT_EMPTY_PATH, 0));
+	return seccomp_rule_add(ctx, act, nr, 0);
+}
+
+int sc_build_filter(const struct filter_opts *o, struct sock_fprog *prog, struct perr *err)
+{
+	__attribute__((cleanup(seccomp_releasep))) scmp_filter_ctx ctx =
+		seccomp_init(o->all_syscalls ? SCMP_ACT_TRACE(SC_DATA_ANY) : SCMP_ACT_ALLOW);
+	if (!ctx)
+		return perr_set(err, ENOMEM, "cannot create a seccomp filter");
+	if (seccomp_arch_native() == SCMP_ARCH_X86_64) {
+		int r = seccomp_arch_add(ctx, SCMP_ARCH_X86);
+		if (r == 0)
+			r = seccomp_arch_add(ctx, SCMP_ARCH_X32);
+		if (r < 0 && r != -EEXIST)
+			return perr_set(err, -r, "cannot add the 32-bit architectures to the filter");
+	}
+	for (size_t i = 0; i < sc_table_len; i++) {
+		int r = add_row(ctx, i, o);
+		if (r < 0)
+			return perr_set(err, -r, "cannot add seccomp rule for %s", sc_table[i].name);
+	}
+	cleanup_close int mfd = memfd_create("pare-bpf", MFD_CLOEXEC);
+	if (mfd < 0)
+		return perr_set(err, errno, "cannot create a memfd");
+	int r = seccomp_export_bpf(ctx, mfd);
+	if (r < 0)
+		return perr_set(err, -r, "cannot export the seccomp filter");
+	off_t len = lseek(mfd, 0, SEEK_END);
+	if (len <= 0 || len % sizeof(struct sock_filter) || len > 65536 * 8)
+		return perr_set(err, 0, "unexpected seccomp filter size %lld", (long long)len);
+	struct sock_filter *f = xmalloc(len);
+	if (pread(mfd, f, len, 0) != len) {
+		free(f);
+		return perr_set(err, errno, "cannot read the seccomp filter back");
+	}
+	prog->filter = f;
+	prog->len = (unsigned short)(len / sizeof(struct sock_filter));
+	return 0;
+}
+
+static uint32_t scmp_arch_of_audit(uint32_t audit)
+{
+	/* libseccomp's SCMP_ARCH_* values are the AUDIT_ARCH_* values. */
+	return audit;
+}
+
+char *sc_name(int nr, uint32_t arch)
+{
+	return seccomp_syscall_resolve_num_arch(scmp_arch_of_audit(arch), nr);
+}

@@ -1,0 +1,240 @@
+#define _GNU_SOURCE
+#include "trace.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "../slimmer/resolve.h"
+
+const char *const trace_op_names[OP__COUNT] = {
+	[OP_OPEN_READ] = "open-read", [OP_OPEN_WRITE] = "open-write",
+	[OP_OPEN_DIR] = "open-dir",   [OP_OPEN_PATH] = "open-path",
+	[OP_EXEC] = "exec",           [OP_STAT] = "stat",
+	[OP_ACCESS] = "access",       [OP_READLINK] = "readlink",
+	[OP_READDIR] = "readdir",     [OP_CHDIR] = "chdir",
+	[OP_XATTR] = "xattr",         [OP_STATFS] = "statfs",
+	[OP_MODIFY] = "modify",
+};
+
+void trace_init(struct trace *t)
+{
+	memset(t, 0, sizeof(*t));
+}
+
+void trace_free(struct trace *t)
+{
+	for (size_t i = 0; i < t->n; i++)
+		free(t->e[i].path);
+	free(t->e);
+	free(t->slots);
+	strv_free(&t->exes);
+	for (size_t i = 0; i < t->n_execs; i++)
+		strv_free(&t->execs[i].argv);
+	free(t->execs);
+	free(t->sys);
+	memset(t, 0, sizeof(*t));
+}
+
+static size_t hash_str(const char *s)
+{
+	size_t h = 1469598103934665603ull;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	return h;
+}
+
+static size_t *find_slot(struct trace *t, const char *path)
+{
+	size_t mask = t->n_slots - 1;
+	for (size_t i = hash_str(path) & mask;; i = (i + 1) & mask)
+		if (!t->slots[i] || !strcmp(t->e[t->slots[i] - 1].path, path))
+			return &t->slots[i];
+}
+
+static void grow_slots(struct trace *t)
+{
+	free(t->slots);
+	t->n_slots = t->n_slots ? t->n_slots * 2 : 1024;
+	t->slots = xcalloc(t->n_slots, sizeof(size_t));
+	for (size_t i = 0; i < t->n; i++)
+		*find_slot(t, t->e[i].path) = i + 1;
+}
+
+uint32_t trace_exe(struct trace *t, const char *path)
+{
+	for (size_t i = t->exes.n; i-- > 0;)
+		if (!strcmp(t->exes.v[i], path))
+			return (uint32_t)i;
+	strv_push(&t->exes, xstrdup(path));
+	return (uint32_t)(t->exes.n - 1);
+}
+
+void trace_add(struct trace *t, const char *path, enum trace_op op, uint32_t exe, int src)
+{
+	if ((t->n + 1) * 2 > t->n_slots)
+		grow_slots(t);
+	size_t *slot = find_slot(t, path);
+	if (!*slot) {
+		if (t->n == t->cap) {
+			t->cap = t->cap ? t->cap * 2 : 256;
+			t->e = xrealloc(t->e, t->cap * sizeof(*t->e));
+		}
+		t->e[t->n] = (struct trace_entry){ .path = xstrdup(path) };
+		*slot = ++t->n;
+	}
+	struct trace_entry *e = &t->e[*slot - 1];
+	e->ops |= 1u << op;
+	e->sources |= src;
+	if (exe == UINT32_MAX)
+		return;
+	for (unsigned i = 0; i < e->n_by; i++)
+		if (e->by[i] == exe)
+			return;
+	if (e->n_by < TRACE_MAX_BY)
+		e->by[e->n_by++] = exe;
+}
+
+void trace_add_exec(struct trace *t, uint32_t exe, char **argv, size_t argc)
+{
+	t->execs = xrealloc(t->execs, (t->n_execs + 1) * sizeof(*t->execs));
+	struct trace_exec *x = &t->execs[t->n_execs++];
+	memset(x, 0, sizeof(*x));
+	x->exe = exe;
+	for (size_t i = 0; i < argc; i++)
+		strv_push(&x->argv, xstrdup(argv[i]));
+}
+
+void trace_add_syscall(struct trace *t, int nr, uint32_t arch, uint32_t exe)
+{
+	for (size_t i = 0; i < t->n_sys; i++)
+		if (t->sys[i].nr == nr && t->sys[i].arch == arch)
+			return;
+	t->sys = xrealloc(t->sys, (t->n_sys + 1) * sizeof(*t->sys));
+	t->sys[t->n_sys++] = (struct trace_syscall){ nr, arch, exe };
+}
+
+void trace_set_lost(struct trace *t, const char *why)
+{
+	if (!t->lost)
+		snprintf(t->lost_why, sizeof(t->lost_why), "%s", why);
+	t->lost = true;
+}
+
+static char type_of(mode_t m)
+{
+	return S_ISREG(m) ? 'f' : S_ISDIR(m) ? 'd' : S_ISLNK(m) ? 'l' : 'o';
+}
+
+void trace_check_image(struct trace *t, int rootfd)
+{
+	for (size_t i = 0; i < t->n; i++) {
+		struct trace_entry *e = &t->e[i];
+		char clean[4097], parent[4097];
+		struct perr err;
+		struct stat st;
+		e->exists = false;
+		if (clean_in_root_path(e->path, clean, sizeof(clean) - 1, &err) < 0)
+			continue;
+		if (!*clean) {
+			e->exists = fstat(rootfd, &st) == 0;
+			e->type = 'd';
+			continue;
+		}
+		const char *base = split_parent(clean, parent, sizeof(parent));
+		int dfd = root_open_dir(rootfd, parent, &err);
+		if (dfd < 0)
+			continue;
+		if (fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+			e->exists = true;
+			e->type = type_of(st.st_mode);
+		}
+		close(dfd);
+	}
+}
+
+static int cmp_entry(const void *a, const void *b)
+{
+	return strcmp(((const struct trace_entry *)a)->path, ((const struct trace_entry *)b)->path);
+}
+
+static const char *type_name(char c)
+{
+	return c == 'f' ? "file" : c == 'd' ? "dir" : c == 'l' ? "symlink" : "other";
+}
+
+static json_t *exit_json(const struct trace_meta *m)
+{
+	if (!m->have_status)
+		return json_null();
+	if (WIFEXITED(m->status))
+		return json_pack("{s:i}", "code", WEXITSTATUS(m->status));
+	int sig = WIFSIGNALED(m->status) ? WTERMSIG(m->status) : 0;
+	const char *name = sigabbrev_np(sig);
+	return json_pack("{s:s+}", "signal", "SIG", name ? name : "?");
+}
+
+char *trace_to_json(struct trace *t, const struct trace_meta *m)
+{
+	qsort(t->e, t->n, sizeof(*t->e), cmp_entry);
+	free(t->slots); /* indexes changed: the table is rebuilt on next add */
+	t->slots = NULL;
+	t->n_slots = 0;
+
+	json_t *root = json_object();
+	json_object_set_new(root, "pare_trace", json_integer(1));
+	json_object_set_new(root, "image", json_string(m->image ? m->image : ""));
+	json_t *cmd = json_array();
+	for (size_t i = 0; m->argv && m->argv[i]; i++)
+		json_array_append_new(cmd, json_string(m->argv[i]));
+	json_object_set_new(root, "command", cmd);
+	json_t *tr = json_array();
+	for (int i = 0; i < 2; i++)
+		if (m->tracers[i])
+			json_array_append_new(tr, json_string(m->tracers[i]));
+	json_object_set_new(root, "tracers", tr);
+	json_object_set_new(root, "rootless", json_boolean(m->rootless));
+	json_object_set_new(root, "exit", exit_json(m));
+	json_object_set_new(root, "timed_out", json_boolean(m->timed_out));
+	json_object_set_new(root, "duration_ms", json_integer((json_int_t)m->duration_ms));
+	json_object_set_new(root, "lost", json_boolean(t->lost));
+	if (t->lost)
+		json_object_set_new(root, "lost_reason", json_string(t->lost_why));
+	json_object_set_new(root, "events", json_pack("{s:I,s:I}", "fanotify",
+						      (json_int_t)t->events_fanotify, "ptrace_stops",
+						      (json_int_t)t->stops_ptrace));
+
+	json_t *paths = json_array();
+	for (size_t i = 0; i < t->n; i++) {
+		const struct trace_entry *e = &t->e[i];
+		json_t *ops = json_array(), *by = json_array();
+		for (int op = 0; op < OP__COUNT; op++)
+			if (e->ops & (1u << op))
+				json_array_append_new(ops, json_string(trace_op_names[op]));
+		for (unsigned b = 0; b < e->n_by; b++)
+			json_array_append_new(by, json_string(t->exes.v[e->by[b]]));
+		json_t *o = json_pack("{s:s,s:o,s:b,s:o}", "path", e->path, "ops", ops, "exists",
+				      e->exists, "by", by);
+		if (e->exists)
+			json_object_set_new(o, "type", json_string(type_name(e->type)));
+		json_array_append_new(paths, o);
+	}
+	json_object_set_new(root, "paths", paths);
+
+	json_t *execs = json_array();
+	for (size_t i = 0; i < t->n_execs; i++) {
+		json_t *argv = json_array();
+		for (size_t a = 0; a < t->execs[i].argv.n; a++)
+			json_array_append_new(argv, json_string(t->execs[i].argv.v[a]));
+		json_array_append_new(execs, json_pack("{s:s,s:o}", "exe",
+						       t->exes.v[t->execs[i].exe], "argv", argv));
+	}
+	json_object_set_new(root, "execs", execs);
+	char *s = json_dumps(root, JSON_INDENT(1));
+	json_decref(root);
+	return s;
+}

@@ -1,0 +1,720 @@
+/* The event loop: strace's next_event()/dispatch shape over a signalfd,
+ * the fanotify fd, pid 1's status socket and an optional terminal relay. */
+#define _GNU_SOURCE
+#include "tracer.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/ptrace.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/fanotify.h>
+#include <sys/ioctl.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <time.h>
+
+#include "../slimmer/resolve.h"
+#include "syscalls.h"
+
+/* glibc's <sys/ptrace.h> clashes with <linux/ptrace.h>; declare the call. */
+extern long ptrace(int request, ...);
+
+int tracer_mode_parse(const char *s, enum tracer_mode *out)
+{
+	static const struct { const char *name; enum tracer_mode m; } modes[] = {
+		{ "auto", TRACER_AUTO }, { "fanotify", TRACER_FANOTIFY },
+		{ "ptrace", TRACER_PTRACE }, { "both", TRACER_BOTH },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(modes); i++)
+		if (!strcmp(s, modes[i].name)) {
+			*out = modes[i].m;
+			return 0;
+		}
+	return -1;
+}
+
+/* ---- per-process state: tids we have seen, and their executable ---- */
+
+struct proc {
+	pid_t pid;      /* 0 = empty slot */
+	int32_t exe;    /* trace exe index, -1 = not known yet */
+};
+
+struct loop {
+	struct trace *t;
+	const struct tracer_opts *o;
+	struct sandbox sb;
+	int sigfd, fan, root_fd;
+	bool use_fan, use_ptrace;
+	struct proc *procs;
+	size_t n_procs, cap_procs;
+	bool init_gone, stop_sent, kill_sent;
+	uint64_t deadline, kill_at;
+	struct run_result *res;
+	char self_exe[4096];
+};
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static struct proc *proc_find(struct loop *l, pid_t pid, bool create)
+{
+	if ((l->n_procs + 1) * 2 > l->cap_procs) {
+		size_t cap = l->cap_procs ? l->cap_procs * 2 : 256;
+		struct proc *np = xcalloc(cap, sizeof(*np));
+		l->n_procs = 0;
+		for (size_t i = 0; i < l->cap_procs; i++)
+			if (l->procs[i].pid > 0) {
+				l->n_procs++;
+				size_t j = (size_t)l->procs[i].pid & (cap - 1);
+				while (np[j].pid)
+					j = (j + 1) & (cap - 1);
+				np[j] = l->procs[i];
+			}
+		free(l->procs);
+		l->procs = np;
+		l->cap_procs = cap;
+	}
+	size_t mask = l->cap_procs - 1;
+	for (size_t i = (size_t)pid & mask;; i = (i + 1) & mask) {
+		if (l->procs[i].pid == pid)
+			return &l->procs[i];
+		if (l->procs[i].pid == 0) {
+			if (!create)
+				return NULL;
+			l->procs[i] = (struct proc){ .pid = pid, .exe = -1 };
+			l->n_procs++;
+			return &l->procs[i];
+		}
+	}
+}
+
+/* It exec'd: its executable is looked up again. */
+static void proc_forget(struct loop *l, pid_t pid)
+{
+	struct proc *p = proc_find(l, pid, false);
+	if (p)
+		p->exe = -1;
+}
+
+/* It is gone. A tombstone (-1) keeps probe chains intact; rebuilding on
+ * growth drops tombstones. */
+static void proc_gone(struct loop *l, pid_t pid)
+{
+	struct proc *p = proc_find(l, pid, false);
+	if (p)
+		p->pid = -1;
+}
+
+static ssize_t read_link(const char *path, char *buf, size_t sz)
+{
+	ssize_t n = readlink(path, buf, sz - 1);
+	if (n < 0 || (size_t)n >= sz - 1)
+		return -1;
+	buf[n] = 0;
+	return n;
+}
+
+static uint32_t exe_of(struct loop *l, pid_t pid)
+{
+	struct proc *p = proc_find(l, pid, true);
+	if (p->exe >= 0)
+		return (uint32_t)p->exe;
+	char link[64], path[4096];
+	snprintf(link, sizeof(link), "/proc/%d/exe", (int)pid);
+	if (read_link(link, path, sizeof(path)) < 0)
+		return UINT32_MAX;
+	/* Before its execve, the program is still a clone of us: no "by". */
+	if (!strcmp(path, l->self_exe))
+		return UINT32_MAX;
+	p->exe = (int32_t)trace_exe(l->t, path);
+	return (uint32_t)p->exe;
+}
+
+/* Paths below our own mounts are the sandbox's, never the image's. */
+static bool is_virtual(const char *p)
+{
+	static const char *const prefixes[] = { "/proc/", "/sys/", "/dev/", SANDBOX_PRIVATE_DIR "/" };
+	for (size_t i = 0; i < ARRAY_SIZE(prefixes); i++)
+		if (!strncmp(p, prefixes[i], strlen(prefixes[i])) ||
+		    !strcmp(p, SANDBOX_PRIVATE_DIR))
+			return true;
+	return false;
+}
+
+/* Lexical clean-up that keeps "..": "//" and "/./" collapse, trailing "/"
+ * goes. Returns true when a ".." component remains. */
+static bool tidy_path(char *p)
+{
+	char *w = p;
+	bool dotdot = false;
+	for (const char *r = p; *r;) {
+		if (*r == '/') {
+			while (r[1] == '/')
+				r++;
+			if (r[1] == '.' && (r[2] == '/' || !r[2])) {
+				r += 2;
+				continue;
+			}
+			if (r[1] == '.' && r[2] == '.' && (r[3] == '/' || !r[3]))
+				dotdot = true;
+		}
+		*w++ = *r++;
+	}
+	*w = 0;
+	while (w > p + 1 && w[-1] == '/')
+		*--w = 0;
+	if (!*p)
+		strcpy(p, "/");
+	return dotdot;
+}
+
+/* Resolve ".." physically, in the sandbox's root, where the directory
+ * exists; lexically (never above "/") where it does not. */
+static void resolve_dotdot(struct loop *l, char *p, size_t sz)
+{
+	char *slash = strrchr(p, '/');
+	const char *last = slash + 1;
+	bool whole = !strcmp(last, "..");
+	char dir[4096];
+	snprintf(dir, sizeof(dir), "%.*s", whole ? (int)strlen(p) : (int)(slash - p), p);
+	struct perr err;
+	int fd = l->root_fd >= 0 ? root_open_dir(l->root_fd, dir + 1, &err) : -1;
+	char canon[4096];
+	if (fd >= 0) {
+		char link[64];
+		snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+		ssize_t n = read_link(link, canon, sizeof(canon));
+		close(fd);
+		if (n > 0 && canon[0] == '/') {
+			if (whole)
+				snprintf(p, sz, "%s", canon);
+			else
+				snprintf(p, sz, "%s/%s", strcmp(canon, "/") ? canon : "", last);
+			return;
+		}
+	}
+	if (clean_in_root_path(p, canon, sizeof(canon) - 1, &err) == 0)
+		snprintf(p, sz, "/%s", canon);
+}
+
+/* ---- ptrace ---- */
+
+static int read_string(pid_t pid, uint64_t addr, char *buf, size_t sz)
+{
+	size_t got = 0;
+	while (got < sz - 1) {
+		size_t page = 4096 - ((addr + got) & 4095);
+		size_t want = page < sz - 1 - got ? page : sz - 1 - got;
+		struct iovec local = { buf + got, want };
+		struct iovec remote = { (void *)(uintptr_t)(addr + got), want };
+		ssize_t n = process_vm_readv(pid, &local, 1, &remote, 1, 0);
+		if (n <= 0)
+			return -1;
+		if (memchr(buf + got, 0, n))
+			return 0;
+		got += n;
+	}
+	return -1; /* longer than PATH_MAX: the kernel refuses it too */
+}
+
+/* The absolute path the kernel would look up for (DIRFD, REL) in PID. */
+static int abs_path(struct loop *l, pid_t pid, int dirfd, const char *rel, char *out, size_t sz)
+{
+	char base[4096] = "";
+	if (rel[0] != '/') {
+		char link[64];
+		if (dirfd == AT_FDCWD)
+			snprintf(link, sizeof(link), "/proc/%d/cwd", (int)pid);
+		else
+			snprintf(link, sizeof(link), "/proc/%d/fd/%d", (int)pid, dirfd);
+		if (read_link(link, base, sizeof(base)) < 0 || base[0] != '/')
+			return -1;
+	}
+	if ((size_t)snprintf(out, sz, "%s/%s", base, rel) >= sz)
+		return -1;
+	if (tidy_path(out))
+		resolve_dotdot(l, out, sz);
+	return 0;
+}
+
+static enum trace_op open_op(uint64_t flags)
+{
+	if (flags & O_PATH)
+		return OP_OPEN_PATH;
+	if ((flags & O_ACCMODE) != O_RDONLY || (flags & (O_CREAT | O_TRUNC)))
+		return OP_OPEN_WRITE;
+	return (flags & O_DIRECTORY) ? OP_OPEN_DIR : OP_OPEN_READ;
+}
+
+static void on_seccomp(struct loop *l, pid_t pid)
+{
+	struct ptrace_syscall_info info;
+	l->t->stops_ptrace++;
+	if (ptrace(PTRACE_GET_SYSCALL_INFO, pid, sizeof(info), &info) <= 0 ||
+	    info.op != PTRACE_SYSCALL_INFO_SECCOMP)
+		return;
+	uint32_t exe = exe_of(l, pid);
+	if (l->o->syscalls)
+		trace_add_syscall(l->t, (int)info.seccomp.nr, info.arch, exe);
+	uint32_t idx = info.seccomp.ret_data;
+	if (idx >= sc_table_len)
+		return;
+	const struct sc_row *r = &sc_table[idx];
+	const __u64 *a = info.seccomp.args;
+	enum trace_op op = r->op;
+	if (r->kind == SC_OPEN)
+		op = open_op(a[r->flags]);
+	else if (r->kind == SC_OPENAT2) {
+		uint64_t fl = 0;
+		struct iovec lo = { &fl, sizeof(fl) }, re = { (void *)(uintptr_t)a[r->flags], sizeof(fl) };
+		if (process_vm_readv(pid, &lo, 1, &re, 1, 0) == sizeof(fl))
+			op = open_op(fl);
+	}
+	for (int i = 0; i < 2; i++) {
+		const struct sc_path *p = &r->p[i];
+		char rel[4096], path[8192];
+		if (p->path < 0 && p->dirfd < 0)
+			continue;
+		if (r->kind == SC_FD) {
+			strcpy(rel, "");
+		} else if (!a[p->path] || read_string(pid, a[p->path], rel, sizeof(rel)) < 0) {
+			continue; /* NULL (utimensat on an fd) or unreadable: the call fails too */
+		}
+		if (!rel[0] && r->kind != SC_FD)
+			continue; /* AT_EMPTY_PATH: the fd's file was recorded when opened */
+		int dirfd = p->dirfd >= 0 ? (int)a[p->dirfd] : AT_FDCWD;
+		if (abs_path(l, pid, dirfd, rel, path, sizeof(path)) < 0) {
+			trace_set_lost(l->t, "a relative path's directory could not be read");
+			continue;
+		}
+		if (!is_virtual(path))
+			trace_add(l->t, path, op, exe, SRC_PTRACE);
+	}
+}
+
+static void split_argv(char *buf, size_t n, struct strv *out)
+{
+	for (size_t i = 0; i < n;) {
+		size_t len = strnlen(buf + i, n - i);
+		strv_push(out, strndup(buf + i, len));
+		i += len + 1;
+	}
+}
+
+static void on_exec(struct loop *l, pid_t pid)
+{
+	unsigned long former = 0;
+	ptrace(PTRACE_GETEVENTMSG, pid, 0, &former);
+	if ((pid_t)former != pid)
+		proc_gone(l, (pid_t)former); /* exec from a non-leader thread */
+	proc_forget(l, pid);
+	uint32_t exe = exe_of(l, pid);
+	if (exe == UINT32_MAX)
+		return;
+	trace_add(l->t, l->t->exes.v[exe], OP_EXEC, exe, SRC_PTRACE);
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
+	static char buf[131072];
+	ssize_t n = fd >= 0 ? read_full(fd, buf, sizeof(buf)) : -1;
+	cleanup_strv struct strv argv = { 0 };
+	if (n > 0)
+		split_argv(buf, (size_t)n, &argv);
+	trace_add_exec(l->t, exe, argv.v, argv.n);
+}
+
+static bool is_stop_signal(int sig)
+{
+	return sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU;
+}
+
+static void on_stop(struct loop *l, pid_t pid, int status)
+{
+	int sig = WSTOPSIG(status), event = (unsigned)status >> 16;
+	struct proc *p = proc_find(l, pid, false);
+	bool fresh = !p;
+	if (fresh)
+		proc_find(l, pid, true);
+	switch (event) {
+	case PTRACE_EVENT_SECCOMP:
+		on_seccomp(l, pid);
+		break;
+	case PTRACE_EVENT_EXEC:
+		on_exec(l, pid);
+		break;
+	case PTRACE_EVENT_FORK:
+	case PTRACE_EVENT_VFORK:
+	case PTRACE_EVENT_CLONE:
+		break;
+	case PTRACE_EVENT_STOP:
+		/* A new tracee's first stop, or a group-stop (job control): keep
+		 * the latter stopped until SIGCONT, as without a tracer. */
+		if (!fresh && is_stop_signal(sig)) {
+			ptrace(PTRACE_LISTEN, pid, 0, 0);
+			return;
+		}
+		break;
+	default:
+		ptrace(PTRACE_CONT, pid, 0, event ? 0 : sig); /* signal-delivery-stop */
+		return;
+	}
+	ptrace(PTRACE_CONT, pid, 0, 0);
+}
+
+/* ---- fanotify ---- */
+
+#define FAN_MASK (FAN_OPEN | FAN_OPEN_EXEC | FAN_CLOSE_WRITE | FAN_ONDIR)
+
+static int fan_open(struct perr *err)
+{
+	int fd = fanotify_init(FAN_CLASS_NOTIF | FAN_CLOEXEC | FAN_NONBLOCK | FAN_UNLIMITED_QUEUE,
+			       O_RDONLY | O_LARGEFILE | O_CLOEXEC | O_NOATIME | O_NONBLOCK);
+	if (fd < 0)
+		return perr_set(err, errno, "cannot start fanotify%s",
+				errno == EPERM ? " (Hint: it needs root; use --tracer ptrace)" : "");
+	return fd;
+}
+
+static int fan_mark(int fan, pid_t init, struct perr *err)
+{
+	char root[64];
+	snprintf(root, sizeof(root), "/proc/%d/root", (int)init);
+	if (fanotify_mark(fan, FAN_MARK_ADD | FAN_MARK_FILESYSTEM, FAN_MASK, AT_FDCWD, root) == 0)
+		return 0;
+	/* Linux < 4.20 has no filesystem marks; a mount mark sees the same
+	 * opens as long as nothing is mounted over the image's paths. */
+	if (errno == EINVAL &&
+	    fanotify_mark(fan, FAN_MARK_ADD | FAN_MARK_MOUNT, FAN_MASK, AT_FDCWD, root) == 0)
+		return 0;
+	return perr_set(err, errno, "cannot add a fanotify mark on the sandbox root");
+}
+
+static void fan_record(struct loop *l, const struct fanotify_event_metadata *m, const char *path,
+		       bool dir)
+{
+	uint32_t exe = exe_of(l, m->pid);
+	if (m->mask & FAN_OPEN_EXEC) {
+		trace_add(l->t, path, OP_EXEC, exe, SRC_FANOTIFY);
+		proc_forget(l, m->pid); /* it runs something else from now on */
+	}
+	if (m->mask & FAN_OPEN)
+		trace_add(l->t, path, dir ? OP_OPEN_DIR : OP_OPEN_READ, exe,
+			  SRC_FANOTIFY);
+	if (m->mask & FAN_CLOSE_WRITE)
+		trace_add(l->t, path, OP_OPEN_WRITE, exe, SRC_FANOTIFY);
+}
+
+static void fan_drain(struct loop *l)
+{
+	static char buf[65536] __attribute__((aligned(__alignof__(struct fanotify_event_metadata))));
+	for (;;) {
+		ssize_t n = read(l->fan, buf, sizeof(buf));
+		if (n <= 0)
+			return;
+		const struct fanotify_event_metadata *m = (void *)buf;
+		for (; FAN_EVENT_OK(m, n); m = FAN_EVENT_NEXT(m, n)) {
+			l->t->events_fanotify++;
+			if (m->vers != FANOTIFY_METADATA_VERSION) {
+				trace_set_lost(l->t, "unexpected fanotify metadata version");
+				continue;
+			}
+			if (m->mask & FAN_Q_OVERFLOW)
+				trace_set_lost(l->t, "the fanotify queue overflowed");
+			if (m->fd < 0)
+				continue;
+			char link[64], path[4096];
+			struct stat st;
+			snprintf(link, sizeof(link), "/proc/self/fd/%d", m->fd);
+			ssize_t len = read_link(link, path, sizeof(path));
+			/* Legacy (fd) groups do not report FAN_ONDIR in the mask. */
+			bool dir = fstat(m->fd, &st) == 0 && S_ISDIR(st.st_mode);
+			close(m->fd);
+			if (len < 0) {
+				trace_set_lost(l->t, "an fanotify event's path could not be read");
+				continue;
+			}
+			static const char deleted[] = " (deleted)";
+			if ((size_t)len > sizeof(deleted) && !strcmp(path + len - 10, deleted))
+				path[len - 10] = 0;
+			if (path[0] == '/' && !is_virtual(path))
+				fan_record(l, m, path, dir);
+		}
+	}
+}
+
+/* ---- the loop ---- */
+
+static void reap(struct loop *l)
+{
+	int status;
+	pid_t pid;
+	while ((pid = waitpid(-1, &status, __WALL | WNOHANG)) > 0) {
+		if (WIFSTOPPED(status)) {
+			on_stop(l, pid, status);
+			continue;
+		}
+		proc_gone(l, pid);
+		if (pid == l->sb.init_pid) {
+			l->init_gone = true;
+			l->sb.exited = true;
+			l->sb.init_status = status;
+		}
+	}
+}
+
+static void relay(int from, int to, bool *open)
+{
+	char buf[8192];
+	ssize_t n = read(from, buf, sizeof(buf));
+	if (n <= 0) {
+		if (n == 0 || (errno != EAGAIN && errno != EINTR))
+			*open = false;
+		return;
+	}
+	(void)write_all(to, buf, (size_t)n);
+}
+
+static void on_signal(struct loop *l)
+{
+	struct signalfd_siginfo si;
+	while (read(l->sigfd, &si, sizeof(si)) == sizeof(si)) {
+		int sig = (int)si.ssi_signo;
+		if (sig == SIGCHLD)
+			continue; /* reap() runs after every wakeup */
+		if (sig == SIGWINCH) {
+			struct winsize ws;
+			if (l->o->tty_master >= 0 && ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0)
+				ioctl(l->o->tty_master, TIOCSWINSZ, &ws);
+			continue;
+		}
+		l->res->interrupted = true;
+		if (l->stop_sent) { /* a second interrupt: stop waiting */
+			sandbox_signal(&l->sb, SIGKILL);
+			l->kill_sent = true;
+		} else {
+			sandbox_signal(&l->sb, l->o->tty_master >= 0 ? sig : l->o->stop_signal);
+			l->stop_sent = true;
+			l->kill_at = now_ms() + l->o->grace_ms;
+		}
+	}
+}
+
+static void on_timer(struct loop *l)
+{
+	uint64_t now = now_ms();
+	if (l->deadline && now >= l->deadline && !l->stop_sent) {
+		l->res->timed_out = true;
+		sandbox_signal(&l->sb, l->o->stop_signal);
+		l->stop_sent = true;
+		l->kill_at = now + l->o->grace_ms;
+	}
+	if (l->stop_sent && !l->kill_sent && now >= l->kill_at) {
+		sandbox_signal(&l->sb, SIGKILL);
+		l->kill_sent = true;
+	}
+}
+
+static int poll_timeout(struct loop *l)
+{
+	uint64_t next = 0, now = now_ms();
+	if (l->deadline && !l->stop_sent)
+		next = l->deadline;
+	else if (l->stop_sent && !l->kill_sent)
+		next = l->kill_at;
+	if (!next)
+		return -1;
+	return next > now ? (int)(next - now) : 0;
+}
+
+static int run_loop(struct loop *l, struct perr *err)
+{
+	bool in_open = l->o->tty_master >= 0, out_open = in_open;
+	int exec_state = 1;
+	struct perr exec_err = { 0 };
+	while (!l->init_gone) {
+		struct pollfd pf[6];
+		int n = 0;
+		pf[n++] = (struct pollfd){ l->sigfd, POLLIN, 0 };
+		int i_fan = l->use_fan ? n++ : -1, i_exec = -1, i_ctl = -1, i_in = -1, i_out = -1;
+		if (i_fan >= 0)
+			pf[i_fan] = (struct pollfd){ l->fan, POLLIN, 0 };
+		if (l->sb.exec_fd >= 0)
+			pf[i_exec = n++] = (struct pollfd){ l->sb.exec_fd, POLLIN, 0 };
+		if (l->sb.ctl_fd >= 0)
+			pf[i_ctl = n++] = (struct pollfd){ l->sb.ctl_fd, POLLIN, 0 };
+		if (in_open)
+			pf[i_in = n++] = (struct pollfd){ STDIN_FILENO, POLLIN, 0 };
+		if (out_open)
+			pf[i_out = n++] = (struct pollfd){ l->o->tty_master, POLLIN, 0 };
+		if (poll(pf, n, poll_timeout(l)) < 0 && errno != EINTR)
+			return perr_set(err, errno, "poll");
+		if (pf[0].revents)
+			on_signal(l);
+		reap(l);
+		on_timer(l);
+		if (i_fan >= 0 && pf[i_fan].revents)
+			fan_drain(l);
+		if (i_exec >= 0 && pf[i_exec].revents) {
+			exec_state = sandbox_exec_result(&l->sb, &exec_err);
+			if (exec_state < 0)
+				sandbox_signal(&l->sb, SIGKILL);
+		}
+		if (i_ctl >= 0 && pf[i_ctl].revents)
+			sandbox_read_ctl(&l->sb);
+		if (i_in >= 0 && pf[i_in].revents)
+			relay(STDIN_FILENO, l->o->tty_master, &in_open);
+		if (i_out >= 0 && pf[i_out].revents)
+			relay(l->o->tty_master, STDOUT_FILENO, &out_open);
+	}
+	/* Everything in the pid namespace is gone with pid 1; collect the
+	 * remaining tracees' exits and the events they queued. */
+	while (waitpid(-1, NULL, __WALL) > 0 || errno == EINTR)
+		;
+	if (out_open)
+		relay(l->o->tty_master, STDOUT_FILENO, &out_open);
+	while (l->sb.ctl_fd >= 0)
+		sandbox_read_ctl(&l->sb);
+	if (l->use_fan)
+		fan_drain(l);
+	if (exec_state < 0) {
+		*err = exec_err;
+		return -1;
+	}
+	return 0;
+}
+
+static void loop_free(struct loop *l)
+{
+	if (l->sb.init_pid > 0 && !l->sb.exited) {
+		kill(l->sb.init_pid, SIGKILL);
+		while (waitpid(-1, NULL, __WALL) > 0 || errno == EINTR)
+			;
+	}
+	sandbox_release(&l->sb);
+	if (l->sigfd >= 0)
+		close(l->sigfd);
+	if (l->fan >= 0)
+		close(l->fan);
+	if (l->root_fd >= 0)
+		close(l->root_fd);
+	free(l->procs);
+}
+
+static int choose_recorders(struct loop *l, struct perr *err)
+{
+	enum tracer_mode m = l->o->mode;
+	if (m == TRACER_OFF)
+		return 0;
+	bool root = geteuid() == 0;
+	l->use_ptrace = m == TRACER_PTRACE || m == TRACER_BOTH || m == TRACER_AUTO;
+	l->use_fan = m == TRACER_FANOTIFY || m == TRACER_BOTH || (m == TRACER_AUTO && root);
+	if (l->use_fan) {
+		struct perr fe;
+		l->fan = fan_open(m == TRACER_AUTO ? &fe : err);
+		if (l->fan < 0) {
+			if (m != TRACER_AUTO)
+				return -1;
+			l->use_fan = false; /* rootless: ptrace alone */
+		}
+	}
+	return 0;
+}
+
+int tracer_run(struct sandbox_spec *spec, const struct tracer_opts *o, struct trace *t,
+	       struct run_result *res, struct perr *err)
+{
+	struct trace scratch;
+	trace_init(&scratch);
+	struct loop l = { .t = t ? t : &scratch, .o = o, .sigfd = -1, .fan = -1, .root_fd = -1,
+			  .res = res };
+	l.sb.init_pid = -1;
+	l.sb.ctl_fd = l.sb.exec_fd = -1;
+	memset(res, 0, sizeof(*res));
+	if (read_link("/proc/self/exe", l.self_exe, sizeof(l.self_exe)) < 0)
+		l.self_exe[0] = 0;
+	struct sock_fprog prog = { 0 };
+	sigset_t mask, old;
+	sigemptyset(&mask);
+	int sigs[] = { SIGCHLD, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGWINCH };
+	for (size_t i = 0; i < ARRAY_SIZE(sigs); i++)
+		sigaddset(&mask, sigs[i]);
+	sigprocmask(SIG_BLOCK, &mask, &old);
+	int rc = -1;
+	l.sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (l.sigfd < 0) {
+		perr_set(err, errno, "signalfd");
+		goto out;
+	}
+	if (choose_recorders(&l, err) < 0)
+		goto out;
+	if (l.use_ptrace) {
+		struct filter_opts fo = { .fanotify = l.use_fan, .all_syscalls = o->syscalls };
+		if (sc_build_filter(&fo, &prog, err) < 0)
+			goto out;
+		spec->filter = &prog;
+		spec->seize = true;
+		spec->ptrace_options = PTRACE_O_TRACESECCOMP | PTRACE_O_TRACEFORK |
+				       PTRACE_O_TRACEVFORK | PTRACE_O_TRACECLONE |
+				       PTRACE_O_TRACEEXEC | PTRACE_O_EXITKILL;
+	}
+	if (sandbox_start(spec, &l.sb, err) < 0)
+		goto out;
+	res->rootless = l.sb.rootless;
+	res->used_fanotify = l.use_fan;
+	res->used_ptrace = l.use_ptrace;
+	proc_find(&l, l.sb.init_pid, true);
+	char root[64];
+	snprintf(root, sizeof(root), "/proc/%d/root", (int)l.sb.init_pid);
+	l.root_fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (l.use_fan && fan_mark(l.fan, l.sb.init_pid, err) < 0)
+		goto out;
+	uint64_t start = now_ms();
+	if (o->timeout_ms)
+		l.deadline = start + o->timeout_ms;
+	if (sandbox_go(&l.sb, err) < 0 || run_loop(&l, err) < 0)
+		goto out;
+	res->duration_ms = now_ms() - start;
+	res->have_status = l.sb.have_prog_status;
+	res->status = l.sb.prog_status;
+	rc = 0;
+out:
+	loop_free(&l);
+	free(prog.filter);
+	spec->filter = NULL;
+	trace_free(&scratch);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	return rc;
+}
+
+int pty_open(int *master, int *slave, struct perr *err)
+{
+	int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (m < 0 || grantpt(m) < 0 || unlockpt(m) < 0) {
+		int e = errno;
+		if (m >= 0)
+			close(m);
+		return perr_set(err, e, "cannot allocate a pseudo-terminal");
+	}
+	int s = open(ptsname(m), O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (s < 0) {
+		close(m);
+		return perr_set(err, errno, "cannot open the pseudo-terminal");
+	}
+	struct winsize ws;
+	if (ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0)
+		ioctl(s, TIOCSWINSZ, &ws);
+	*master = m;
+	*slave = s;
+	return 0;
+}
