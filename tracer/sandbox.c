@@ -59,7 +59,7 @@ struct init_ctx {
 	int cap_last;
 	char resolv[4096];
 	int dev_trees[ARRAY_SIZE(dev_nodes)];
-	int busybox_tree, sys_tree;
+	int busybox_tree, sys_tree, proc_tree;
 };
 
 /* ---- helpers that run in pid 1 (no allocation needed, errors as text) ---- */
@@ -103,6 +103,17 @@ static int new_mount(struct init_ctx *c, const char *fstype, const char *const *
 	if (m < 0)
 		init_fail(c, "cannot mount the %s filesystem", fstype);
 	close(fs);
+	return m;
+}
+
+/* A detached mount of a filesystem without options, or -1. */
+static int try_mount(const char *fstype, unsigned attrs)
+{
+	int fs = fsopen(fstype, FSOPEN_CLOEXEC), m = -1;
+	if (fs >= 0 && fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) == 0)
+		m = fsmount(fs, FSMOUNT_CLOEXEC, attrs);
+	if (fs >= 0)
+		close(fs);
 	return m;
 }
 
@@ -190,8 +201,19 @@ static void mkdir_p(const char *path)
 static void setup_root(struct init_ctx *c)
 {
 	const struct sandbox_spec *s = c->spec;
-	attach(c, new_mount(c, "proc", NULL, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC),
-	       "/proc", true);
+	int proc = try_mount("proc", MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+	/* A user namespace may not mount a proc that is partly hidden on the
+	 * host (mount_too_revealing): then bind the host's, which still gives
+	 * /proc/self; pids are the host's. */
+	if (proc < 0 && c->rootless && c->proc_tree >= 0) {
+		proc = c->proc_tree;
+		c->proc_tree = -1;
+	}
+	if (proc < 0)
+		init_fail(c, "cannot mount /proc");
+	attach(c, proc, "/proc", true);
+	if (c->proc_tree >= 0)
+		close(c->proc_tree);
 	static const char *const dev_opts[] = { "mode", "0755", "size", "65536k", NULL };
 	attach(c, new_mount(c, "tmpfs", dev_opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC), "/dev", true);
 	for (size_t i = 0; i < ARRAY_SIZE(dev_nodes); i++) {
@@ -216,15 +238,9 @@ static void setup_root(struct init_ctx *c)
 	       "/dev/shm", true);
 
 	int sys = -1;
-	if (!s->net_host && !c->rootless) {
-		int fs = fsopen("sysfs", FSOPEN_CLOEXEC);
-		if (fs >= 0 && fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) == 0)
-			sys = fsmount(fs, FSMOUNT_CLOEXEC,
-				      MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
-					      MOUNT_ATTR_NOEXEC);
-		if (fs >= 0)
-			close(fs);
-	}
+	if (!s->net_host && !c->rootless)
+		sys = try_mount("sysfs", MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+						 MOUNT_ATTR_NOEXEC);
 	if (sys < 0)
 		sys = c->sys_tree; /* the host's /sys, bound read-only */
 	else if (c->sys_tree >= 0)
@@ -252,12 +268,40 @@ static void setup_root(struct init_ctx *c)
 		mkdir_p(s->proc.cwd);
 }
 
+/* Host mounts we bind into the sandbox, cloned inside our new mount (and
+ * user) namespace, where we may; before pivot_root, while they are visible. */
+static void clone_host_trees(struct init_ctx *c)
+{
+	const struct sandbox_spec *spec = c->spec;
+	for (size_t i = 0; i < ARRAY_SIZE(dev_nodes); i++) {
+		char p[64];
+		snprintf(p, sizeof(p), "/dev/%s", dev_nodes[i]);
+		c->dev_trees[i] = open_tree(AT_FDCWD, p, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+	}
+	c->busybox_tree = spec->busybox ? open_tree(AT_FDCWD, spec->busybox,
+						    OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC)
+					: -1;
+	c->proc_tree = c->rootless ? open_tree(AT_FDCWD, "/proc", OPEN_TREE_CLONE |
+					       OPEN_TREE_CLOEXEC | AT_RECURSIVE)
+				   : -1;
+	c->sys_tree = open_tree(AT_FDCWD, "/sys", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+	if (c->sys_tree >= 0) {
+		struct mount_attr a = { .attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |
+						    MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC };
+		if (mount_setattr(c->sys_tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &a, sizeof(a)) < 0) {
+			close(c->sys_tree);
+			c->sys_tree = -1;
+		}
+	}
+}
+
 /* Overlay over the rootfs, pivot_root into it. */
 static void enter_root(struct init_ctx *c)
 {
 	const struct sandbox_spec *s = c->spec;
 	if (mount("", "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		init_fail(c, "cannot make the mount namespace private");
+	clone_host_trees(c);
 	static const char *const tmp_opts[] = { "mode", "0755", NULL };
 	int tmp = new_mount(c, "tmpfs", tmp_opts, 0);
 	if (mkdirat(tmp, "upper", 0755) < 0 || mkdirat(tmp, "work", 0755) < 0)
@@ -457,34 +501,9 @@ static void prepare_ctx(const struct sandbox_spec *spec, struct init_ctx *c)
 	read_small("/proc/sys/kernel/cap_last_cap", buf, sizeof(buf));
 	c->cap_last = atoi(buf) > 0 ? atoi(buf) : CAP_LAST_CAP;
 	read_small("/etc/resolv.conf", c->resolv, sizeof(c->resolv));
-	for (size_t i = 0; i < ARRAY_SIZE(dev_nodes); i++) {
-		char p[64];
-		snprintf(p, sizeof(p), "/dev/%s", dev_nodes[i]);
-		c->dev_trees[i] = open_tree(AT_FDCWD, p, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
-	}
-	c->busybox_tree = spec->busybox ? open_tree(AT_FDCWD, spec->busybox,
-						    OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC)
-					: -1;
-	c->sys_tree = open_tree(AT_FDCWD, "/sys", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
-	if (c->sys_tree >= 0) {
-		struct mount_attr a = { .attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |
-						    MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC };
-		if (mount_setattr(c->sys_tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &a, sizeof(a)) < 0) {
-			close(c->sys_tree);
-			c->sys_tree = -1;
-		}
-	}
-}
-
-static void close_ctx(struct init_ctx *c)
-{
+	c->busybox_tree = c->sys_tree = c->proc_tree = -1;
 	for (size_t i = 0; i < ARRAY_SIZE(dev_nodes); i++)
-		if (c->dev_trees[i] >= 0)
-			close(c->dev_trees[i]);
-	if (c->busybox_tree >= 0)
-		close(c->busybox_tree);
-	if (c->sys_tree >= 0)
-		close(c->sys_tree);
+		c->dev_trees[i] = -1;
 }
 
 /* Wait for pid 1's reply to a setup step: 0 on MSG_READY. */
@@ -541,7 +560,6 @@ int sandbox_start(const struct sandbox_spec *spec, struct sandbox *sb, struct pe
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	close(sv[1]);
 	close(ex[1]);
-	close_ctx(&c);
 	sb->ctl_fd = sv[0];
 	sb->exec_fd = ex[0];
 	if (pid < 0) {

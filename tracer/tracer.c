@@ -228,8 +228,24 @@ static int read_string(pid_t pid, uint64_t addr, char *buf, size_t sz)
 	return -1; /* longer than PATH_MAX: the kernel refuses it too */
 }
 
+/* The directories a ".." climbs out of are looked up too (they may be
+ * symlinks the program needs): record each prefix that ends before one. */
+static void record_dotdot_prefixes(struct loop *l, const char *p, enum trace_op op, uint32_t exe)
+{
+	char prefix[4096];
+	for (const char *s = strstr(p, "/.."); s; s = strstr(s + 1, "/.."))
+		if ((s[3] == '/' || !s[3]) && s > p && s - p < (long)sizeof(prefix)) {
+			snprintf(prefix, sizeof(prefix), "%.*s", (int)(s - p), p);
+			const char *last = strrchr(prefix, '/');
+			if (strcmp(last, "/..") && !is_virtual(prefix))
+				trace_add(l->t, prefix, op == OP_CHDIR ? OP_CHDIR : OP_STAT, exe,
+					  SRC_PTRACE);
+		}
+}
+
 /* The absolute path the kernel would look up for (DIRFD, REL) in PID. */
-static int abs_path(struct loop *l, pid_t pid, int dirfd, const char *rel, char *out, size_t sz)
+static int abs_path(struct loop *l, pid_t pid, int dirfd, const char *rel, char *out, size_t sz,
+		    enum trace_op op, uint32_t exe)
 {
 	char base[4096] = "";
 	if (rel[0] != '/') {
@@ -243,8 +259,10 @@ static int abs_path(struct loop *l, pid_t pid, int dirfd, const char *rel, char 
 	}
 	if ((size_t)snprintf(out, sz, "%s/%s", base, rel) >= sz)
 		return -1;
-	if (tidy_path(out))
+	if (tidy_path(out)) {
+		record_dotdot_prefixes(l, out, op, exe);
 		resolve_dotdot(l, out, sz);
+	}
 	return 0;
 }
 
@@ -294,7 +312,7 @@ static void on_seccomp(struct loop *l, pid_t pid)
 		if (!rel[0] && r->kind != SC_FD)
 			continue; /* AT_EMPTY_PATH: the fd's file was recorded when opened */
 		int dirfd = p->dirfd >= 0 ? (int)a[p->dirfd] : AT_FDCWD;
-		if (abs_path(l, pid, dirfd, rel, path, sizeof(path)) < 0) {
+		if (abs_path(l, pid, dirfd, rel, path, sizeof(path), op, exe) < 0) {
 			trace_set_lost(l->t, "a relative path's directory could not be read");
 			continue;
 		}
