@@ -69,19 +69,29 @@ $(B)/tests/unit/tap.o: tests/unit/tap.c $(B)/CFLAGS
 deps:
 	@scripts/deps.sh
 
+# The golden-test helper runs inside test images: static, never sanitized.
+$(B)/tests/golden: tests/golden/golden.c
+	@mkdir -p $(dir $@)
+	$(CC) -static -O2 -pthread $(WARN) -o $@ $<
+
 # ---- tests ----
-test-bins: pare $(UNIT_BIN) $(TOOL_BIN) $(FUZZ_REPLAY)
+test-bins: pare $(UNIT_BIN) $(TOOL_BIN) $(FUZZ_REPLAY) $(B)/tests/golden
 
 check-unit: test-bins
 	tests/run-unit.sh $(B)/tests
 
 check-e2e: test-bins
 	tests/e2e/run.sh
+	tests/e2e/tracer.sh
+
+check-tracer: test-bins
+	tests/e2e/tracer.sh
 
 check: deps
 	$(MAKE) test-bins
 	tests/run-unit.sh $(B)/tests
 	tests/e2e/run.sh
+	tests/e2e/tracer.sh
 
 # Unit tests under valgrind (run by .ci/run).
 check-valgrind: test-bins
@@ -107,7 +117,7 @@ clean:
 	rm -rf $(B) pare
 
 FORCE:
-.PHONY: all deps check check-unit check-e2e check-valgrind fuzz demo bench lint clean test-bins FORCE
+.PHONY: all deps check check-unit check-e2e check-tracer check-valgrind fuzz demo bench lint clean test-bins FORCE
 .SECONDARY:
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -113,6 +113,7 @@ int cmd_probe(int argc, char **argv)
 				     res.used_ptrace ? "ptrace" : NULL },
 			.rootless = res.rootless, .timed_out = res.timed_out, .status = res.status,
 			.have_status = res.have_status, .duration_ms = res.duration_ms,
+			.syscalls = rc.syscalls,
 		};
 		cleanup_free char *json = trace_to_json(&t, &m);
 		if (write_trace(rc.output, json, &err) < 0) {

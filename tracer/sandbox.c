@@ -81,7 +81,7 @@ static void init_fail(struct init_ctx *c, const char *fmt, ...)
 		n += snprintf(msg + 1 + n, sizeof(msg) - 1 - n, ": %s", strerror(e));
 	if ((size_t)n + 1 > sizeof(msg))
 		n = sizeof(msg) - 1;
-	(void)!send(c->ctl, msg, n + 1, MSG_NOSIGNAL);
+	(void)!write(c->ctl, msg, n + 1); /* a socket in pid 1, the exec pipe in the program */
 	_exit(125);
 }
 

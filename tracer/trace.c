@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 
 #include "../slimmer/resolve.h"
+#include "syscalls.h"
 
 const char *const trace_op_names[OP__COUNT] = {
 	[OP_OPEN_READ] = "open-read", [OP_OPEN_WRITE] = "open-write",
@@ -178,6 +179,35 @@ static json_t *exit_json(const struct trace_meta *m)
 	return json_pack("{s:s+}", "signal", "SIG", name ? name : "?");
 }
 
+static int cmp_json_name(const void *a, const void *b)
+{
+	const char *x = json_string_value(json_object_get(*(json_t *const *)a, "name"));
+	const char *y = json_string_value(json_object_get(*(json_t *const *)b, "name"));
+	return strcmp(x, y);
+}
+
+/* Sorted by name, so profiles built from it diff cleanly. */
+static json_t *syscalls_json(const struct trace *t)
+{
+	json_t **items = xcalloc(t->n_sys + 1, sizeof(json_t *));
+	size_t n = 0;
+	for (size_t i = 0; i < t->n_sys; i++) {
+		char *name = sc_name(t->sys[i].nr, t->sys[i].arch);
+		cleanup_free char *fallback = name ? NULL : xasprintf("#%d", t->sys[i].nr);
+		uint32_t by = t->sys[i].first_exe;
+		items[n++] = json_pack("{s:s,s:I,s:o}", "name", name ? name : fallback, "arch",
+				       (json_int_t)t->sys[i].arch, "first_by",
+				       by == UINT32_MAX ? json_null() : json_string(t->exes.v[by]));
+		free(name);
+	}
+	qsort(items, n, sizeof(json_t *), cmp_json_name);
+	json_t *arr = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(arr, items[i]);
+	free(items);
+	return arr;
+}
+
 char *trace_to_json(struct trace *t, const struct trace_meta *m)
 {
 	qsort(t->e, t->n, sizeof(*t->e), cmp_entry);
@@ -234,6 +264,8 @@ char *trace_to_json(struct trace *t, const struct trace_meta *m)
 						       t->exes.v[t->execs[i].exe], "argv", argv));
 	}
 	json_object_set_new(root, "execs", execs);
+	if (m->syscalls)
+		json_object_set_new(root, "syscalls", syscalls_json(t));
 	char *s = json_dumps(root, JSON_INDENT(1));
 	json_decref(root);
 	return s;

@@ -92,6 +92,7 @@ struct trace_meta {
 	int status;          /* wait status of the program */
 	bool have_status;
 	uint64_t duration_ms;
+	bool syscalls;       /* --syscalls: include the "syscalls" list */
 };
 /* Serialise (sorted paths, stable output). Returns malloc'd JSON text. */
 char *trace_to_json(struct trace *t, const struct trace_meta *m);

@@ -340,7 +340,8 @@ static void on_exec(struct loop *l, pid_t pid)
 	uint32_t exe = exe_of(l, pid);
 	if (exe == UINT32_MAX)
 		return;
-	trace_add(l->t, l->t->exes.v[exe], OP_EXEC, exe, SRC_PTRACE);
+	if (!is_virtual(l->t->exes.v[exe]))
+		trace_add(l->t, l->t->exes.v[exe], OP_EXEC, exe, SRC_PTRACE);
 	char path[64];
 	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
 	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -603,6 +604,14 @@ static int run_loop(struct loop *l, struct perr *err)
 		relay(l->o->tty_master, STDOUT_FILENO, &out_open);
 	while (l->sb.ctl_fd >= 0)
 		sandbox_read_ctl(&l->sb);
+	if (l->sb.exec_fd >= 0) /* the program may fail and pid 1 exit between polls */
+		exec_state = sandbox_exec_result(&l->sb, &exec_err);
+	if (!l->sb.have_prog_status && l->kill_sent) {
+		/* We SIGKILLed pid 1 before it could report: the program died
+		 * of that SIGKILL with the rest of the pid namespace. */
+		l->sb.prog_status = SIGKILL;
+		l->sb.have_prog_status = true;
+	}
 	if (l->use_fan)
 		fan_drain(l);
 	if (exec_state < 0) {
@@ -717,7 +726,9 @@ out:
 
 int pty_open(int *master, int *slave, struct perr *err)
 {
-	int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+	/* Non-blocking master: the final drain must not wait on a terminal
+	 * whose slave we still hold. */
+	int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
 	if (m < 0 || grantpt(m) < 0 || unlockpt(m) < 0) {
 		int e = errno;
 		if (m >= 0)

@@ -7,37 +7,11 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 PARE=$top/pare
 TOOLS=$top/build/tests
 export PATH=$top:$PATH
-work=$(mktemp -d /var/tmp/pare-e2e.XXXXXX)
-pass=0 fail=0
+suite=e2e
+. "$top/tests/e2e/lib.sh"
 dockerdir=$work/docker
-
-cleanup() {
-	"$top/tests/e2e/dockerd.sh" stop "$dockerdir" || true
-	if [ $fail -eq 0 ]; then rm -rf "$work"; else echo "kept for inspection: $work"; fi
-}
-trap cleanup EXIT
-
-check() { # check NAME CMD... : pass when CMD succeeds
-	local name=$1; shift
-	if "$@" >"$work/last.out" 2>&1; then
-		pass=$((pass + 1)); echo "ok - $name"
-	else
-		fail=$((fail + 1)); echo "not ok - $name"; sed 's/^/#   /' "$work/last.out" | tail -15
-	fi
-}
-
-same_tree() { # same_tree A B
-	"$top/tests/tools/treelist.sh" "$1" >"$work/a.list" && "$top/tests/tools/treelist.sh" "$2" >"$work/b.list" &&
-		diff "$work/a.list" "$work/b.list" | head -20 && cmp -s "$work/a.list" "$work/b.list"
-}
-
-one_line_error() { # one_line_error EXPECTED_RC CMD... : fails with one "pare: " line
-	local want=$1; shift
-	local rc=0
-	"$@" >/dev/null 2>"$work/err" || rc=$?
-	cat "$work/err"
-	[ "$rc" -eq "$want" ] && [ "$(grep -c . "$work/err")" -le 2 ] && grep -q '^pare: ' "$work/err"
-}
+stop_dockerd() { "$top/tests/e2e/dockerd.sh" stop "$dockerdir"; }
+cleanup_hooks+=(stop_dockerd)
 
 echo "# building fixture images (cached)"
 mapfile -t fixtures < <("$top/tests/fixtures/build.sh")
@@ -119,5 +93,4 @@ check "--help everywhere" bash -c "'$PARE' --help | grep -q 'exit status' && for
 snapshot >"$work/inputs.after"
 check "input images never modified" diff "$work/inputs.before" "$work/inputs.after"
 
-echo "e2e: $pass passed, $fail failed"
-[ $fail -eq 0 ]
+finish

@@ -1,0 +1,39 @@
+# Shared by the end-to-end scripts (sourced after setting $top and
+# $suite): a work directory kept when a test fails, TAP-style checks.
+work=$(mktemp -d "/var/tmp/pare-$suite.XXXXXX")
+pass=0 fail=0
+cleanup_hooks=()
+
+cleanup() {
+	local h
+	for h in "${cleanup_hooks[@]}"; do "$h" || true; done
+	if [ $fail -eq 0 ]; then rm -rf "$work"; else echo "kept for inspection: $work"; fi
+}
+trap cleanup EXIT
+
+check() { # check NAME CMD... : pass when CMD succeeds
+	local name=$1; shift
+	if "$@" >"$work/last.out" 2>&1; then
+		pass=$((pass + 1)); echo "ok - $name"
+	else
+		fail=$((fail + 1)); echo "not ok - $name"; sed 's/^/#   /' "$work/last.out" | tail -15
+	fi
+}
+
+same_tree() { # same_tree A B
+	"$top/tests/tools/treelist.sh" "$1" >"$work/a.list" && "$top/tests/tools/treelist.sh" "$2" >"$work/b.list" &&
+		diff "$work/a.list" "$work/b.list" | head -20 && cmp -s "$work/a.list" "$work/b.list"
+}
+
+one_line_error() { # one_line_error EXPECTED_RC CMD... : fails with one "pare: " line
+	local want=$1; shift
+	local rc=0
+	"$@" >/dev/null 2>"$work/err" || rc=$?
+	cat "$work/err"
+	[ "$rc" -eq "$want" ] && [ "$(grep -c . "$work/err")" -le 2 ] && grep -q '^pare: ' "$work/err"
+}
+
+finish() {
+	echo "$suite: $pass passed, $fail failed"
+	[ $fail -eq 0 ]
+}

@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# Tracer tests: golden traces of a static helper (strace-style), completeness
+# against a full `strace -f` on real images, the sandbox's docker-run
+# behaviour, rootless runs, interactive sessions, and no leaks after 100
+# runs, killed and timed-out ones included.
+set -uo pipefail
+top=$(cd "$(dirname "$0")/../.." && pwd)
+PARE=$top/pare
+TOOLS=$top/build/tests
+suite=tracer
+. "$top/tests/e2e/lib.sh"
+export PARE_CACHE_DIR=$work/cache
+
+echo "# building fixture images (cached) and the golden image"
+mapfile -t fixtures < <("$top/tests/fixtures/build.sh")
+[ ${#fixtures[@]} -eq 5 ] || { echo "fixture build failed"; exit 1; }
+fx() { local f; for f in "${fixtures[@]}"; do case "$(basename "$f")" in "$1"-*) echo "oci:$f/oci" ;; esac; done; }
+"$top/tests/golden/mkimage.sh" "$work/golden" "$TOOLS/golden" || exit 1
+G=oci:$work/golden/oci
+
+# ---- golden traces: exactly the expected paths and ops ----
+paths_of() { jq -r '.paths[] | "\(.path) \(.ops|join(",")) \(if .exists then "exists" else "missing" end)"' "$1"; }
+for mode in both ptrace fanotify; do
+	t=$work/golden-$mode.json
+	check "golden ($mode): probe succeeds" "$PARE" probe --tracer "$mode" -o "$t" "$G"
+	check "golden ($mode): exactly the expected paths and ops" \
+		diff -u "$top/tests/golden/expected.$mode" <(paths_of "$t")
+done
+execs_expected='/golden /golden
+/golden /golden leaf-exec
+/golden /golden leaf-nonleader
+/golden /golden leaf-script /data/script.sh
+/golden /golden leaf-spawn'
+for mode in both ptrace; do
+	check "golden ($mode): the five execs with argv (plain, #!, vfork, non-leader thread)" \
+		diff <(echo "$execs_expected") <(jq -r '.execs[] | "\(.exe) \(.argv|join(" "))"' "$work/golden-$mode.json" | sort)
+	check "golden ($mode): every path attributed to /golden, none lost" \
+		jq -e '(.paths | all(.by == ["/golden"])) and (.lost == false) and (.exit.code == 0)' "$work/golden-$mode.json"
+done
+check "golden --syscalls: syscall names, sorted, first executable" \
+	bash -c "'$PARE' probe --syscalls -o '$work/sys.json' '$G' && jq -e '[.syscalls[].name] as \$n | (\$n == (\$n|sort)) and (\$n|index(\"execve\")) and (\$n|index(\"clone3\")) and (.syscalls|all(.first_by == \"/golden\" or (.name == \"execve\" and .first_by == null)))' '$work/sys.json'"
+
+# Rootless: an unprivileged user gets a user namespace and ptrace alone,
+# and the same trace as --tracer ptrace.
+rl=$work/rootless; mkdir -p "$rl" && cp -r "$work/golden/oci" "$rl/oci" && chown -R 65534:65534 "$rl" && chmod 755 "$work"
+check "rootless: probe as uid 65534 uses ptrace alone and says so" \
+	bash -c "cd '$rl' && setpriv --reuid=65534 --regid=65534 --clear-groups env HOME='$rl' PARE_CACHE_DIR='$rl/cache' '$PARE' probe -o '$rl/t.json' oci:'$rl/oci' 2>'$rl/err' && grep -q rootless '$rl/err' && jq -e '.rootless and .tracers == [\"ptrace\"]' '$rl/t.json'"
+check "rootless: same paths and ops as --tracer ptrace" \
+	diff -u "$top/tests/golden/expected.ptrace" <(paths_of "$rl/t.json")
+
+# ---- completeness on real images against `strace -f` (full, no filter) ----
+PY='import json, os, re, csv, email, http.client, argparse, decimal, fractions, datetime, subprocess, logging'
+NGINX='nginx -g "daemon off;" & sleep 0.3; until curl -sf http://127.0.0.1/; do sleep 0.1; done; curl -sf http://127.0.0.1/second.txt; kill -QUIT $!; wait'
+REDIS='redis-server --save "" --protected-mode no & sleep 0.3; until redis-cli ping; do sleep 0.1; done; redis-cli set k v; redis-cli get k; redis-cli shutdown nosave; wait'
+NODE='node /app/server.js & sleep 0.3; node -e "const h=require(\"http\");(function g(n){h.get(\"http://127.0.0.1:3000/x\",r=>{r.pipe(process.stdout);r.on(\"end\",()=>process.exit(0))}).on(\"error\",()=>n&&setTimeout(()=>g(n-1),100))})(100)"; kill $!; wait'
+completeness() { # NAME WORKDIR EXPECT CMD...
+	local name=$1 wd=$2 expect=$3; shift 3
+	local img; img=$(fx "$name")
+	local cfg; cfg=$("$PARE" inspect --json "$img" | jq -r .config_digest | cut -d: -f2)
+	local d=$work/c-$name; mkdir -p "$d"
+	for mode in auto ptrace; do
+		check "$name ($mode): probe runs the workload" \
+			bash -c "'$PARE' probe -u 0 --timeout 60 --tracer $mode -o '$d/$mode.json' --entrypoint '$1' '$img' \"\${@:2}\" | grep -q -- '$expect'" _ "$@"
+	done
+	check "$name: reference run under strace -f" \
+		bash -c "'$top/tests/e2e/strace-run.sh' '$PARE_CACHE_DIR/rootfs/$cfg' '$d/strace.log' '$wd' \"\$@\" | grep -q -- '$expect'" _ "$@"
+	for mode in auto ptrace; do
+		check "$name ($mode): every existing path strace saw is in the trace" \
+			"$top/tests/e2e/completeness.py" "$PARE_CACHE_DIR/rootfs/$cfg" "$d/strace.log" "$d/$mode.json"
+	done
+}
+completeness python / 'ok' python3 -c "$PY; print('ok')"
+completeness nginx / 'hello from pare' sh -c "$NGINX"
+completeness redis / 'PONG' sh -c "$REDIS"
+completeness node /app 'node says hi /x' sh -c "$NODE"
+
+# ---- the sandbox behaves like docker run ----
+PYI=$(fx python) BB=$(fx busybox) RD=$(fx redis)
+check "run: exit status is the program's" bash -c "'$PARE' run '$PYI' -c 'raise SystemExit(7)'; [ \$? -eq 7 ]"
+check "run: killed by a signal is 128+N" bash -c "'$PARE' run --entrypoint sh '$BB' -c 'kill -USR1 \$\$'; [ \$? -eq 138 ]"
+ns_and_caps() {
+	local out
+	out=$("$PARE" run --hostname box --entrypoint sh "$BB" -c \
+		'hostname; echo $$; grep CapEff /proc/self/status; ls /sys/class/net; grep NoNewPrivs /proc/self/status; ls /dev | tr "\n" " "; echo; grep -c box /etc/hosts') || return 1
+	echo "$out"
+	diff <(printf 'box\n2\nCapEff:\t00000000a80425fb\nlo\nNoNewPrivs:\t1\nfd full null ptmx pts random shm stderr stdin stdout tty urandom zero \n1\n') <(echo "$out")
+}
+check "run: private namespaces, hostname, our pid 1, Docker's capabilities, no_new_privs, minimal /dev" ns_and_caps
+image_user() {
+	local cfg passwd want
+	cfg=$("$PARE" inspect --json "$RD" | jq -r .config_digest | cut -d: -f2)
+	passwd=$PARE_CACHE_DIR/rootfs/$cfg/etc/passwd
+	want=$(awk -F: '$1=="redis"{print $3":"$4}' "$passwd")
+	[ -n "$want" ] && [ "$("$PARE" run --entrypoint sh "$RD" -c 'echo $(id -u):$(id -g) $(id -un) $HOME')" = "$want redis $(awk -F: '$1=="redis"{print $6}' "$passwd")" ]
+}
+check "run: the image's user and HOME, resolved from its own /etc/passwd" image_user
+check "run: -e, -w, -u uid:gid and HOME like docker" \
+	bash -c "[ \"\$('$PARE' run -e FOO=bar -w /tmp/new -u 1234:5678 --entrypoint sh '$BB' -c 'echo \$FOO \$(pwd) \$(id -u):\$(id -g) \$HOME')\" = 'bar /tmp/new 1234:5678 /' ]"
+check "run: unknown user is a one-line error" bash -c "$(declare -f one_line_error); work='$work'; one_line_error 1 '$PARE' run -u nosuch '$BB'"
+check "run: a missing command is a one-line error with status 1" \
+	bash -c "$(declare -f one_line_error); work='$work'; one_line_error 1 '$PARE' run --entrypoint /nonexistent '$BB' && grep -q \"cannot execute '/nonexistent'\" '$work/err'"
+check "run: the program's writes stay in the sandbox" \
+	bash -c "'$PARE' run --entrypoint sh '$BB' -c 'echo x > /www/index.html; rm /bin/ls' && '$PARE' run --entrypoint cat '$BB' /www/index.html | grep -q 'busybox page' && '$PARE' run --entrypoint sh '$BB' -c 'test -e /bin/ls'"
+check "run: --timeout sends the stop signal" \
+	bash -c "s=\$(date +%s); '$PARE' run --timeout 1 --entrypoint sleep '$BB' 30; rc=\$?; [ \$rc -eq 143 ] && [ \$((\$(date +%s) - s)) -lt 5 ]"
+check "run: a program ignoring it is killed after --stop-timeout" \
+	bash -c "'$PARE' run --timeout 1 --stop-timeout 1 --entrypoint sh '$BB' -c 'trap \"\" TERM; sleep 30; :'; [ \$? -eq 137 ]"
+check "probe: bad --tracer is a usage error" bash -c "$(declare -f one_line_error); work='$work'; one_line_error 2 '$PARE' probe --tracer nope '$BB'"
+check "probe: the trace is written atomically (no temp file left)" \
+	bash -c "cd '$work' && '$PARE' probe -o '$work/atomic.json' '$G' && jq -e . '$work/atomic.json' >/dev/null && ! ls '$work'/atomic.json.tmp-* 2>/dev/null"
+check "--help for run and probe" bash -c "'$PARE' run --help | grep -q usage && '$PARE' probe --help | grep -q -- '--tracer'"
+
+# ---- interactive sessions (a real terminal through script(1)) ----
+check "probe --shell: the image's shell, commands traced" \
+	bash -c "printf 'cat /www/index.html\nexit\n' | script -qec \"'$PARE' probe --shell -o '$work/sh.json' '$BB'\" /dev/null | grep -q 'busybox page' && jq -e '.paths | map(.path) | index(\"/www/index.html\")' '$work/sh.json'"
+check "probe --shell: no shell in the image -> our busybox, not recorded" \
+	bash -c "printf 'cat /data/r.txt\nexit\n' | script -qec \"'$PARE' probe --shell -o '$work/gsh.json' '$G'\" /dev/null | grep -q '^r' && jq -e '(.paths | map(.path) | index(\"/data/r.txt\")) and (.paths | all(.path | startswith(\"/.pare\") | not))' '$work/gsh.json'"
+
+# ---- no leaks: 100 runs, killed and timed-out ones included ----
+settle() { # wait up to 3 s for the marker processes to be gone
+	local i
+	for i in $(seq 30); do pgrep -f 'sleep 30[123]' >/dev/null || return 0; sleep 0.1; done
+	pgrep -af 'sleep 30[123]'; return 1
+}
+leaks() {
+	local before_mnt before_tmp i pid
+	before_mnt=$(wc -l </proc/self/mountinfo)
+	before_tmp=$(ls -d /tmp/pare-* 2>/dev/null | wc -l)
+	for i in $(seq 60); do
+		if [ $((i % 2)) -eq 0 ]; then "$PARE" run --entrypoint true "$BB" || return 1
+		else "$PARE" probe -o "$work/leak.json" "$G" 2>/dev/null || return 1; fi
+	done
+	for sig in KILL TERM INT; do
+		for i in $(seq 8); do
+			if [ $((i % 2)) -eq 0 ]; then cmd=run; else cmd=probe; fi
+			"$PARE" $cmd -o "$work/leak.json" --entrypoint sh "$BB" -c 'sleep 302 & sleep 303 & exec sleep 301' 2>/dev/null &
+			pid=$!
+			sleep 0.3
+			kill -$sig $pid
+			wait $pid
+		done
+	done
+	for i in $(seq 10); do
+		"$PARE" run --timeout 1 --stop-timeout 1 --entrypoint sh "$BB" -c "sleep 302 & $( [ $((i % 2)) -eq 0 ] && echo 'trap \"\" TERM;') sleep 301; :" 2>/dev/null
+	done
+	settle || return 1
+	[ "$(wc -l </proc/self/mountinfo)" -eq "$before_mnt" ] || { echo "mounts changed"; return 1; }
+	[ "$(ls -d /tmp/pare-* 2>/dev/null | wc -l)" -eq "$before_tmp" ] || { echo "temp dirs left"; return 1; }
+	! ls -d "$PARE_CACHE_DIR"/rootfs/*.tmp-* 2>/dev/null || { echo "unpack temp left"; return 1; }
+}
+check "no leaks after 100 runs (24 killed by KILL/TERM/INT, 10 timed out): processes, mounts, temp dirs" leaks
+
+finish
