@@ -107,6 +107,10 @@ demo: deps pare
 
 bench: deps pare
 	bench/run.sh
+	bench/tracer.sh
+
+bench-tracer: deps pare
+	bench/tracer.sh
 
 lint:
 	clang-format --dry-run --Werror cmd/*.c slimmer/*.[ch] tests/unit/*.[ch] || true
@@ -117,7 +121,7 @@ clean:
 	rm -rf $(B) pare
 
 FORCE:
-.PHONY: all deps check check-unit check-e2e check-tracer check-valgrind fuzz demo bench lint clean test-bins FORCE
+.PHONY: all deps check check-unit check-e2e check-tracer bench-tracer check-valgrind fuzz demo bench lint clean test-bins FORCE
 .SECONDARY:
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
