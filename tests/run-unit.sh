@@ -8,7 +8,7 @@ run() {
 	local name=$1; shift
 	local out rc
 	if [ "${VALGRIND:-}" = 1 ]; then
-		out=$(valgrind --quiet --error-exitcode=97 --leak-check=full --errors-for-leak-kinds=definite,indirect \
+		out=$(PARE_UNDER_VALGRIND=1 valgrind --quiet --error-exitcode=97 --leak-check=full --errors-for-leak-kinds=definite,indirect \
 			"$@" 2>&1); rc=$?
 	else
 		out=$("$@" 2>&1); rc=$?
