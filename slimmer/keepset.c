@@ -1,0 +1,572 @@
+#define _GNU_SOURCE
+#include "keepset.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <gelf.h>
+#include <libelf.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "resolve.h"
+
+#define MAX_HOPS 40
+#define PATH_BUF 4097
+
+const char *const keep_why_names[KEEP__COUNT] = {
+	[KEEP_TRACED] = "traced",       [KEEP_COMMAND] = "command",
+	[KEEP_WORKDIR] = "workdir",     [KEEP_ALWAYS] = "always",
+	[KEEP_RULE] = "rule",           [KEEP_SYMLINK] = "symlink on the way to",
+	[KEEP_LINK_TARGET] = "target of symlink", [KEEP_LINK_TO] = "symlink to",
+	[KEEP_PARENT] = "parent of",    [KEEP_INTERP] = "interpreter of",
+	[KEEP_NEEDED] = "needed by",    [KEEP_SHEBANG] = "#! interpreter of",
+};
+
+void keepset_init(struct keepset *k)
+{
+	memset(k, 0, sizeof(*k));
+}
+
+void keepset_free(struct keepset *k)
+{
+	for (size_t i = 0; i < k->n; i++) {
+		for (size_t j = 0; j < k->e[i].nr; j++)
+			free(k->e[i].r[j].of);
+		free(k->e[i].r);
+		free(k->e[i].path);
+	}
+	free(k->e);
+	free(k->slots);
+	strv_free(&k->lib_dirs);
+	memset(k, 0, sizeof(*k));
+}
+
+static size_t hash_str(const char *s)
+{
+	size_t h = 1469598103934665603ull;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	return h;
+}
+
+static size_t *slot_of(const struct keepset *k, const char *path)
+{
+	size_t mask = k->n_slots - 1;
+	for (size_t i = hash_str(path) & mask;; i = (i + 1) & mask)
+		if (!k->slots[i] || !strcmp(k->e[k->slots[i] - 1].path, path))
+			return &k->slots[i];
+}
+
+static void rehash(struct keepset *k)
+{
+	free(k->slots);
+	k->n_slots = k->n_slots ? k->n_slots * 2 : 1024;
+	k->slots = xcalloc(k->n_slots, sizeof(size_t));
+	for (size_t i = 0; i < k->n; i++)
+		*slot_of(k, k->e[i].path) = i + 1;
+}
+
+const struct keep_entry *keepset_find(const struct keepset *k, const char *path)
+{
+	char clean[PATH_BUF];
+	struct perr err;
+	if (!k->n_slots || clean_in_root_path(path, clean, sizeof(clean) - 1, &err) < 0)
+		return NULL;
+	size_t s = *slot_of(k, clean);
+	return s ? &k->e[s - 1] : NULL;
+}
+
+bool keepset_add(struct keepset *k, const char *path, enum keep_why why, const char *of)
+{
+	char clean[PATH_BUF];
+	struct perr err;
+	if (clean_in_root_path(path, clean, sizeof(clean) - 1, &err) < 0)
+		return false;
+	if ((k->n + 1) * 2 > k->n_slots)
+		rehash(k);
+	size_t *slot = slot_of(k, clean);
+	bool added = !*slot;
+	if (added) {
+		if (k->n == k->cap) {
+			k->cap = k->cap ? k->cap * 2 : 256;
+			k->e = xrealloc(k->e, k->cap * sizeof(*k->e));
+		}
+		k->e[k->n] = (struct keep_entry){ .path = xstrdup(clean) };
+		*slot = ++k->n;
+	}
+	struct keep_entry *e = &k->e[*slot - 1];
+	for (size_t i = 0; i < e->nr; i++)
+		if (e->r[i].why == why && !strcmp(e->r[i].of ? e->r[i].of : "", of ? of : ""))
+			return added;
+	if (e->nr < 16) { /* a few reasons explain a path; more add nothing */
+		e->r = xrealloc(e->r, (e->nr + 1) * sizeof(*e->r));
+		e->r[e->nr++] = (struct keep_reason){ why, of ? xstrdup(of) : NULL };
+	}
+	return added;
+}
+
+/* ---- resolution inside the root ---- */
+
+/* lstat REL (every ancestor already known to be a real directory, so no
+ * symlink is ever followed on the host). */
+static int lstat_rel(int rootfd, const char *rel, struct stat *st)
+{
+	return fstatat(rootfd, *rel ? rel : ".", st, AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH);
+}
+
+static char type_of(mode_t m)
+{
+	return S_ISREG(m) ? 'f' : S_ISDIR(m) ? 'd' : S_ISLNK(m) ? 'l' : 'o';
+}
+
+/* Resolve PATH component by component like RESOLVE_IN_ROOT; every symlink
+ * met on the way (and the last one when FOLLOW) is added to K as on the
+ * way to WHY_OF when K is not NULL. REAL gets the physical relative path.
+ * Returns 0, or -1 when a component is missing or a loop. */
+static int resolve_in(struct keepset *k, int rootfd, const char *path, bool follow, char *real,
+		      const char *why_of)
+{
+	char rest[PATH_BUF * 2], cur[PATH_BUF] = "";
+	snprintf(rest, sizeof(rest), "%s", path);
+	int hops = 0;
+	char *p = rest;
+	while (*p) {
+		while (*p == '/')
+			p++;
+		if (!*p)
+			break;
+		char *end = strchrnul(p, '/');
+		char comp[256];
+		size_t len = (size_t)(end - p);
+		if (len >= sizeof(comp))
+			return -1;
+		memcpy(comp, p, len);
+		comp[len] = 0;
+		p = end;
+		bool last = strspn(p, "/") == strlen(p);
+		if (!strcmp(comp, "."))
+			continue;
+		if (!strcmp(comp, "..")) {
+			char *slash = strrchr(cur, '/');
+			if (slash)
+				*slash = 0;
+			else
+				cur[0] = 0;
+			continue;
+		}
+		char cand[PATH_BUF];
+		if ((size_t)snprintf(cand, sizeof(cand), "%s%s%s", cur, *cur ? "/" : "", comp) >= sizeof(cand))
+			return -1;
+		struct stat st;
+		if (lstat_rel(rootfd, cand, &st) < 0)
+			return -1;
+		if (S_ISLNK(st.st_mode) && (!last || follow)) {
+			char target[PATH_BUF];
+			ssize_t n = readlinkat(rootfd, cand, target, sizeof(target) - 1);
+			if (n < 0 || ++hops > MAX_HOPS)
+				return -1;
+			target[n] = 0;
+			if (k && strcmp(cand, why_of))
+				keepset_add(k, cand, KEEP_SYMLINK, why_of);
+			char next[PATH_BUF * 2];
+			snprintf(next, sizeof(next), "%s/%s", target, p);
+			snprintf(rest, sizeof(rest), "%s", next);
+			p = rest;
+			if (target[0] == '/')
+				cur[0] = 0;
+			continue;
+		}
+		if (!last && !S_ISDIR(st.st_mode))
+			return -1;
+		memcpy(cur, cand, strlen(cand) + 1);
+	}
+	memcpy(real, cur, strlen(cur) + 1);
+	return 0;
+}
+
+/* ---- ELF and #! ---- */
+
+static void add_dir(struct strv *dirs, const char *d)
+{
+	char clean[PATH_BUF];
+	struct perr err;
+	if (clean_in_root_path(d, clean, sizeof(clean) - 1, &err) < 0)
+		return;
+	for (size_t i = 0; i < dirs->n; i++)
+		if (!strcmp(dirs->v[i], clean))
+			return;
+	strv_push(dirs, xstrdup(clean));
+}
+
+static char *read_small(int rootfd, const char *rel, size_t max)
+{
+	struct perr err;
+	int fd = open_beneath_nofollow(rootfd, rel, O_RDONLY | O_CLOEXEC | O_NONBLOCK, &err);
+	if (fd < 0)
+		return NULL;
+	char *buf = xmalloc(max + 1);
+	ssize_t n = read_full(fd, buf, max);
+	close(fd);
+	buf[n > 0 ? n : 0] = 0;
+	return buf;
+}
+
+static void read_ld_conf(struct keepset *k, int rootfd, const char *rel, int depth)
+{
+	char real[PATH_BUF];
+	if (depth > 4 || resolve_in(NULL, rootfd, rel, true, real, NULL) < 0)
+		return;
+	cleanup_free char *text = read_small(rootfd, real, 1 << 16);
+	if (!text)
+		return;
+	char *save = NULL;
+	for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		line += strspn(line, " \t");
+		line[strcspn(line, "#")] = 0;
+		if (!strncmp(line, "include", 7) && (line[7] == ' ' || line[7] == '\t')) {
+			char *pat = line + 8 + strspn(line + 8, " \t");
+			pat[strcspn(pat, " \t")] = 0;
+			char dir[PATH_BUF], dreal[PATH_BUF];
+			snprintf(dir, sizeof(dir), "%s", pat);
+			char *slash = strrchr(dir, '/');
+			if (!slash)
+				continue;
+			*slash = 0;
+			if (resolve_in(NULL, rootfd, dir, true, dreal, NULL) < 0)
+				continue;
+			struct perr err;
+			int dfd = *dreal ? open_beneath_nofollow(rootfd, dreal, O_RDONLY | O_DIRECTORY | O_CLOEXEC, &err)
+					 : openat(rootfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+			if (!d) {
+				if (dfd >= 0)
+					close(dfd);
+				continue;
+			}
+			struct strv names = { 0 };
+			for (struct dirent *de; (de = readdir(d));)
+				if (!fnmatch(slash + 1, de->d_name, 0))
+					strv_push(&names, xasprintf("%s/%s", dreal, de->d_name));
+			closedir(d);
+			qsort(names.v, names.n, sizeof(char *), (int (*)(const void *, const void *))strcmp);
+			for (size_t i = 0; i < names.n; i++)
+				read_ld_conf(k, rootfd, names.v[i], depth + 1);
+			strv_free(&names);
+		} else {
+			line[strcspn(line, " \t\r")] = 0;
+			if (line[0] == '/')
+				add_dir(&k->lib_dirs, line);
+		}
+	}
+}
+
+/* ld.so's directories: ld.so.conf first (ld.so.cache is built from it),
+ * then the built-in defaults. */
+static void lib_dirs(struct keepset *k, int rootfd)
+{
+	if (k->lib_dirs_read)
+		return;
+	k->lib_dirs_read = true;
+	read_ld_conf(k, rootfd, "etc/ld.so.conf", 0);
+	static const char *const defaults[] = {
+		"/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib/aarch64-linux-gnu",
+		"/usr/lib/aarch64-linux-gnu", "/lib64", "/usr/lib64", "/lib", "/usr/lib",
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(defaults); i++)
+		add_dir(&k->lib_dirs, defaults[i]);
+}
+
+/* A library candidate must be an ELF of the same class and machine. */
+static bool elf_matches(int rootfd, const char *real, unsigned char cls, GElf_Half machine)
+{
+	struct perr err;
+	int fd = open_beneath_nofollow(rootfd, real, O_RDONLY | O_CLOEXEC | O_NONBLOCK, &err);
+	if (fd < 0)
+		return false;
+	unsigned char h[20];
+	bool okk = read_full(fd, h, sizeof(h)) == (ssize_t)sizeof(h) && !memcmp(h, ELFMAG, SELFMAG) &&
+		   h[EI_CLASS] == cls;
+	close(fd);
+	GElf_Half m = h[EI_DATA] == ELFDATA2MSB ? (GElf_Half)(h[18] << 8 | h[19])
+						 : (GElf_Half)(h[19] << 8 | h[18]);
+	return okk && m == machine;
+}
+
+/* Expand $ORIGIN / ${ORIGIN} in a DT_RUNPATH/DT_RPATH entry. */
+static void expand_origin(const char *in, const char *origin, char *out, size_t sz)
+{
+	size_t o = 0;
+	for (const char *p = in; *p && o + 1 < sz;) {
+		if (!strncmp(p, "$ORIGIN", 7) || !strncmp(p, "${ORIGIN}", 9)) {
+			o += (size_t)snprintf(out + o, sz - o, "/%s", origin);
+			p += p[1] == '{' ? 9 : 7;
+		} else {
+			out[o++] = *p++;
+		}
+	}
+	out[o < sz ? o : sz - 1] = 0;
+}
+
+static void find_needed(struct keepset *k, int rootfd, const char *name, const char *owner,
+			const struct strv *first, const struct strv *after, unsigned char cls,
+			GElf_Half machine)
+{
+	const struct strv *lists[] = { first, &k->lib_dirs, after };
+	if (strchr(name, '/')) {
+		keepset_add(k, name, KEEP_NEEDED, owner);
+		return;
+	}
+	/* Order: DT_RPATH (first), then DT_RUNPATH (after), then the system
+	 * directories; ld.so skips DT_RPATH when DT_RUNPATH exists. */
+	const struct strv *order[] = { lists[0], lists[2], lists[1] };
+	for (size_t l = 0; l < 3; l++)
+		for (size_t i = 0; i < order[l]->n; i++) {
+			char cand[PATH_BUF], real[PATH_BUF];
+			snprintf(cand, sizeof(cand), "%s/%s", order[l]->v[i], name);
+			if (resolve_in(NULL, rootfd, cand, true, real, NULL) == 0 &&
+			    elf_matches(rootfd, real, cls, machine)) {
+				keepset_add(k, cand, KEEP_NEEDED, owner);
+				return;
+			}
+		}
+}
+
+static void close_elf(struct keepset *k, int rootfd, const char *real, const char *owner)
+{
+	struct perr err;
+	int fd = open_beneath_nofollow(rootfd, real, O_RDONLY | O_CLOEXEC | O_NONBLOCK, &err);
+	if (fd < 0)
+		return;
+	Elf *e = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	GElf_Ehdr eh;
+	if (!e || elf_kind(e) != ELF_K_ELF || !gelf_getehdr(e, &eh))
+		goto out;
+	k->elf_files++;
+	unsigned char cls = (unsigned char)gelf_getclass(e);
+	size_t nph = 0;
+	elf_getphdrnum(e, &nph);
+	for (size_t i = 0; i < nph; i++) {
+		GElf_Phdr ph;
+		if (!gelf_getphdr(e, (int)i, &ph) || ph.p_type != PT_INTERP || ph.p_filesz > 4096)
+			continue;
+		size_t len;
+		char *raw = elf_rawfile(e, &len);
+		if (raw && ph.p_offset + ph.p_filesz <= len) {
+			char interp[4097];
+			snprintf(interp, sizeof(interp), "%.*s", (int)ph.p_filesz, raw + ph.p_offset);
+			keepset_add(k, interp, KEEP_INTERP, owner);
+		}
+	}
+	struct strv needed = { 0 }, rpath = { 0 }, runpath = { 0 };
+	char origin[PATH_BUF];
+	snprintf(origin, sizeof(origin), "%s", real);
+	char *slash = strrchr(origin, '/');
+	if (slash)
+		*slash = 0;
+	else
+		origin[0] = 0;
+	for (Elf_Scn *scn = NULL; (scn = elf_nextscn(e, scn));) {
+		GElf_Shdr sh;
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_DYNAMIC || !sh.sh_entsize)
+			continue;
+		Elf_Data *d = elf_getdata(scn, NULL);
+		for (size_t i = 0; d && i < sh.sh_size / sh.sh_entsize; i++) {
+			GElf_Dyn dyn;
+			if (!gelf_getdyn(d, (int)i, &dyn))
+				break;
+			if (dyn.d_tag != DT_NEEDED && dyn.d_tag != DT_RPATH && dyn.d_tag != DT_RUNPATH)
+				continue;
+			const char *s = elf_strptr(e, sh.sh_link, dyn.d_un.d_val);
+			if (!s)
+				continue;
+			if (dyn.d_tag == DT_NEEDED) {
+				strv_push(&needed, xstrdup(s));
+				continue;
+			}
+			cleanup_free char *copy = xstrdup(s);
+			char *save = NULL;
+			for (char *dir = strtok_r(copy, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
+				char exp[PATH_BUF];
+				expand_origin(dir, origin, exp, sizeof(exp));
+				add_dir(dyn.d_tag == DT_RPATH ? &rpath : &runpath, exp);
+			}
+		}
+	}
+	lib_dirs(k, rootfd);
+	for (size_t i = 0; i < needed.n; i++)
+		find_needed(k, rootfd, needed.v[i], owner, runpath.n ? &(struct strv){ 0 } : &rpath,
+			    &runpath, cls, eh.e_machine);
+	strv_free(&needed);
+	strv_free(&rpath);
+	strv_free(&runpath);
+out:
+	if (e)
+		elf_end(e);
+	close(fd);
+}
+
+static void close_file(struct keepset *k, int rootfd, const char *real, const char *owner)
+{
+	cleanup_free char *head = read_small(rootfd, real, 256);
+	if (!head)
+		return;
+	if (!memcmp(head, ELFMAG, SELFMAG)) {
+		close_elf(k, rootfd, real, owner);
+	} else if (head[0] == '#' && head[1] == '!') {
+		k->scripts++;
+		char *interp = head + 2 + strspn(head + 2, " \t");
+		interp[strcspn(interp, " \t\r\n")] = 0;
+		if (interp[0] == '/')
+			keepset_add(k, interp, KEEP_SHEBANG, owner);
+	}
+}
+
+/* One entry: symlinks on the way, what it resolves to, parents, and for
+ * files their interpreters and libraries. */
+static void close_entry(struct keepset *k, int rootfd, size_t idx)
+{
+	cleanup_free char *path = xstrdup(k->e[idx].path);
+	char real[PATH_BUF], parent[PATH_BUF];
+	struct stat st;
+	k->e[idx].closed = true;
+	/* The path itself: symlinks before its last component. */
+	if (resolve_in(k, rootfd, path, false, real, path) < 0 || lstat_rel(rootfd, real, &st) < 0) {
+		k->e[idx].type = 0;
+		return;
+	}
+	if (strcmp(real, path)) {
+		/* Reached through symlinks: a tar entry must sit at its physical
+		 * place, so the reasons move there and this name is only an alias
+		 * (its symlinks were added above). */
+		size_t nr = k->e[idx].nr;
+		struct keep_reason *r = xcalloc(nr ? nr : 1, sizeof(*r));
+		for (size_t i = 0; i < nr; i++)
+			r[i] = (struct keep_reason){ k->e[idx].r[i].why, k->e[idx].r[i].of
+						      ? xstrdup(k->e[idx].r[i].of) : NULL };
+		for (size_t i = 0; i < nr; i++) {
+			keepset_add(k, real, r[i].why, r[i].of);
+			free(r[i].of);
+		}
+		free(r);
+		k->e[idx].type = 0;
+		return;
+	}
+	k->e[idx].type = type_of(st.st_mode);
+	if (*real) { /* every ancestor of where it really is, the root included */
+		split_parent(real, parent, sizeof(parent));
+		for (;;) {
+			keepset_add(k, parent, KEEP_PARENT, path);
+			if (!*parent)
+				break;
+			char *slash = strrchr(parent, '/');
+			*(slash ? slash : parent) = 0;
+		}
+	}
+	if (S_ISLNK(st.st_mode)) {
+		char target[PATH_BUF];
+		if (resolve_in(k, rootfd, real, true, target, path) == 0)
+			keepset_add(k, target, KEEP_LINK_TARGET, path);
+	} else if (S_ISREG(st.st_mode)) {
+		close_file(k, rootfd, real, path);
+	}
+}
+
+/* Every symlink in the image, for the reverse pass. */
+static void list_symlinks(int dirfd, const char *rel, struct strv *out, int depth)
+{
+	if (depth > 256)
+		return;
+	int fd = openat(dirfd, *rel ? rel : ".", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	struct strv dirs = { 0 };
+	for (struct dirent *de; (de = readdir(d));) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		char *child = xasprintf("%s%s%s", rel, *rel ? "/" : "", de->d_name);
+		unsigned char type = de->d_type;
+		struct stat st;
+		if (type == DT_UNKNOWN && fstatat(dirfd, child, &st, AT_SYMLINK_NOFOLLOW) == 0)
+			type = S_ISLNK(st.st_mode) ? DT_LNK : S_ISDIR(st.st_mode) ? DT_DIR : DT_REG;
+		if (type == DT_LNK)
+			strv_push(out, child);
+		else if (type == DT_DIR)
+			strv_push(&dirs, child);
+		else
+			free(child);
+	}
+	closedir(d);
+	for (size_t i = 0; i < dirs.n; i++)
+		list_symlinks(dirfd, dirs.v[i], out, depth + 1);
+	strv_free(&dirs);
+}
+
+int keepset_close(struct keepset *k, int rootfd, struct perr *err)
+{
+	if (elf_version(EV_CURRENT) == EV_NONE)
+		return perr_set(err, 0, "libelf: %s", elf_errmsg(-1));
+	struct strv links = { 0 };
+	bool listed = false;
+	for (;;) {
+		for (size_t i = 0; i < k->n; i++) /* grows while we walk */
+			if (!k->e[i].closed)
+				close_entry(k, rootfd, i);
+		if (!listed) {
+			list_symlinks(rootfd, "", &links, 0);
+			listed = true;
+		}
+		bool more = false;
+		for (size_t i = 0; i < links.n; i++) {
+			const struct keep_entry *e = keepset_find(k, links.v[i]);
+			char real[PATH_BUF];
+			if (e || resolve_in(NULL, rootfd, links.v[i], true, real, NULL) < 0)
+				continue;
+			const struct keep_entry *t = keepset_find(k, real);
+			if (t && t->type) {
+				keepset_add(k, links.v[i], KEEP_LINK_TO, *real ? real : "/");
+				more = true;
+			}
+		}
+		if (!more)
+			break;
+	}
+	strv_free(&links);
+	/* Drop what is not in the image (ENOENT probes, files created at
+	 * run time, rules matching nothing). */
+	size_t w = 0;
+	for (size_t i = 0; i < k->n; i++) {
+		if (k->e[i].type || !*k->e[i].path) {
+			if (!*k->e[i].path)
+				k->e[i].type = 'd';
+			k->e[w++] = k->e[i];
+			continue;
+		}
+		for (size_t j = 0; j < k->e[i].nr; j++)
+			free(k->e[i].r[j].of);
+		free(k->e[i].r);
+		free(k->e[i].path);
+	}
+	k->n = w;
+	rehash(k);
+	return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void keepset_paths(const struct keepset *k, struct strv *out)
+{
+	for (size_t i = 0; i < k->n; i++)
+		if (*k->e[i].path)
+			strv_push(out, xstrdup(k->e[i].path));
+	if (out->n)
+		qsort(out->v, out->n, sizeof(char *), cmp_str);
+}

@@ -1,0 +1,72 @@
+/* The keep-set: which paths of an unpacked image a slim image holds, each
+ * with the reasons it is there. Seeds come from traces, the command, keep
+ * rules; keepset_close() adds their closure, all resolved inside the image
+ * root and never by running anything from the image:
+ *  - every symlink on the way to a kept path, component by component, and
+ *    the path it leads to;
+ *  - every parent directory;
+ *  - for ELF files, PT_INTERP and the DT_NEEDED libraries found as ld.so
+ *    would (DT_RPATH, DT_RUNPATH with $ORIGIN, /etc/ld.so.conf(.d), the
+ *    default directories), transitively, read with libelf;
+ *  - for scripts, the #! interpreter;
+ *  - every symlink of the image that resolves to a kept path (fanotify
+ *    reports opened files by their resolved path, so the names a program
+ *    used to reach them are recovered here). */
+#ifndef PARE_KEEPSET_H
+#define PARE_KEEPSET_H
+
+#include "util.h"
+
+enum keep_why {
+	KEEP_TRACED,      /* recorded by the tracer (OF = the ops) */
+	KEEP_COMMAND,     /* the entrypoint/cmd executable */
+	KEEP_WORKDIR,
+	KEEP_ALWAYS,      /* small files almost every program needs */
+	KEEP_RULE,        /* --keep (OF = the rule) */
+	KEEP_SYMLINK,     /* a symlink on the way to OF */
+	KEEP_LINK_TARGET, /* what symlink OF resolves to */
+	KEEP_LINK_TO,     /* a symlink resolving to kept OF */
+	KEEP_PARENT,      /* a parent directory of OF */
+	KEEP_INTERP,      /* PT_INTERP of OF */
+	KEEP_NEEDED,      /* DT_NEEDED of OF */
+	KEEP_SHEBANG,     /* #! interpreter of OF */
+	KEEP__COUNT
+};
+extern const char *const keep_why_names[KEEP__COUNT];
+
+struct keep_reason {
+	enum keep_why why;
+	char *of;
+};
+
+struct keep_entry {
+	char *path;              /* relative to the root: "usr/bin/python3"; "" is the root */
+	struct keep_reason *r;
+	size_t nr;
+	char type;               /* 'f', 'd', 'l', 'o', 0 = not in the image */
+	bool closed;
+};
+
+struct keepset {
+	struct keep_entry *e;
+	size_t n, cap;
+	size_t *slots, n_slots;
+	struct strv lib_dirs;    /* ld.so's search list, read from the image once */
+	bool lib_dirs_read;
+	uint64_t elf_files, scripts;
+};
+
+void keepset_init(struct keepset *k);
+void keepset_free(struct keepset *k);
+/* Add PATH (absolute or relative to the root; lexically cleaned) with a
+ * reason. Returns true when the path is new. */
+bool keepset_add(struct keepset *k, const char *path, enum keep_why why, const char *of);
+const struct keep_entry *keepset_find(const struct keepset *k, const char *path);
+/* Close the set over ROOTFD (a pristine unpacked image). Paths that do not
+ * exist in the image are dropped from the set. */
+int keepset_close(struct keepset *k, int rootfd, struct perr *err);
+/* The kept paths, sorted, relative (the root itself excluded): what
+ * layer_build() takes. */
+void keepset_paths(const struct keepset *k, struct strv *out);
+
+#endif
