@@ -75,5 +75,6 @@ int cmd_unpack(int argc, char **argv);
 int cmd_copy(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_probe(int argc, char **argv);
+int cmd_slim(int argc, char **argv);
 
 #endif

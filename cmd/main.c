@@ -20,6 +20,7 @@ static const struct command commands[] = {
 	{ "copy", cmd_copy, "convert an image between transports" },
 	{ "run", cmd_run, "run an image's program in the sandbox, untraced" },
 	{ "probe", cmd_probe, "run it traced and record every file it touches" },
+	{ "slim", cmd_slim, "probe it, keep what it uses, write a small image, verify it" },
 };
 
 static void usage(FILE *f)

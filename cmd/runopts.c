@@ -90,13 +90,20 @@ int run_cmd_opt(struct common_opts *co, int c)
 int run_cmd_parse(const char *name, int argc, char **argv, const char *help,
 		  const struct option *extra, struct run_cmd *rc)
 {
+	return run_cmd_parse_fn(name, argc, argv, help, extra, run_cmd_opt, rc);
+}
+
+int run_cmd_parse_fn(const char *name, int argc, char **argv, const char *help,
+		     const struct option *extra, int (*fn)(struct common_opts *co, int c),
+		     struct run_cmd *rc)
+{
 	memset(rc, 0, sizeof(*rc));
 	rc->grace_ms = 10000; /* docker's default stop timeout */
 	rc->mode = TRACER_AUTO;
 	rc->ov.hostname = "pare";
 	current = rc;
 	bool json = false;
-	int r = parse_args(name, argc, argv, help, extra, run_cmd_opt, &rc->co, -1, "an image");
+	int r = parse_args(name, argc, argv, help, extra, fn, &rc->co, -1, "an image");
 	json = rc->co.json;
 	if (r >= 0)
 		return r;
@@ -250,7 +257,9 @@ void run_cleanup(struct prepared *p)
 		close(p->rootfd);
 	run_plan_free(&p->plan);
 	rootfs_release(&p->rfs);
-	image_close(p->img);
+	if (p->img)
+		image_close(p->img);
+	p->img = NULL;
 }
 
 void run_cmd_free(struct run_cmd *rc)

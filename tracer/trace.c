@@ -270,3 +270,54 @@ char *trace_to_json(struct trace *t, const struct trace_meta *m)
 	json_decref(root);
 	return s;
 }
+
+static int op_by_name(const char *name)
+{
+	for (int i = 0; i < OP__COUNT; i++)
+		if (!strcmp(trace_op_names[i], name))
+			return i;
+	return -1;
+}
+
+int trace_read_file(struct trace *t, const char *file, struct perr *err)
+{
+	json_error_t je;
+	json_t *j = json_load_file(file, JSON_REJECT_DUPLICATES, &je);
+	if (!j)
+		return perr_set(err, 0, "%s: not a trace: %s (line %d)", file, je.text, je.line);
+	int rc = -1;
+	json_t *paths = json_object_get(j, "paths");
+	if (json_integer_value(json_object_get(j, "pare_trace")) != 1) {
+		perr_set(err, 0, "%s: not a pare trace (\"pare_trace\": 1 missing)", file);
+		goto out;
+	}
+	if (!json_is_array(paths)) {
+		perr_set(err, 0, "%s: \"paths\" must be an array", file);
+		goto out;
+	}
+	size_t i;
+	json_t *e;
+	json_array_foreach(paths, i, e) {
+		const char *path = json_string_value(json_object_get(e, "path"));
+		json_t *ops = json_object_get(e, "ops");
+		if (!path || path[0] != '/' || !json_is_array(ops)) {
+			perr_set(err, 0, "%s: paths[%zu]: \"path\" (absolute) and \"ops\" are required",
+				 file, i);
+			goto out;
+		}
+		size_t k;
+		json_t *op;
+		json_array_foreach(ops, k, op) {
+			int o = json_is_string(op) ? op_by_name(json_string_value(op)) : -1;
+			if (o < 0) {
+				perr_set(err, 0, "%s: paths[%zu].ops[%zu]: unknown operation", file, i, k);
+				goto out;
+			}
+			trace_add(t, path, (enum trace_op)o, UINT32_MAX, 0);
+		}
+	}
+	rc = 0;
+out:
+	json_decref(j);
+	return rc;
+}

@@ -82,6 +82,10 @@ void trace_set_lost(struct trace *t, const char *why);
  * resolution, final symlink not followed) and set exists/type. */
 void trace_check_image(struct trace *t, int rootfd);
 
+/* Merge the paths of a trace file written by `pare probe` into T. The
+ * file is checked strictly; errors name the file and the field. */
+int trace_read_file(struct trace *t, const char *file, struct perr *err);
+
 /* Run metadata for the JSON document. */
 struct trace_meta {
 	const char *image;

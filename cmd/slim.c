@@ -1,0 +1,513 @@
+/* pare slim: probes under the tracer, keep-set closure, one new layer,
+ * a report, and --verify (the same probes against the slim image). */
+#define _GNU_SOURCE
+#include "runopts.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <time.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+#include "../slimmer/build.h"
+#include "../slimmer/digest.h"
+#include "../slimmer/glob.h"
+#include "../slimmer/keepset.h"
+#include "../slimmer/writer.h"
+
+static const char help[] =
+	"usage: pare slim [OPTIONS] REF\n\n"
+	"Run REF's program under probes in the sandbox, record every file it touches,\n"
+	"and write an image holding only those files plus their closure (symlinks,\n"
+	"parent directories, ELF interpreter and libraries, #! interpreters) and what\n"
+	"--keep names. With --verify, the same probes run against the slim image and\n"
+	"must behave the same (exit status and stdout).\n\n"
+	"options:\n"
+	"  -o, --output DST        where to write (oci:DIR[:TAG], docker-archive:FILE[:NAME:TAG],\n"
+	"                          docker-daemon:NAME:TAG); default: REF's tag + \"-slim\",\n"
+	"                          next to REF\n"
+	"      --exec CMD          a probe: run `/bin/sh -c CMD` in the image instead of its\n"
+	"                          entrypoint (repeatable; each runs in its own sandbox, in\n"
+	"                          order). Without probes the entrypoint/cmd runs to its end\n"
+	"                          (or --timeout). A probe exiting non-zero fails the slim.\n"
+	"      --exec-file FILE    one probe command per line\n"
+	"      --trace FILE        also keep what a `pare probe` trace recorded (repeatable)\n"
+	"      --keep PATH|GLOB    keep these too (repeatable; * ? [..] per component, ** any depth)\n"
+	"      --keep-file FILE    one --keep per line\n"
+	"      --exclude GLOB      drop traced paths matching GLOB (--keep still wins)\n"
+	"      --report FILE       JSON report: sizes, probes, and every kept path with its reasons\n"
+	"      --verify            rerun the probes against the slim image and compare\n"
+	"      --tracer MODE       auto (default), fanotify, ptrace or both; see 'pare probe --help'\n"
+	RUN_HELP COMMON_HELP;
+
+enum { OPT_EXEC = 1200, OPT_EXEC_FILE, OPT_TRACE, OPT_KEEP, OPT_KEEP_FILE, OPT_EXCLUDE,
+       OPT_REPORT, OPT_VERIFY };
+
+struct slim_cmd {
+	struct strv probes, traces, keep, exclude;
+	const char *report;
+	bool verify;
+	int bad;
+};
+static struct slim_cmd sc;
+
+static void read_lines(const char *file, struct strv *out)
+{
+	FILE *f = fopen(file, "re");
+	if (!f) {
+		fprintf(stderr, "pare: cannot read '%s': %s\n", file, strerror(errno));
+		sc.bad = 1;
+		return;
+	}
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	while ((n = getline(&line, &cap, f)) > 0) {
+		line[strcspn(line, "\n")] = 0;
+		if (*line && *line != '#')
+			strv_push(out, xstrdup(line));
+	}
+	free(line);
+	fclose(f);
+}
+
+static int slim_opt(struct common_opts *co, int c)
+{
+	switch (c) {
+	case OPT_EXEC: strv_push(&sc.probes, xstrdup(optarg)); return 0;
+	case OPT_EXEC_FILE: read_lines(optarg, &sc.probes); return sc.bad ? -1 : 0;
+	case OPT_TRACE: strv_push(&sc.traces, xstrdup(optarg)); return 0;
+	case OPT_KEEP:
+	case OPT_EXCLUDE:
+		if (optarg[0] != '/' || !glob_valid(optarg)) {
+			fprintf(stderr, "pare: invalid --%s '%s': an absolute path or glob\n",
+				c == OPT_KEEP ? "keep" : "exclude", optarg);
+			return -1;
+		}
+		strv_push(c == OPT_KEEP ? &sc.keep : &sc.exclude, xstrdup(optarg));
+		return 0;
+	case OPT_KEEP_FILE: read_lines(optarg, &sc.keep); return sc.bad ? -1 : 0;
+	case OPT_REPORT: sc.report = optarg; return 0;
+	case OPT_VERIFY: sc.verify = true; return 0;
+	default: return run_cmd_opt(co, c);
+	}
+}
+
+/* ---- probes ---- */
+
+struct probe_result {
+	const char *cmd;      /* NULL: the entrypoint/cmd */
+	int code;             /* exit code, or 128+signal */
+	bool timed_out;
+	char stdout_digest[DIGEST_STR_LEN + 1];
+	uint64_t stdout_len;
+};
+
+static void digest_fd(int fd, struct probe_result *pr)
+{
+	struct sha256 h;
+	char buf[65536];
+	ssize_t n;
+	sha256_init(&h);
+	pr->stdout_len = 0;
+	lseek(fd, 0, SEEK_SET);
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+		sha256_update(&h, buf, (size_t)n);
+		pr->stdout_len += (uint64_t)n;
+	}
+	sha256_final(&h, pr->stdout_digest);
+	sha256_free(&h);
+}
+
+/* Run every probe (or the command itself) in P's sandbox, traced into T
+ * when T is set. 0, or an exit code after reporting. */
+static int run_probes(struct run_cmd *rc, struct prepared *p, struct trace *t,
+		      struct probe_result *out, const char *what)
+{
+	size_t n = sc.probes.n ? sc.probes.n : 1;
+	char **saved_argv = p->spec.proc.argv;
+	for (size_t i = 0; i < n; i++) {
+		char *argv[] = { "/bin/sh", "-c", sc.probes.n ? sc.probes.v[i] : NULL, NULL };
+		if (sc.probes.n)
+			p->spec.proc.argv = argv;
+		cleanup_close int mfd = memfd_create("pare-probe-stdout", MFD_CLOEXEC);
+		p->spec.proc.fds[1] = mfd;
+		struct run_result res;
+		int r = run_execute(rc, p, t ? rc->mode : TRACER_OFF, t, &res);
+		p->spec.proc.argv = saved_argv;
+		if (r)
+			return r;
+		struct probe_result *pr = &out[i];
+		pr->cmd = sc.probes.n ? sc.probes.v[i] : NULL;
+		pr->code = exit_code_of(&res);
+		pr->timed_out = res.timed_out;
+		digest_fd(mfd, pr);
+		/* A one-shot probe must succeed; an entrypoint stopped by our
+		 * --timeout is how a server's run ends. */
+		if (pr->code != 0 && !(res.timed_out && !sc.probes.n)) {
+			fprintf(stderr, "pare: slim: %s probe %zu (%s) exited with %d%s\n", what, i + 1,
+				pr->cmd ? pr->cmd : "the image's command", pr->code,
+				res.timed_out ? " (timed out)" : "");
+			return EXIT_FAIL;
+		}
+	}
+	return 0;
+}
+
+/* ---- the keep-set ---- */
+
+static bool excluded(const char *path)
+{
+	for (size_t i = 0; i < sc.exclude.n; i++)
+		if (glob_match(sc.exclude.v[i], path))
+			return true;
+	return false;
+}
+
+static void walk_rules(int dirfd, const char *rel, struct keepset *k, int depth)
+{
+	int fd = openat(dirfd, *rel ? rel : ".", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	struct strv dirs = { 0 };
+	for (struct dirent *de; (de = readdir(d));) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		cleanup_free char *abs = xasprintf("/%s%s%s", rel, *rel ? "/" : "", de->d_name);
+		for (size_t i = 0; i < sc.keep.n; i++)
+			if (glob_match(sc.keep.v[i], abs))
+				keepset_add(k, abs, KEEP_RULE, sc.keep.v[i]);
+		if (de->d_type == DT_DIR && depth < 256)
+			strv_push(&dirs, xstrdup(abs + 1));
+	}
+	closedir(d);
+	for (size_t i = 0; i < dirs.n; i++)
+		walk_rules(dirfd, dirs.v[i], k, depth + 1);
+	strv_free(&dirs);
+}
+
+static const char *const always[] = {
+	"/etc/passwd", "/etc/group", "/etc/nsswitch.conf", "/etc/hosts", "/etc/host.conf",
+	"/etc/hostname", "/etc/resolv.conf",
+};
+
+static void seed(struct keepset *k, struct prepared *p, const struct trace *t)
+{
+	for (size_t i = 0; i < t->n; i++) {
+		if (excluded(t->e[i].path))
+			continue;
+		char ops[256] = "";
+		for (int op = 0; op < OP__COUNT; op++)
+			if (t->e[i].ops & (1u << op))
+				snprintf(ops + strlen(ops), sizeof(ops) - strlen(ops), "%s%s", *ops ? "," : "",
+					 trace_op_names[op]);
+		keepset_add(k, t->e[i].path, KEEP_TRACED, ops);
+	}
+	/* The command's executable as exec would find it in the image's PATH. */
+	const char *cmd = p->plan.argv.v[0];
+	const char *path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+	for (size_t i = 0; i < p->plan.env.n; i++)
+		if (!strncmp(p->plan.env.v[i], "PATH=", 5))
+			path = p->plan.env.v[i] + 5;
+	if (strchr(cmd, '/')) {
+		keepset_add(k, cmd, KEEP_COMMAND, NULL);
+	} else {
+		cleanup_free char *copy = xstrdup(path);
+		char *save = NULL;
+		for (char *d = strtok_r(copy, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
+			cleanup_free char *cand = xasprintf("%s/%s", d, cmd);
+			if (image_has_path(p->rootfd, cand)) {
+				keepset_add(k, cand, KEEP_COMMAND, NULL);
+				break;
+			}
+		}
+	}
+	keepset_add(k, p->plan.cwd, KEEP_WORKDIR, NULL);
+	for (size_t i = 0; i < ARRAY_SIZE(always); i++)
+		keepset_add(k, always[i], KEEP_ALWAYS, NULL);
+	for (size_t i = 0; i < p->img->config.volumes.n; i++)
+		keepset_add(k, p->img->config.volumes.v[i], KEEP_ALWAYS, "VOLUME");
+	bool globs = false;
+	for (size_t i = 0; i < sc.keep.n; i++) {
+		if (glob_is_pattern(sc.keep.v[i]))
+			globs = true;
+		else
+			keepset_add(k, sc.keep.v[i], KEEP_RULE, sc.keep.v[i]);
+	}
+	if (globs)
+		walk_rules(p->rootfd, "", k, 0);
+}
+
+/* Regular files and bytes of the unpacked image (the "before"). */
+static void tree_size(int rootfd, const char *rel, uint64_t *bytes, uint64_t *files, int depth)
+{
+	int fd = openat(rootfd, *rel ? rel : ".", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	for (struct dirent *de; (de = readdir(d));) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		struct stat st;
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		(*files)++;
+		if (S_ISREG(st.st_mode))
+			*bytes += (uint64_t)st.st_size;
+		if (S_ISDIR(st.st_mode) && depth < 256) {
+			cleanup_free char *child = xasprintf("%s%s%s", rel, *rel ? "/" : "", de->d_name);
+			tree_size(rootfd, child, bytes, files, depth + 1);
+		}
+	}
+	closedir(d);
+}
+
+/* ---- output ---- */
+
+static char *default_output(const struct imgref *in)
+{
+	const char *tag = in->tag ? in->tag : "latest";
+	switch (in->transport) {
+	case T_OCI:
+		return xasprintf("oci:%s:%s-slim", in->path, tag);
+	case T_DOCKER_DAEMON:
+		return xasprintf("docker-daemon:%s-slim", tag);
+	default: {
+		const char *name = in->tag ? in->tag : "pare/slim:latest";
+		return xasprintf("docker-archive:%s-slim.tar:%s-slim", in->path, name);
+	}
+	}
+}
+
+struct written {
+	struct built_layer layer;
+	uint64_t before_bytes, before_files, before_compressed;
+};
+
+static int write_image(struct prepared *p, const struct imgref *dst, const struct strv *paths,
+		       struct written *w, struct perr *err)
+{
+	cleanup_writer struct image_writer *iw = NULL;
+	if (writer_open(dst, &iw, err) < 0)
+		return -1;
+	struct build_opts bo = { .comp = writer_wants_uncompressed(iw) ? COMP_NONE : COMP_GZIP };
+	bo.clamp_mtime = source_date_epoch(&bo.epoch);
+	int fd = writer_layer_tmpfile(iw, err);
+	if (fd < 0 || layer_build(p->rootfd, paths, fd, &bo, &w->layer, err) < 0)
+		return perr_wrap(err, "building the slim layer");
+	if (writer_add_layer(iw, fd, w->layer.digest, w->layer.size, bo.comp, w->layer.diff_id, err) < 0)
+		return -1;
+	struct strv diff_ids = { 0 };
+	strv_push(&diff_ids, xstrdup(w->layer.diff_id));
+	char created[64] = "";
+	if (bo.clamp_mtime) {
+		time_t t = (time_t)bo.epoch;
+		strftime(created, sizeof(created), "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
+	}
+	/* The same input gives the same image: "created" stays the input's
+	 * unless SOURCE_DATE_EPOCH says otherwise. */
+	cleanup_free char *cfg = config_rewrite(p->img->config_raw, p->img->config_len, &diff_ids,
+						"pare slim", *created ? created : p->img->config.created, err);
+	strv_free(&diff_ids);
+	if (!cfg || writer_set_config(iw, cfg, strlen(cfg), err) < 0)
+		return -1;
+	return writer_commit(iw, err);
+}
+
+static json_t *probes_json(const struct probe_result *pr, size_t n)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(a, json_pack("{s:o,s:i,s:b,s:s,s:I}", "exec",
+						   pr[i].cmd ? json_string(pr[i].cmd) : json_null(),
+						   "exit_code", pr[i].code, "timed_out", pr[i].timed_out,
+						   "stdout_sha256", pr[i].stdout_digest, "stdout_bytes",
+						   (json_int_t)pr[i].stdout_len));
+	return a;
+}
+
+static int write_report(const char *file, struct prepared *p, const char *dst,
+			const struct keepset *k, const struct strv *paths, const struct written *w,
+			const struct probe_result *pr, size_t npr, const char *verified)
+{
+	json_t *kept = json_array();
+	for (size_t i = 0; i < paths->n; i++) {
+		const struct keep_entry *e = keepset_find(k, paths->v[i]);
+		json_t *rs = json_array();
+		for (size_t r = 0; r < e->nr; r++) {
+			json_t *o = json_pack("{s:s}", "why", keep_why_names[e->r[r].why]);
+			if (e->r[r].of)
+				json_object_set_new(o, "of", json_string(e->r[r].of));
+			json_array_append_new(rs, o);
+		}
+		char type[2] = { e->type, 0 };
+		cleanup_free char *abs = xasprintf("/%s", paths->v[i]);
+		json_array_append_new(kept, json_pack("{s:s,s:s,s:o}", "path", abs, "type", type,
+						      "reasons", rs));
+	}
+	json_t *j = json_pack(
+		"{s:s,s:s,s:{s:I,s:I,s:I},s:{s:I,s:I,s:I,s:s,s:s},s:o,s:o,s:o}", "image",
+		p->img->ref.text, "output", dst, "before", "compressed",
+		(json_int_t)w->before_compressed, "bytes", (json_int_t)w->before_bytes, "entries",
+		(json_int_t)w->before_files, "after", "compressed", (json_int_t)w->layer.size,
+		"uncompressed", (json_int_t)w->layer.uncompressed, "entries",
+		(json_int_t)w->layer.entries, "layer", w->layer.digest, "diff_id", w->layer.diff_id,
+		"probes", probes_json(pr, npr), "verify",
+		verified ? json_string(verified) : json_null(), "paths", kept);
+	int r = json_dump_file(j, file, JSON_INDENT(1));
+	json_decref(j);
+	if (r < 0)
+		fprintf(stderr, "pare: cannot write the report '%s'\n", file);
+	return r < 0 ? EXIT_FAIL : 0;
+}
+
+/* ---- verify ---- */
+
+static int verify(struct run_cmd *rc, const char *dst, const struct probe_result *orig, size_t n,
+		  const char **verdict)
+{
+	struct run_cmd vrc = *rc;
+	struct prepared vp;
+	struct probe_result *now = xcalloc(n, sizeof(*now));
+	vrc.ref = dst;
+	vrc.env = (struct strv){ 0 };
+	for (size_t i = 0; i < rc->env.n; i++)
+		strv_push(&vrc.env, xstrdup(rc->env.v[i]));
+	int r = run_prepare(&vrc, &vp);
+	if (!r)
+		r = run_probes(&vrc, &vp, NULL, now, "verify:");
+	for (size_t i = 0; !r && i < n; i++) {
+		if (orig[i].code == now[i].code && !strcmp(orig[i].stdout_digest, now[i].stdout_digest))
+			continue;
+		fprintf(stderr, "pare: slim: verify: probe %zu (%s) diverged: exit %d -> %d, stdout %s\n",
+			i + 1, orig[i].cmd ? orig[i].cmd : "the image's command", orig[i].code, now[i].code,
+			strcmp(orig[i].stdout_digest, now[i].stdout_digest) ? "differs" : "same");
+		r = EXIT_FAIL;
+	}
+	if (r)
+		fprintf(stderr, "pare: slim: the slim image is at %s; try it with 'pare run %s'\n", dst, dst);
+	*verdict = r ? "diverged" : "same";
+	free(now);
+	run_cleanup(&vp);
+	run_cmd_free(&vrc);
+	return r;
+}
+
+int cmd_slim(int argc, char **argv)
+{
+	static const struct option extra[] = {
+		RUN_LONGOPTS,
+		{ "output", required_argument, NULL, 'o' },
+		{ "tracer", required_argument, NULL, OPT_TRACER },
+		{ "exec", required_argument, NULL, OPT_EXEC },
+		{ "exec-file", required_argument, NULL, OPT_EXEC_FILE },
+		{ "trace", required_argument, NULL, OPT_TRACE },
+		{ "keep", required_argument, NULL, OPT_KEEP },
+		{ "keep-file", required_argument, NULL, OPT_KEEP_FILE },
+		{ "exclude", required_argument, NULL, OPT_EXCLUDE },
+		{ "report", required_argument, NULL, OPT_REPORT },
+		{ "verify", no_argument, NULL, OPT_VERIFY },
+		{ 0 },
+	};
+	struct run_cmd rc;
+	struct prepared p;
+	struct perr err = { 0 };
+	struct trace t;
+	struct keepset k;
+	struct strv paths = { 0 };
+	struct written w = { 0 };
+	struct imgref dst = { 0 };
+	cleanup_free char *dst_text = NULL;
+	memset(&sc, 0, sizeof(sc));
+	int r = run_cmd_parse_fn("slim", argc, argv, help, extra, slim_opt, &rc);
+	if (r >= 0)
+		return r;
+	if (rc.ncmd)
+		return usage_error("slim", "give probes with --exec, not a command after the image");
+	size_t npr = sc.probes.n ? sc.probes.n : 1;
+	struct probe_result *pr = xcalloc(npr, sizeof(*pr));
+	trace_init(&t);
+	keepset_init(&k);
+	const char *verdict = NULL;
+	r = run_prepare(&rc, &p);
+	if (r)
+		goto out;
+	dst_text = rc.output ? xstrdup(rc.output) : default_output(&p.img->ref);
+	if (imgref_parse(dst_text, true, &dst, &err) < 0) {
+		r = report(&err);
+		goto out;
+	}
+	if (sc.probes.n && !image_has_path(p.rootfd, "/bin/sh")) {
+		fprintf(stderr, "pare: slim: --exec needs /bin/sh in the image\n");
+		r = EXIT_FAIL;
+		goto out;
+	}
+	if ((r = run_probes(&rc, &p, &t, pr, "")))
+		goto out;
+	if (t.lost) {
+		fprintf(stderr, "pare: slim: the trace is incomplete (%s); refusing to slim\n", t.lost_why);
+		r = EXIT_FAIL;
+		goto out;
+	}
+	for (size_t i = 0; i < sc.traces.n; i++)
+		if (trace_read_file(&t, sc.traces.v[i], &err) < 0) {
+			r = report(&err);
+			goto out;
+		}
+	seed(&k, &p, &t);
+	if (keepset_close(&k, p.rootfd, &err) < 0) {
+		r = report(&err);
+		goto out;
+	}
+	keepset_paths(&k, &paths);
+	for (size_t i = 0; i < p.img->manifest.n_layers; i++)
+		w.before_compressed += (uint64_t)p.img->manifest.layers[i].size;
+	tree_size(p.rootfd, "", &w.before_bytes, &w.before_files, 0);
+	if (write_image(&p, &dst, &paths, &w, &err) < 0) {
+		perr_wrap(&err, "cannot write %s", dst_text);
+		r = report(&err);
+		goto out;
+	}
+	char b1[32], b2[32], b3[32], b4[32];
+	fprintf(stderr, "pare: slim: %s -> %s\n  files: %llu -> %llu entries\n"
+			"  size:  %s -> %s unpacked, %s -> %s compressed (%.1f%%)\n"
+			"  probes: %zu passed\n",
+		p.img->ref.text, dst_text, (unsigned long long)w.before_files,
+		(unsigned long long)w.layer.entries, human_size(w.before_bytes, b1),
+		human_size(w.layer.uncompressed, b2), human_size(w.before_compressed, b3),
+		human_size((uint64_t)w.layer.size, b4),
+		w.before_compressed ? 100.0 * (double)w.layer.size / (double)w.before_compressed : 0.0,
+		npr);
+	if (sc.verify) {
+		r = verify(&rc, dst_text, pr, npr, &verdict);
+		if (!r)
+			fprintf(stderr, "  verify: the slim image behaves the same (%zu probes)\n", npr);
+	}
+	if (sc.report) {
+		int rr = write_report(sc.report, &p, dst_text, &k, &paths, &w, pr, npr, verdict);
+		r = r ? r : rr;
+	}
+out:
+	free(pr);
+	strv_free(&paths);
+	keepset_free(&k);
+	trace_free(&t);
+	imgref_free(&dst);
+	run_cleanup(&p);
+	run_cmd_free(&rc);
+	strv_free(&sc.probes);
+	strv_free(&sc.traces);
+	strv_free(&sc.keep);
+	strv_free(&sc.exclude);
+	return r;
+}
