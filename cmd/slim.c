@@ -125,7 +125,7 @@ static void digest_fd(int fd, struct probe_result *pr)
 /* Run every probe (or the command itself) in P's sandbox, traced into T
  * when T is set. 0, or an exit code after reporting. */
 static int run_probes(struct run_cmd *rc, struct prepared *p, struct trace *t,
-		      struct probe_result *out, const char *what)
+		      struct probe_result *out, const char *what, bool must_succeed)
 {
 	size_t n = sc.probes.n ? sc.probes.n : 1;
 	char **saved_argv = p->spec.proc.argv;
@@ -147,8 +147,8 @@ static int run_probes(struct run_cmd *rc, struct prepared *p, struct trace *t,
 		digest_fd(mfd, pr);
 		/* A one-shot probe must succeed; an entrypoint stopped by our
 		 * --timeout is how a server's run ends. */
-		if (pr->code != 0 && !(res.timed_out && !sc.probes.n)) {
-			fprintf(stderr, "pare: slim: %s probe %zu (%s) exited with %d%s\n", what, i + 1,
+		if (must_succeed && pr->code != 0 && !(res.timed_out && !sc.probes.n)) {
+			fprintf(stderr, "pare: slim: %sprobe %zu (%s) exited with %d%s\n", what, i + 1,
 				pr->cmd ? pr->cmd : "the image's command", pr->code,
 				res.timed_out ? " (timed out)" : "");
 			return EXIT_FAIL;
@@ -209,6 +209,16 @@ static void seed(struct keepset *k, struct prepared *p, const struct trace *t)
 				snprintf(ops + strlen(ops), sizeof(ops) - strlen(ops), "%s%s", *ops ? "," : "",
 					 trace_op_names[op]);
 		keepset_add(k, t->e[i].path, KEEP_TRACED, ops);
+		/* Where the program creates files, the directories must be there
+		 * (nginx mkdirs /var/lib/nginx/body): keep the ancestors that
+		 * exist in the image. */
+		if (t->e[i].ops & (1u << OP_MODIFY | 1u << OP_OPEN_WRITE)) {
+			cleanup_free char *dir = xstrdup(t->e[i].path);
+			for (char *slash; (slash = strrchr(dir, '/')) && slash != dir;) {
+				*slash = 0;
+				keepset_add(k, dir, KEEP_PARENT, t->e[i].path);
+			}
+		}
 	}
 	/* The command's executable as exec would find it in the image's PATH. */
 	const char *cmd = p->plan.argv.v[0];
@@ -345,9 +355,14 @@ static int write_report(const char *file, struct prepared *p, const char *dst,
 		const struct keep_entry *e = keepset_find(k, paths->v[i]);
 		json_t *rs = json_array();
 		for (size_t r = 0; r < e->nr; r++) {
-			json_t *o = json_pack("{s:s}", "why", keep_why_names[e->r[r].why]);
-			if (e->r[r].of)
-				json_object_set_new(o, "of", json_string(e->r[r].of));
+			enum keep_why why = e->r[r].why;
+			json_t *o = json_pack("{s:s}", "why", keep_why_names[why]);
+			const char *of = e->r[r].of;
+			bool is_path = why != KEEP_TRACED && why != KEEP_RULE && why != KEEP_ALWAYS;
+			if (of) {
+				cleanup_free char *abs = is_path && of[0] != '/' ? xasprintf("/%s", of) : NULL;
+				json_object_set_new(o, "of", json_string(abs ? abs : of));
+			}
 			json_array_append_new(rs, o);
 		}
 		char type[2] = { e->type, 0 };
@@ -385,7 +400,7 @@ static int verify(struct run_cmd *rc, const char *dst, const struct probe_result
 		strv_push(&vrc.env, xstrdup(rc->env.v[i]));
 	int r = run_prepare(&vrc, &vp);
 	if (!r)
-		r = run_probes(&vrc, &vp, NULL, now, "verify:");
+		r = run_probes(&vrc, &vp, NULL, now, "verify:", false);
 	for (size_t i = 0; !r && i < n; i++) {
 		if (orig[i].code == now[i].code && !strcmp(orig[i].stdout_digest, now[i].stdout_digest))
 			continue;
@@ -452,7 +467,7 @@ int cmd_slim(int argc, char **argv)
 		r = EXIT_FAIL;
 		goto out;
 	}
-	if ((r = run_probes(&rc, &p, &t, pr, "")))
+	if ((r = run_probes(&rc, &p, &t, pr, "", true)))
 		goto out;
 	if (t.lost) {
 		fprintf(stderr, "pare: slim: the trace is incomplete (%s); refusing to slim\n", t.lost_why);

@@ -1,29 +1,31 @@
 #!/usr/bin/env bash
-# The main job on the built-in sample image, as far as it exists: build the
-# python3 sample image from Debian packages, inspect it, run it in pare's
-# sandbox, and probe it: a traced run recording every file it touches. The
-# slim step (issue 4) turns the trace into a small image.
+# The main job on the built-in sample image: build the python3 sample image
+# from Debian packages, slim it with a probe (traced in pare's sandbox),
+# verify that the slim image behaves the same, and print before/after.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 fx=$("$top/tests/fixtures/build.sh" python)
 out=${DEMO_OUT:-$top/demo-out}
 rm -rf "$out" && mkdir -p "$out"
 export PARE_CACHE_DIR=${PARE_CACHE_DIR:-$out/cache}
-img=oci:$fx/oci
-echo "== pare inspect $img"
-"$top/pare" inspect "$img" | head -20
+cp -r "$fx/oci" "$out/python" # slim writes a new tag next to the input: use a copy
+img=oci:$out/python:latest
+probe='import json, csv, email.message, http.client, decimal, datetime
+print(json.dumps({"os": open("/etc/os-release").readline().strip(), "sum": str(decimal.Decimal("0.1") * 3)}))'
+echo "== the sample image: $img"
+"$top/pare" inspect "$img" | sed -n '1,6p;/^Total/p'
 echo
-echo "== pare run $img   (sandboxed, untraced: the image's entrypoint and cmd)"
-"$top/pare" run "$img"
+echo "== pare slim --verify --exec 'python3 -c ...' $img"
+"$top/pare" slim --verify --report "$out/report.json" -o "oci:$out/python:slim" \
+	--exec "python3 -c '$probe'" "$img"
 echo
-probe='import json, csv, email.message, http.client, decimal, datetime; print("imports ok")'
-echo "== pare probe -o trace.json --entrypoint python3 $img -c '$probe'"
-"$top/pare" probe -o "$out/trace.json" --entrypoint python3 "$img" -c "$probe"
-jq -c '{tracers, exit, duration_ms, lost, events, paths: (.paths | length),
-	in_image: ([.paths[] | select(.exists)] | length)}' "$out/trace.json"
-echo "a few of the recorded paths:"
-jq -r '.paths[] | select(.exists and (.path | test("json|http|ld.so|python3"))) | "  \(.path)  \(.ops | join(","))"' \
-	"$out/trace.json" | head -12
-echo "rootfs size: $(du -sh "$PARE_CACHE_DIR/rootfs" | cut -f1); touched files:" \
-	"$(jq '[.paths[] | select(.exists and .type == "file")] | length' "$out/trace.json")"
+echo "== why some of the kept paths are there (from $out/report.json)"
+jq -r '.paths[] | select(.path | test("^/usr/bin/python3|libc.so|ld-linux|json/__init__.py$|^/lib64$")) |
+	"  \(.path)  <- \([.reasons[] | .why + (if .of then " " + .of else "" end)] | join("; "))"' \
+	"$out/report.json" | cut -c1-150
+echo
+echo "== pare run oci:$out/python:slim (the slim image, in the sandbox)"
+"$top/pare" run --entrypoint python3 "oci:$out/python:slim" -c "$probe"
+echo "== and what it no longer has:"
+"$top/pare" run --entrypoint python3 "oci:$out/python:slim" -c 'import sqlite3' 2>&1 | tail -1 || true
 echo "outputs in $out"

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# pare slim on real images: each fixture slimmed with probes and --verify,
+# then loaded into a real dockerd, run with `docker run`, and asked the
+# same questions there; independent readers (skopeo, umoci) of the output;
+# determinism; the limits (a path no probe touched is gone, --keep brings
+# it back); failing probes fail the slim.
+set -uo pipefail
+top=$(cd "$(dirname "$0")/../.." && pwd)
+PARE=$top/pare
+suite=slim
+. "$top/tests/e2e/lib.sh"
+export PARE_CACHE_DIR=$work/cache
+dockerdir=$work/docker
+stop_dockerd() { "$top/tests/e2e/dockerd.sh" stop "$dockerdir"; }
+cleanup_hooks+=(stop_dockerd)
+
+echo "# building fixture images (cached)"
+mapfile -t fixtures < <("$top/tests/fixtures/build.sh")
+[ ${#fixtures[@]} -eq 5 ] || { echo "fixture build failed"; exit 1; }
+echo "# starting a private dockerd"
+DOCKER_HOST=$("$top/tests/e2e/dockerd.sh" start "$dockerdir") || exit 1
+export DOCKER_HOST
+for f in "${fixtures[@]}"; do n=$(basename "$f"); n=${n%-*}; cp -r "$f/oci" "$work/$n"; done
+pyfx=$(printf "%s\n" "${fixtures[@]}" | grep /python-)
+
+PY='import json, csv, email.message, decimal
+print(json.dumps({"os": open("/etc/os-release").readline().strip(), "sum": str(decimal.Decimal("0.1") * 3)}))'
+declare -A probe=(
+	[python]="python3 -c '$PY'"
+	[redis]='redis-server --daemonize yes --save "" && sleep 0.3 && until redis-cli ping; do sleep 0.1; done && redis-cli set k v && redis-cli get k && redis-cli shutdown nosave'
+	[nginx]='nginx && until curl -sf http://127.0.0.1/; do sleep 0.1; done && curl -sf http://127.0.0.1/second.txt && nginx -s quit'
+	[node]='node /app/server.js & sleep 0.3; node -e "const h=require(\"http\");(function g(n){h.get(\"http://127.0.0.1:3000/x\",r=>{r.pipe(process.stdout);r.on(\"end\",()=>process.exit(0))}).on(\"error\",()=>n&&setTimeout(()=>g(n-1),100))})(100)"; kill $!'
+	[busybox]='httpd -p 8080 -h /www && wget -qO- http://127.0.0.1:8080/ && kill $(pidof httpd)'
+)
+# What the slim image must answer under docker: run its entrypoint (or a
+# one-shot command) and ask from inside the container.
+docker_check() { # NAME IMAGE
+	local n=$1 img=$2 c out
+	case $n in
+	python) docker run --rm --network none "$img" -c "$PY" | grep -q '"sum": "0.3"' ;;
+	redis) c=$(docker run -d --network none "$img") && sleep 1 && out=$(docker exec "$c" redis-cli ping); docker rm -f "$c" >/dev/null; [ "$out" = PONG ] ;;
+	nginx) c=$(docker run -d --network none "$img") && sleep 1 && out=$(docker exec "$c" curl -sf http://127.0.0.1/); docker rm -f "$c" >/dev/null; [ "$out" = '<html><body>hello from pare</body></html>' ] ;;
+	node) c=$(docker run -d --network none "$img") && sleep 1 && out=$(docker exec "$c" node -e 'require("http").get("http://127.0.0.1:3000/d",r=>r.pipe(process.stdout))'); docker rm -f "$c" >/dev/null; [ "$out" = 'node says hi /d' ] ;;
+	busybox) c=$(docker run -d --network none "$img") && sleep 1 && out=$(docker exec "$c" wget -qO- http://127.0.0.1:8080/); docker rm -f "$c" >/dev/null; [ "$out" = 'busybox page' ] ;;
+	esac
+}
+sizes=$work/sizes.txt
+for n in python redis nginx node busybox; do
+	check "$n: slim --verify with an exec probe" \
+		"$PARE" slim -u 0 --verify --report "$work/$n.report.json" -o "oci:$work/$n:slim" --exec "${probe[$n]}" "oci:$work/$n:latest"
+	check "$n: skopeo and umoci read the slim image" \
+		bash -c "skopeo inspect oci:'$work/$n:slim' | jq -e '.Layers | length == 1' && umoci unpack --image '$work/$n:slim' '$work/$n.umoci' >/dev/null"
+	check "$n: the report explains every kept path" \
+		jq -e '(.paths | length > 10) and (.paths | all(.reasons | length > 0)) and .verify == "same" and .probes[0].exit_code == 0' "$work/$n.report.json"
+	check "$n: docker loads the slim image and it answers the same probe" \
+		bash -c "$(declare -f docker_check); PY='$PY'; '$PARE' copy oci:'$work/$n:slim' docker-daemon:pare-slim/$n:slim && docker_check $n pare-slim/$n:slim"
+	jq -r --arg n "$n" '"\($n): \(.before.compressed) -> \(.after.compressed) compressed, \(.before.bytes) -> \(.after.uncompressed) uncompressed, \(.before.entries) -> \(.after.entries) entries"' \
+		"$work/$n.report.json" >>"$sizes" 2>/dev/null
+done
+cat "$sizes"
+check "python: the slim image is under 20 MB unpacked" jq -e '.after.uncompressed < 20000000' "$work/python.report.json"
+
+# Determinism: the same input and probes give the same layer.
+py_slim() { # TAG ARGS...: slim the python fixture with the python probe
+	local tag=$1; shift
+	"$PARE" slim -o "oci:$work/python:$tag" "$@" --exec "${probe[python]}" "oci:$work/python:latest" 2>"$work/$tag.err"
+}
+layer_of() { skopeo inspect "oci:$work/python:$1" | jq -r '.Layers[0]'; }
+same_layer() { py_slim again && [ "$(layer_of again)" = "$(layer_of slim)" ]; }
+check "slim twice gives the same layer digest" same_layer
+# The limits, honestly: what no probe touched is gone; --keep brings it back.
+missing_module() { ! "$PARE" run "oci:$work/python:slim" -c 'import this' 2>"$work/this.err" && grep -q ModuleNotFoundError "$work/this.err"; }
+check "a module no probe imported is missing from the slim image" missing_module
+keep_fixes() { py_slim kept --keep /usr/lib/python3.11/this.py && "$PARE" run "oci:$work/python:kept" -c 'import this' >"$work/zen" && grep -q 'Beautiful is better' "$work/zen"; }
+check "--keep of that module's file fixes it" keep_fixes
+keep_glob() { py_slim glob --keep '/usr/lib/python3.11/email/**' && "$PARE" run "oci:$work/python:glob" -c 'import email.mime.text'; }
+check "--keep with ** keeps a whole tree" keep_glob
+merge_trace() {
+	"$PARE" probe -o "$work/t.json" --entrypoint python3 "oci:$work/python:latest" -c 'import this' >/dev/null &&
+		py_slim traced --trace "$work/t.json" && "$PARE" run "oci:$work/python:traced" -c 'import this' | grep -q Beautiful
+}
+check "--trace merges an earlier probe session" merge_trace
+bad_probe() {
+	! "$PARE" slim -o "oci:$work/python:bad" --exec 'exit 3' "oci:$work/python:latest" 2>"$work/bad.err" &&
+		grep -q 'exited with 3' "$work/bad.err" && ! skopeo inspect "oci:$work/python:bad" >/dev/null 2>&1
+}
+check "a failing probe fails the slim with a clear message and writes nothing" bad_probe
+verify_catches() {
+	! py_slim nv --exclude '/usr/lib/python3.11/json/**' --verify && cat "$work/nv.err" && grep -q 'diverged' "$work/nv.err" &&
+		grep -q 'pare run' "$work/nv.err" && skopeo inspect "oci:$work/python:nv" >/dev/null
+}
+check "--verify catches a slim image that behaves differently" verify_catches
+check "the input image is untouched (its manifest and blobs still verify)" \
+	bash -c "'$PARE' unpack oci:'$work/python':latest '$work/py-in' && [ \"\$(skopeo inspect oci:'$work/python':latest | jq -r .Digest)\" = \"\$(skopeo inspect oci:'$pyfx/oci':latest | jq -r .Digest)\" ]"
+check "slim --help" bash -c "'$PARE' slim --help | grep -q -- '--verify'"
+finish
