@@ -83,15 +83,20 @@ check-unit: test-bins
 check-e2e: test-bins
 	tests/e2e/run.sh
 	tests/e2e/tracer.sh
+	tests/e2e/slim.sh
 
 check-tracer: test-bins
 	tests/e2e/tracer.sh
+
+check-slim: test-bins
+	tests/e2e/slim.sh
 
 check: deps
 	$(MAKE) test-bins
 	tests/run-unit.sh $(B)/tests
 	tests/e2e/run.sh
 	tests/e2e/tracer.sh
+	tests/e2e/slim.sh
 
 # Unit tests under valgrind (run by .ci/run).
 check-valgrind: test-bins
@@ -108,6 +113,7 @@ demo: deps pare
 bench: deps pare
 	bench/run.sh
 	bench/tracer.sh
+	bench/slim.sh
 
 bench-tracer: deps pare
 	bench/tracer.sh
@@ -121,7 +127,7 @@ clean:
 	rm -rf $(B) pare
 
 FORCE:
-.PHONY: all deps check check-unit check-e2e check-tracer bench-tracer check-valgrind fuzz demo bench lint clean test-bins FORCE
+.PHONY: all deps check check-unit check-e2e check-tracer check-slim bench-tracer check-valgrind fuzz demo bench lint clean test-bins FORCE
 .SECONDARY:
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -100,6 +100,7 @@ static int slim_opt(struct common_opts *co, int c)
 
 struct probe_result {
 	const char *cmd;      /* NULL: the entrypoint/cmd */
+	uint64_t duration_ms;
 	int code;             /* exit code, or 128+signal */
 	bool timed_out;
 	char stdout_digest[DIGEST_STR_LEN + 1];
@@ -144,6 +145,7 @@ static int run_probes(struct run_cmd *rc, struct prepared *p, struct trace *t,
 		pr->cmd = sc.probes.n ? sc.probes.v[i] : NULL;
 		pr->code = exit_code_of(&res);
 		pr->timed_out = res.timed_out;
+		pr->duration_ms = res.duration_ms;
 		digest_fd(mfd, pr);
 		/* A one-shot probe must succeed; an entrypoint stopped by our
 		 * --timeout is how a server's run ends. */
@@ -301,7 +303,7 @@ static char *default_output(const struct imgref *in)
 
 struct written {
 	struct built_layer layer;
-	uint64_t before_bytes, before_files, before_compressed;
+	uint64_t before_bytes, before_files, before_compressed, after_bytes;
 };
 
 static int write_image(struct prepared *p, const struct imgref *dst, const struct strv *paths,
@@ -338,11 +340,12 @@ static json_t *probes_json(const struct probe_result *pr, size_t n)
 {
 	json_t *a = json_array();
 	for (size_t i = 0; i < n; i++)
-		json_array_append_new(a, json_pack("{s:o,s:i,s:b,s:s,s:I}", "exec",
+		json_array_append_new(a, json_pack("{s:o,s:i,s:b,s:s,s:I,s:I}", "exec",
 						   pr[i].cmd ? json_string(pr[i].cmd) : json_null(),
 						   "exit_code", pr[i].code, "timed_out", pr[i].timed_out,
 						   "stdout_sha256", pr[i].stdout_digest, "stdout_bytes",
-						   (json_int_t)pr[i].stdout_len));
+						   (json_int_t)pr[i].stdout_len, "duration_ms",
+						   (json_int_t)pr[i].duration_ms));
 	return a;
 }
 
@@ -371,10 +374,11 @@ static int write_report(const char *file, struct prepared *p, const char *dst,
 						      "reasons", rs));
 	}
 	json_t *j = json_pack(
-		"{s:s,s:s,s:{s:I,s:I,s:I},s:{s:I,s:I,s:I,s:s,s:s},s:o,s:o,s:o}", "image",
+		"{s:s,s:s,s:{s:I,s:I,s:I},s:{s:I,s:I,s:I,s:I,s:s,s:s},s:o,s:o,s:o}", "image",
 		p->img->ref.text, "output", dst, "before", "compressed",
 		(json_int_t)w->before_compressed, "bytes", (json_int_t)w->before_bytes, "entries",
 		(json_int_t)w->before_files, "after", "compressed", (json_int_t)w->layer.size,
+		"bytes", (json_int_t)w->after_bytes,
 		"uncompressed", (json_int_t)w->layer.uncompressed, "entries",
 		(json_int_t)w->layer.entries, "layer", w->layer.digest, "diff_id", w->layer.diff_id,
 		"probes", probes_json(pr, npr), "verify",
@@ -488,6 +492,11 @@ int cmd_slim(int argc, char **argv)
 	for (size_t i = 0; i < p.img->manifest.n_layers; i++)
 		w.before_compressed += (uint64_t)p.img->manifest.layers[i].size;
 	tree_size(p.rootfd, "", &w.before_bytes, &w.before_files, 0);
+	for (size_t i = 0; i < paths.n; i++) {
+		struct stat st;
+		if (fstatat(p.rootfd, paths.v[i], &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
+			w.after_bytes += (uint64_t)st.st_size;
+	}
 	if (write_image(&p, &dst, &paths, &w, &err) < 0) {
 		perr_wrap(&err, "cannot write %s", dst_text);
 		r = report(&err);
@@ -495,11 +504,11 @@ int cmd_slim(int argc, char **argv)
 	}
 	char b1[32], b2[32], b3[32], b4[32];
 	fprintf(stderr, "pare: slim: %s -> %s\n  files: %llu -> %llu entries\n"
-			"  size:  %s -> %s unpacked, %s -> %s compressed (%.1f%%)\n"
+			"  size:  %s -> %s of files, %s -> %s compressed (%.1f%%)\n"
 			"  probes: %zu passed\n",
 		p.img->ref.text, dst_text, (unsigned long long)w.before_files,
 		(unsigned long long)w.layer.entries, human_size(w.before_bytes, b1),
-		human_size(w.layer.uncompressed, b2), human_size(w.before_compressed, b3),
+		human_size(w.after_bytes, b2), human_size(w.before_compressed, b3),
 		human_size((uint64_t)w.layer.size, b4),
 		w.before_compressed ? 100.0 * (double)w.layer.size / (double)w.before_compressed : 0.0,
 		npr);

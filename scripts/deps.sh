@@ -10,7 +10,7 @@ pkgs=(
 	# a real engine for the end-to-end tests
 	docker.io
 	# tools: fuzzing (clang + libFuzzer runtime), benchmarks, checks
-	clang libclang-rt-14-dev valgrind strace hyperfine
+	clang libclang-rt-14-dev valgrind strace hyperfine time
 	# the sandbox: a static busybox for shell sessions in images without one;
 	# tracer tests: a reference strace run needs ip, unshare, setpriv, script
 	busybox-static iproute2 util-linux bsdutils python3

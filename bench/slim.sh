@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# pare slim on the python3 fixture (no cache: it unpacks, probes, closes the
+# keep-set, builds and writes the layer) minus the probe's own run time,
+# next to `umoci unpack` of the same image, alternating, in the same run;
+# and pare's peak RSS. Targets: ratio <= 1.0, peak RSS <= 64 MB.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+rounds=${ROUNDS:-5}
+fx=$("$top/tests/fixtures/build.sh" python)
+work=$(mktemp -d /var/tmp/pare-bench.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+cp -r "$fx/oci" "$work/py"
+probe="python3 -c 'import json, csv, email.message, decimal; print(1)'"
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+: >"$work/slim"; : >"$work/umoci"; : >"$work/rss"
+for i in $(seq "$rounds"); do
+	rm -rf "$work/u"; sync
+	s=$(date +%s%N)
+	/usr/bin/time -f %M -o "$work/rss.one" "$top/pare" slim --no-cache -o "oci:$work/py:slim" \
+		--report "$work/r.json" --exec "$probe" "oci:$work/py:latest" 2>/dev/null
+	e=$(date +%s%N)
+	probe_ms=$(jq '[.probes[].duration_ms] | add' "$work/r.json")
+	echo $(((e - s) / 1000000 - probe_ms)) >>"$work/slim"
+	cat "$work/rss.one" >>"$work/rss"
+	s=$(date +%s%N); umoci unpack --image "$work/py:latest" "$work/u" >/dev/null 2>&1; e=$(date +%s%N)
+	echo $(((e - s) / 1000000)) >>"$work/umoci"
+done
+p=$(median <"$work/slim") u=$(median <"$work/umoci") rss=$(sort -n "$work/rss" | tail -1)
+echo "pare slim of the python3 fixture, median of $rounds rounds:"
+echo "  pare slim minus its probe run: $p ms"
+echo "  umoci unpack                 : $u ms"
+awk -v p="$p" -v u="$u" 'BEGIN { printf "  ratio: %.2f (target <= 1.0)\n", p / u }'
+echo "  peak RSS of pare slim: $((rss / 1024)) MB (target <= 64 MB)"
