@@ -222,7 +222,8 @@ int run_execute(struct run_cmd *rc, struct prepared *p, enum tracer_mode mode, s
 	struct perr err = { 0 };
 	struct tracer_opts o = { .mode = mode, .syscalls = rc->syscalls,
 				 .timeout_ms = rc->timeout_ms, .stop_signal = p->plan.stop_signal,
-				 .grace_ms = rc->grace_ms, .tty_master = p->master };
+				 .grace_ms = rc->grace_ms, .tty_master = p->master,
+				 .http = p->http, .n_http = p->n_http, .http_results = p->http_results };
 	if (p->master >= 0 && rc->interactive)
 		tty_raw(p);
 	int r = tracer_run(&p->spec, &o, t, res, &err);

@@ -72,6 +72,10 @@ struct prepared {
 	struct sandbox_spec spec;
 	struct termios saved;
 	bool raw;
+	/* HTTP probes for the next run_execute */
+	const struct http_probe *http;
+	size_t n_http;
+	struct http_result *http_results;
 };
 
 int run_cmd_opt(struct common_opts *co, int c);

@@ -34,6 +34,12 @@ static const char help[] =
 	"                          order). Without probes the entrypoint/cmd runs to its end\n"
 	"                          (or --timeout). A probe exiting non-zero fails the slim.\n"
 	"      --exec-file FILE    one probe command per line\n"
+	"      --http [METHOD:]PATH[:PORT]  a probe: an HTTP request to the running entrypoint,\n"
+	"                          from inside the sandbox's network, once the port accepts\n"
+	"                          (retried until --timeout, default 30 s); then the\n"
+	"                          entrypoint gets its stop signal. PORT defaults to the first\n"
+	"                          exposed TCP port. Without any probe, an image exposing\n"
+	"                          TCP ports gets GET / on each. 4xx/5xx fails the slim.\n"
 	"      --trace FILE        also keep what a `pare probe` trace recorded (repeatable)\n"
 	"      --keep PATH|GLOB    keep these too (repeatable; * ? [..] per component, ** any depth)\n"
 	"      --keep-file FILE    one --keep per line\n"
@@ -43,11 +49,11 @@ static const char help[] =
 	"      --tracer MODE       auto (default), fanotify, ptrace or both; see 'pare probe --help'\n"
 	RUN_HELP COMMON_HELP;
 
-enum { OPT_EXEC = 1200, OPT_EXEC_FILE, OPT_TRACE, OPT_KEEP, OPT_KEEP_FILE, OPT_EXCLUDE,
+enum { OPT_EXEC = 1200, OPT_HTTP, OPT_EXEC_FILE, OPT_TRACE, OPT_KEEP, OPT_KEEP_FILE, OPT_EXCLUDE,
        OPT_REPORT, OPT_VERIFY };
 
 struct slim_cmd {
-	struct strv probes, traces, keep, exclude;
+	struct strv probes, http, traces, keep, exclude;
 	const char *report;
 	bool verify;
 	int bad;
@@ -78,6 +84,7 @@ static int slim_opt(struct common_opts *co, int c)
 {
 	switch (c) {
 	case OPT_EXEC: strv_push(&sc.probes, xstrdup(optarg)); return 0;
+	case OPT_HTTP: strv_push(&sc.http, xstrdup(optarg)); return 0;
 	case OPT_EXEC_FILE: read_lines(optarg, &sc.probes); return sc.bad ? -1 : 0;
 	case OPT_TRACE: strv_push(&sc.traces, xstrdup(optarg)); return 0;
 	case OPT_KEEP:
@@ -98,14 +105,97 @@ static int slim_opt(struct common_opts *co, int c)
 
 /* ---- probes ---- */
 
-struct probe_result {
-	const char *cmd;      /* NULL: the entrypoint/cmd */
-	uint64_t duration_ms;
-	int code;             /* exit code, or 128+signal */
-	bool timed_out;
-	char stdout_digest[DIGEST_STR_LEN + 1];
-	uint64_t stdout_len;
+enum probe_kind { P_COMMAND, P_EXEC, P_HTTP };
+
+struct probe {
+	enum probe_kind kind;
+	const char *cmd;          /* P_EXEC */
+	struct http_probe http;   /* P_HTTP */
+	char *label;
 };
+
+struct probe_result {
+	uint64_t duration_ms;
+	int code;                 /* exit code (128+signal), or the HTTP status */
+	bool timed_out, ok;
+	char digest[DIGEST_STR_LEN + 1]; /* of stdout, or of the HTTP body */
+	uint64_t len;
+	char error[160];
+};
+
+static struct probe *probes;
+static size_t nprobes;
+
+static void add_probe(enum probe_kind kind, const char *cmd, const struct http_probe *h)
+{
+	probes = xrealloc(probes, (nprobes + 1) * sizeof(*probes));
+	struct probe *p = &probes[nprobes++];
+	memset(p, 0, sizeof(*p));
+	p->kind = kind;
+	p->cmd = cmd;
+	if (h)
+		p->http = *h;
+	p->label = kind == P_EXEC ? xasprintf("exec '%s'", cmd)
+		   : kind == P_HTTP ? xasprintf("%s %s on port %u", h->method, h->path, h->port)
+				    : xstrdup("the image's command");
+}
+
+static void free_probes(void)
+{
+	for (size_t i = 0; i < nprobes; i++) {
+		free(probes[i].label);
+		http_probe_free(&probes[i].http);
+	}
+	free(probes);
+	probes = NULL;
+	nprobes = 0;
+}
+
+static unsigned first_tcp_port(const struct image_config *c, size_t *count)
+{
+	unsigned first = 0;
+	*count = 0;
+	for (size_t i = 0; i < c->exposed_ports.n; i++) {
+		unsigned port;
+		char proto[8] = "tcp";
+		if (sscanf(c->exposed_ports.v[i], "%u/%7s", &port, proto) < 1 || strcmp(proto, "tcp"))
+			continue;
+		if (!first)
+			first = port;
+		(*count)++;
+	}
+	return first;
+}
+
+/* --exec probes, then --http probes (or GET / on every exposed TCP port
+ * when no probe is given), else the image's own command. */
+static int plan_probes(const struct image_config *c)
+{
+	size_t nports;
+	unsigned port = first_tcp_port(c, &nports);
+	for (size_t i = 0; i < sc.probes.n; i++)
+		add_probe(P_EXEC, sc.probes.v[i], NULL);
+	for (size_t i = 0; i < sc.http.n; i++) {
+		struct http_probe h;
+		struct perr err;
+		if (http_probe_parse(sc.http.v[i], port, &h, &err) < 0)
+			return report(&err);
+		add_probe(P_HTTP, NULL, &h);
+	}
+	if (!sc.probes.n && !sc.http.n) {
+		for (size_t i = 0; i < c->exposed_ports.n; i++) {
+			unsigned pt;
+			char proto[8] = "tcp";
+			if (sscanf(c->exposed_ports.v[i], "%u/%7s", &pt, proto) < 1 || strcmp(proto, "tcp"))
+				continue;
+			struct http_probe h = { .method = "GET", .path = xstrdup("/"), .port = pt };
+			add_probe(P_HTTP, NULL, &h);
+		}
+		if (!nports)
+			add_probe(P_COMMAND, NULL, NULL);
+	}
+	return 0;
+}
 
 static void digest_fd(int fd, struct probe_result *pr)
 {
@@ -113,26 +203,37 @@ static void digest_fd(int fd, struct probe_result *pr)
 	char buf[65536];
 	ssize_t n;
 	sha256_init(&h);
-	pr->stdout_len = 0;
+	pr->len = 0;
 	lseek(fd, 0, SEEK_SET);
 	while ((n = read(fd, buf, sizeof(buf))) > 0) {
 		sha256_update(&h, buf, (size_t)n);
-		pr->stdout_len += (uint64_t)n;
+		pr->len += (uint64_t)n;
 	}
-	sha256_final(&h, pr->stdout_digest);
+	sha256_final(&h, pr->digest);
 	sha256_free(&h);
 }
 
-/* Run every probe (or the command itself) in P's sandbox, traced into T
- * when T is set. 0, or an exit code after reporting. */
+static int fail_probe(const char *what, size_t i, const char *why)
+{
+	fprintf(stderr, "pare: slim: %sprobe %zu (%s) %s\n", what, i + 1, probes[i].label, why);
+	return EXIT_FAIL;
+}
+
+/* One sandbox per exec probe (or for the command); one for all HTTP
+ * probes, against the running entrypoint. Traced into T when T is set.
+ * 0, or an exit code after reporting. */
 static int run_probes(struct run_cmd *rc, struct prepared *p, struct trace *t,
 		      struct probe_result *out, const char *what, bool must_succeed)
 {
-	size_t n = sc.probes.n ? sc.probes.n : 1;
 	char **saved_argv = p->spec.proc.argv;
-	for (size_t i = 0; i < n; i++) {
-		char *argv[] = { "/bin/sh", "-c", sc.probes.n ? sc.probes.v[i] : NULL, NULL };
-		if (sc.probes.n)
+	size_t nhttp = 0;
+	for (size_t i = 0; i < nprobes; i++) {
+		if (probes[i].kind == P_HTTP) {
+			nhttp++;
+			continue;
+		}
+		char *argv[] = { "/bin/sh", "-c", (char *)probes[i].cmd, NULL };
+		if (probes[i].kind == P_EXEC)
 			p->spec.proc.argv = argv;
 		cleanup_close int mfd = memfd_create("pare-probe-stdout", MFD_CLOEXEC);
 		p->spec.proc.fds[1] = mfd;
@@ -142,21 +243,59 @@ static int run_probes(struct run_cmd *rc, struct prepared *p, struct trace *t,
 		if (r)
 			return r;
 		struct probe_result *pr = &out[i];
-		pr->cmd = sc.probes.n ? sc.probes.v[i] : NULL;
 		pr->code = exit_code_of(&res);
 		pr->timed_out = res.timed_out;
 		pr->duration_ms = res.duration_ms;
+		pr->ok = pr->code == 0 || (res.timed_out && probes[i].kind == P_COMMAND);
 		digest_fd(mfd, pr);
 		/* A one-shot probe must succeed; an entrypoint stopped by our
 		 * --timeout is how a server's run ends. */
-		if (must_succeed && pr->code != 0 && !(res.timed_out && !sc.probes.n)) {
-			fprintf(stderr, "pare: slim: %sprobe %zu (%s) exited with %d%s\n", what, i + 1,
-				pr->cmd ? pr->cmd : "the image's command", pr->code,
-				res.timed_out ? " (timed out)" : "");
-			return EXIT_FAIL;
+		if (must_succeed && !pr->ok) {
+			char why[64];
+			snprintf(why, sizeof(why), "exited with %d%s", pr->code,
+				 res.timed_out ? " (timed out)" : "");
+			return fail_probe(what, i, why);
 		}
 	}
-	return 0;
+	if (!nhttp)
+		return 0;
+	struct http_probe *hp = xcalloc(nhttp, sizeof(*hp));
+	struct http_result *hr = xcalloc(nhttp, sizeof(*hr));
+	size_t *idx = xcalloc(nhttp, sizeof(*idx)), k = 0;
+	for (size_t i = 0; i < nprobes; i++)
+		if (probes[i].kind == P_HTTP) {
+			idx[k] = i;
+			hp[k++] = probes[i].http;
+		}
+	cleanup_close int mfd = memfd_create("pare-probe-stdout", MFD_CLOEXEC);
+	p->spec.proc.fds[1] = mfd;
+	p->http = hp;
+	p->n_http = nhttp;
+	p->http_results = hr;
+	struct run_result res;
+	int r = run_execute(rc, p, t ? rc->mode : TRACER_OFF, t, &res);
+	p->n_http = 0;
+	for (size_t j = 0; !r && j < nhttp; j++) {
+		struct probe_result *pr = &out[idx[j]];
+		pr->duration_ms = res.duration_ms;
+		pr->ok = hr[j].ok && hr[j].status < 400;
+		pr->code = hr[j].status;
+		snprintf(pr->digest, sizeof(pr->digest), "%s", hr[j].body_digest);
+		snprintf(pr->error, sizeof(pr->error), "%s", hr[j].error);
+		pr->len = hr[j].body_len;
+		if (must_succeed && !pr->ok) {
+			char why[200];
+			if (hr[j].ok)
+				snprintf(why, sizeof(why), "answered HTTP %d", hr[j].status);
+			else
+				snprintf(why, sizeof(why), "failed: %s", hr[j].error);
+			r = fail_probe(what, idx[j], why);
+		}
+	}
+	free(hp);
+	free(hr);
+	free(idx);
+	return r;
 }
 
 /* ---- the keep-set ---- */
@@ -339,13 +478,24 @@ static int write_image(struct prepared *p, const struct imgref *dst, const struc
 static json_t *probes_json(const struct probe_result *pr, size_t n)
 {
 	json_t *a = json_array();
-	for (size_t i = 0; i < n; i++)
-		json_array_append_new(a, json_pack("{s:o,s:i,s:b,s:s,s:I,s:I}", "exec",
-						   pr[i].cmd ? json_string(pr[i].cmd) : json_null(),
-						   "exit_code", pr[i].code, "timed_out", pr[i].timed_out,
-						   "stdout_sha256", pr[i].stdout_digest, "stdout_bytes",
-						   (json_int_t)pr[i].stdout_len, "duration_ms",
-						   (json_int_t)pr[i].duration_ms));
+	for (size_t i = 0; i < n; i++) {
+		json_t *o = json_pack("{s:s,s:I}", "probe", probes[i].label, "duration_ms",
+				      (json_int_t)pr[i].duration_ms);
+		if (probes[i].kind == P_HTTP) {
+			json_object_set_new(o, "http_status", json_integer(pr[i].code));
+			json_object_set_new(o, "body_sha256", json_string(pr[i].digest));
+			json_object_set_new(o, "body_bytes", json_integer((json_int_t)pr[i].len));
+			if (*pr[i].error)
+				json_object_set_new(o, "error", json_string(pr[i].error));
+		} else {
+			json_object_set_new(o, "exit_code", json_integer(pr[i].code));
+			json_object_set_new(o, "timed_out", json_boolean(pr[i].timed_out));
+			json_object_set_new(o, "stdout_sha256", json_string(pr[i].digest));
+			json_object_set_new(o, "stdout_bytes", json_integer((json_int_t)pr[i].len));
+		}
+		json_object_set_new(o, "ok", json_boolean(pr[i].ok));
+		json_array_append_new(a, o);
+	}
 	return a;
 }
 
@@ -406,11 +556,14 @@ static int verify(struct run_cmd *rc, const char *dst, const struct probe_result
 	if (!r)
 		r = run_probes(&vrc, &vp, NULL, now, "verify:", false);
 	for (size_t i = 0; !r && i < n; i++) {
-		if (orig[i].code == now[i].code && !strcmp(orig[i].stdout_digest, now[i].stdout_digest))
+		bool same_out = !strcmp(orig[i].digest, now[i].digest);
+		if (orig[i].code == now[i].code && same_out && orig[i].ok == now[i].ok)
 			continue;
-		fprintf(stderr, "pare: slim: verify: probe %zu (%s) diverged: exit %d -> %d, stdout %s\n",
-			i + 1, orig[i].cmd ? orig[i].cmd : "the image's command", orig[i].code, now[i].code,
-			strcmp(orig[i].stdout_digest, now[i].stdout_digest) ? "differs" : "same");
+		bool http = probes[i].kind == P_HTTP;
+		fprintf(stderr, "pare: slim: verify: probe %zu (%s) diverged: %s %d -> %d%s%s, %s %s\n",
+			i + 1, probes[i].label, http ? "status" : "exit", orig[i].code, now[i].code,
+			*now[i].error ? " " : "", now[i].error, http ? "body" : "stdout",
+			same_out ? "same" : "differs");
 		r = EXIT_FAIL;
 	}
 	if (r)
@@ -429,6 +582,7 @@ int cmd_slim(int argc, char **argv)
 		{ "output", required_argument, NULL, 'o' },
 		{ "tracer", required_argument, NULL, OPT_TRACER },
 		{ "exec", required_argument, NULL, OPT_EXEC },
+		{ "http", required_argument, NULL, OPT_HTTP },
 		{ "exec-file", required_argument, NULL, OPT_EXEC_FILE },
 		{ "trace", required_argument, NULL, OPT_TRACE },
 		{ "keep", required_argument, NULL, OPT_KEEP },
@@ -453,14 +607,16 @@ int cmd_slim(int argc, char **argv)
 		return r;
 	if (rc.ncmd)
 		return usage_error("slim", "give probes with --exec, not a command after the image");
-	size_t npr = sc.probes.n ? sc.probes.n : 1;
-	struct probe_result *pr = xcalloc(npr, sizeof(*pr));
+	struct probe_result *pr = NULL;
+	size_t npr = 0;
 	trace_init(&t);
 	keepset_init(&k);
 	const char *verdict = NULL;
 	r = run_prepare(&rc, &p);
-	if (r)
+	if (r || (r = plan_probes(&p.img->config)))
 		goto out;
+	npr = nprobes;
+	pr = xcalloc(npr, sizeof(*pr));
 	dst_text = rc.output ? xstrdup(rc.output) : default_output(&p.img->ref);
 	if (imgref_parse(dst_text, true, &dst, &err) < 0) {
 		r = report(&err);
@@ -529,7 +685,9 @@ out:
 	imgref_free(&dst);
 	run_cleanup(&p);
 	run_cmd_free(&rc);
+	free_probes();
 	strv_free(&sc.probes);
+	strv_free(&sc.http);
 	strv_free(&sc.traces);
 	strv_free(&sc.keep);
 	strv_free(&sc.exclude);

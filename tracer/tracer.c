@@ -58,6 +58,10 @@ struct loop {
 	uint64_t deadline, kill_at;
 	struct run_result *res;
 	char self_exe[4096];
+	pid_t helper;          /* the HTTP probe helper, or 0 */
+	int helper_fd;
+	char *helper_buf;
+	size_t helper_len;
 };
 
 static uint64_t now_ms(void)
@@ -544,6 +548,33 @@ static void on_timer(struct loop *l)
 	}
 }
 
+/* Stop the program as on a timeout, without calling it one. */
+static void request_stop(struct loop *l)
+{
+	if (l->stop_sent)
+		return;
+	sandbox_signal(&l->sb, l->o->stop_signal);
+	l->stop_sent = true;
+	l->kill_at = now_ms() + l->o->grace_ms;
+}
+
+static void helper_read(struct loop *l)
+{
+	char buf[4096];
+	ssize_t n = read(l->helper_fd, buf, sizeof(buf));
+	if (n > 0) {
+		l->helper_buf = xrealloc(l->helper_buf, l->helper_len + (size_t)n);
+		memcpy(l->helper_buf + l->helper_len, buf, (size_t)n);
+		l->helper_len += (size_t)n;
+		return;
+	}
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return;
+	close(l->helper_fd); /* done: every probe answered or gave up */
+	l->helper_fd = -1;
+	request_stop(l);
+}
+
 static int poll_timeout(struct loop *l)
 {
 	uint64_t next = 0, now = now_ms();
@@ -562,7 +593,7 @@ static int run_loop(struct loop *l, struct perr *err)
 	int exec_state = 1;
 	struct perr exec_err = { 0 };
 	while (!l->init_gone) {
-		struct pollfd pf[6];
+		struct pollfd pf[7];
 		int n = 0;
 		pf[n++] = (struct pollfd){ l->sigfd, POLLIN, 0 };
 		int i_fan = l->use_fan ? n++ : -1, i_exec = -1, i_ctl = -1, i_in = -1, i_out = -1;
@@ -576,6 +607,9 @@ static int run_loop(struct loop *l, struct perr *err)
 			pf[i_in = n++] = (struct pollfd){ STDIN_FILENO, POLLIN, 0 };
 		if (out_open)
 			pf[i_out = n++] = (struct pollfd){ l->o->tty_master, POLLIN, 0 };
+		int i_help = -1;
+		if (l->helper_fd >= 0)
+			pf[i_help = n++] = (struct pollfd){ l->helper_fd, POLLIN, 0 };
 		if (poll(pf, n, poll_timeout(l)) < 0 && errno != EINTR)
 			return perr_set(err, errno, "poll");
 		if (pf[0].revents)
@@ -595,6 +629,14 @@ static int run_loop(struct loop *l, struct perr *err)
 			relay(STDIN_FILENO, l->o->tty_master, &in_open);
 		if (i_out >= 0 && pf[i_out].revents)
 			relay(l->o->tty_master, STDOUT_FILENO, &out_open);
+		if (i_help >= 0 && pf[i_help].revents)
+			helper_read(l);
+	}
+	/* The program is gone: probes still waiting for it never will. */
+	if (l->helper > 0 && l->helper_fd >= 0) {
+		kill(l->helper, SIGKILL);
+		while (l->helper_fd >= 0)
+			helper_read(l);
 	}
 	/* Everything in the pid namespace is gone with pid 1; collect the
 	 * remaining tracees' exits and the events they queued. */
@@ -623,6 +665,11 @@ static int run_loop(struct loop *l, struct perr *err)
 
 static void loop_free(struct loop *l)
 {
+	if (l->helper > 0 && l->helper_fd >= 0) {
+		kill(l->helper, SIGKILL);
+		close(l->helper_fd);
+	}
+	free(l->helper_buf);
 	if (l->sb.init_pid > 0 && !l->sb.exited) {
 		kill(l->sb.init_pid, SIGKILL);
 		while (waitpid(-1, NULL, __WALL) > 0 || errno == EINTR)
@@ -664,7 +711,7 @@ int tracer_run(struct sandbox_spec *spec, const struct tracer_opts *o, struct tr
 	struct trace scratch;
 	trace_init(&scratch);
 	struct loop l = { .t = t ? t : &scratch, .o = o, .sigfd = -1, .fan = -1, .root_fd = -1,
-			  .res = res };
+			  .res = res, .helper_fd = -1 };
 	l.sb.init_pid = -1;
 	l.sb.ctl_fd = l.sb.exec_fd = -1;
 	memset(res, 0, sizeof(*res));
@@ -707,10 +754,19 @@ int tracer_run(struct sandbox_spec *spec, const struct tracer_opts *o, struct tr
 	if (l.use_fan && fan_mark(l.fan, l.sb.init_pid, err) < 0)
 		goto out;
 	uint64_t start = now_ms();
+	/* With HTTP probes, their helper's deadline (the timeout) decides;
+	 * the run's own deadline is a backstop after it. */
 	if (o->timeout_ms)
-		l.deadline = start + o->timeout_ms;
-	if (sandbox_go(&l.sb, err) < 0 || run_loop(&l, err) < 0)
+		l.deadline = start + o->timeout_ms + (o->n_http ? 5000 : 0);
+	if (sandbox_go(&l.sb, err) < 0)
 		goto out;
+	if (o->n_http && http_start(l.sb.init_pid, o->http, o->n_http, o->timeout_ms, &l.helper,
+				    &l.helper_fd, err) < 0)
+		goto out;
+	if (run_loop(&l, err) < 0)
+		goto out;
+	if (o->n_http)
+		http_collect(l.helper_buf ? l.helper_buf : "", l.helper_len, o->http_results, o->n_http);
 	res->duration_ms = now_ms() - start;
 	res->have_status = l.sb.have_prog_status;
 	res->status = l.sb.prog_status;

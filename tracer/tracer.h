@@ -6,6 +6,7 @@
 #ifndef PARE_TRACER_H
 #define PARE_TRACER_H
 
+#include "http.h"
 #include "sandbox.h"
 #include "trace.h"
 
@@ -21,6 +22,11 @@ struct tracer_opts {
 	int stop_signal;      /* sent on timeout / first interrupt */
 	uint64_t grace_ms;    /* then SIGKILL */
 	int tty_master;       /* relay our stdin/stdout to this pty master, or -1 */
+	/* HTTP probes sent while the program runs; when they are done the
+	 * program gets its stop signal. Results go to http_results. */
+	const struct http_probe *http;
+	size_t n_http;
+	struct http_result *http_results;
 };
 
 struct run_result {

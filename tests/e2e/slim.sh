@@ -28,9 +28,14 @@ print(json.dumps({"os": open("/etc/os-release").readline().strip(), "sum": str(d
 declare -A probe=(
 	[python]="python3 -c '$PY'"
 	[redis]='redis-server --daemonize yes --save "" && sleep 0.3 && until redis-cli ping; do sleep 0.1; done && redis-cli set k v && redis-cli get k && redis-cli shutdown nosave'
-	[nginx]='nginx && until curl -sf http://127.0.0.1/; do sleep 0.1; done && curl -sf http://127.0.0.1/second.txt && nginx -s quit'
-	[node]='node /app/server.js & sleep 0.3; node -e "const h=require(\"http\");(function g(n){h.get(\"http://127.0.0.1:3000/x\",r=>{r.pipe(process.stdout);r.on(\"end\",()=>process.exit(0))}).on(\"error\",()=>n&&setTimeout(()=>g(n-1),100))})(100)"; kill $!'
-	[busybox]='httpd -p 8080 -h /www && wget -qO- http://127.0.0.1:8080/ && kill $(pidof httpd)'
+)
+# Servers are probed over HTTP while their own entrypoint runs: two pages
+# of nginx, node, and busybox httpd with no probe given (GET / on its
+# exposed port).
+declare -A http=(
+	[nginx]='--http / --http GET:/second.txt:80'
+	[node]='--http /x'
+	[busybox]=''
 )
 # What the slim image must answer under docker: run its entrypoint (or a
 # one-shot command) and ask from inside the container.
@@ -39,21 +44,34 @@ docker_check() { # NAME IMAGE
 	case $n in
 	python) docker run --rm --network none "$img" -c "$PY" | grep -q '"sum": "0.3"' ;;
 	redis) c=$(docker run -d --network none "$img") && sleep 1 && out=$(docker exec "$c" redis-cli ping); docker rm -f "$c" >/dev/null; [ "$out" = PONG ] ;;
-	nginx) c=$(docker run -d --network none "$img") && sleep 1 && out=$(docker exec "$c" curl -sf http://127.0.0.1/); docker rm -f "$c" >/dev/null; [ "$out" = '<html><body>hello from pare</body></html>' ] ;;
+	nginx) # the slim image has no curl: ask from the original image, in the slim one's network
+		docker load -q -i "$(printf '%s\n' "${fixtures[@]}" | grep /nginx-)/image.tar" >/dev/null &&
+		c=$(docker run -d --network none "$img") && sleep 1 &&
+		out=$(docker run --rm --network "container:$c" --entrypoint curl pare-test/nginx:latest -sf http://127.0.0.1/second.txt)
+		docker rm -f "$c" >/dev/null; [ "$out" = 'second page' ] ;;
 	node) c=$(docker run -d --network none "$img") && sleep 1 && out=$(docker exec "$c" node -e 'require("http").get("http://127.0.0.1:3000/d",r=>r.pipe(process.stdout))'); docker rm -f "$c" >/dev/null; [ "$out" = 'node says hi /d' ] ;;
 	busybox) c=$(docker run -d --network none "$img") && sleep 1 && out=$(docker exec "$c" wget -qO- http://127.0.0.1:8080/); docker rm -f "$c" >/dev/null; [ "$out" = 'busybox page' ] ;;
 	esac
 }
 sizes=$work/sizes.txt
-for n in python redis nginx node busybox; do
-	check "$n: slim --verify with an exec probe" \
+slim_fixture() { # NAME
+	local n=$1
+	if [ -n "${probe[$n]:-}" ]; then
 		"$PARE" slim -u 0 --verify --report "$work/$n.report.json" -o "oci:$work/$n:slim" --exec "${probe[$n]}" "oci:$work/$n:latest"
+	else
+		# shellcheck disable=SC2086 # the probes are words
+		"$PARE" slim --verify --report "$work/$n.report.json" -o "oci:$work/$n:slim" ${http[$n]} "oci:$work/$n:latest"
+	fi
+}
+for n in python redis nginx node busybox; do
+	check "$n: slim --verify with $( [ -n "${probe[$n]:-}" ] && echo 'an exec probe' || echo "HTTP probes (${http[$n]:-none given: GET / on the exposed port})")" \
+		slim_fixture "$n"
 	check "$n: skopeo and umoci read the slim image" \
 		bash -c "skopeo inspect oci:'$work/$n:slim' | jq -e '.Layers | length == 1' && umoci unpack --image '$work/$n:slim' '$work/$n.umoci' >/dev/null"
 	check "$n: the report explains every kept path" \
-		jq -e '(.paths | length > 10) and (.paths | all(.reasons | length > 0)) and .verify == "same" and .probes[0].exit_code == 0' "$work/$n.report.json"
+		jq -e '(.paths | length > 10) and (.paths | all(.reasons | length > 0)) and .verify == "same" and (.probes | all(.ok))' "$work/$n.report.json"
 	check "$n: docker loads the slim image and it answers the same probe" \
-		bash -c "$(declare -f docker_check); PY='$PY'; '$PARE' copy oci:'$work/$n:slim' docker-daemon:pare-slim/$n:slim && docker_check $n pare-slim/$n:slim"
+		bash -c "$(declare -f docker_check); $(declare -p fixtures); PY='$PY'; '$PARE' copy oci:'$work/$n:slim' docker-daemon:pare-slim/$n:slim && docker_check $n pare-slim/$n:slim"
 	jq -r --arg n "$n" '"\($n): \(.before.compressed) -> \(.after.compressed) compressed, \(.before.bytes) -> \(.after.bytes) bytes of files (\(.after.uncompressed) as tar), \(.before.entries) -> \(.after.entries) entries"' \
 		"$work/$n.report.json" >>"$sizes" 2>/dev/null
 done
@@ -85,6 +103,16 @@ bad_probe() {
 		grep -q 'exited with 3' "$work/bad.err" && ! skopeo inspect "oci:$work/python:bad" >/dev/null 2>&1
 }
 check "a failing probe fails the slim with a clear message and writes nothing" bad_probe
+http_404() {
+	! "$PARE" slim -o "oci:$work/nginx:bad" --http /nope "oci:$work/nginx:latest" 2>"$work/404.err" &&
+		grep -q 'answered HTTP 404' "$work/404.err"
+}
+check "an HTTP probe answered 404 fails the slim" http_404
+http_refused() {
+	! "$PARE" slim -o "oci:$work/nginx:bad" --timeout 2 --http /:81 "oci:$work/nginx:latest" 2>"$work/81.err" &&
+		grep -q 'cannot connect to port 81' "$work/81.err"
+}
+check "an HTTP probe to a closed port fails after the deadline, naming it" http_refused
 verify_catches() {
 	! py_slim nv --exclude '/usr/lib/python3.11/json/**' --verify && cat "$work/nv.err" && grep -q 'diverged' "$work/nv.err" &&
 		grep -q 'pare run' "$work/nv.err" && skopeo inspect "oci:$work/python:nv" >/dev/null

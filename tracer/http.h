@@ -1,0 +1,38 @@
+/* HTTP probes: our own client (no curl needed in the image), run by a
+ * helper process that joins the sandbox's network namespace, waits for the
+ * port with retries until a deadline, and reports status and body digest. */
+#ifndef PARE_HTTP_H
+#define PARE_HTTP_H
+
+#include <sys/types.h>
+
+#include "../slimmer/digest.h"
+#include "../slimmer/util.h"
+
+struct http_probe {
+	char method[16];
+	char *path;
+	unsigned port;
+};
+
+struct http_result {
+	bool ok;                 /* a response arrived */
+	int status;
+	char body_digest[DIGEST_STR_LEN + 1];
+	uint64_t body_len;
+	char error[160];
+};
+
+/* "[METHOD:]PATH[:PORT]"; PORT defaults to DEFAULT_PORT (0 = required). */
+int http_probe_parse(const char *spec, unsigned default_port, struct http_probe *out,
+		     struct perr *err);
+void http_probe_free(struct http_probe *p);
+
+/* Start the helper for the sandbox whose pid 1 is INIT (host pid). Its
+ * results arrive on *FD (EOF when done): pass them to http_collect(). */
+int http_start(pid_t init, const struct http_probe *p, size_t n, uint64_t timeout_ms, pid_t *pid,
+	       int *fd, struct perr *err);
+/* Parse the helper's output BUF into R[N]; missing ones get an error. */
+void http_collect(const char *buf, size_t len, struct http_result *r, size_t n);
+
+#endif
