@@ -44,6 +44,7 @@ int tracer_mode_parse(const char *s, enum tracer_mode *out)
 struct proc {
 	pid_t pid;      /* 0 = empty slot */
 	int32_t exe;    /* trace exe index, -1 = not known yet */
+	bool started;   /* its first ptrace stop was seen */
 };
 
 struct loop {
@@ -365,10 +366,9 @@ static bool is_stop_signal(int sig)
 static void on_stop(struct loop *l, pid_t pid, int status)
 {
 	int sig = WSTOPSIG(status), event = (unsigned)status >> 16;
-	struct proc *p = proc_find(l, pid, false);
-	bool fresh = !p;
-	if (fresh)
-		proc_find(l, pid, true);
+	struct proc *p = proc_find(l, pid, true);
+	bool fresh = !p->started;
+	p->started = true;
 	switch (event) {
 	case PTRACE_EVENT_SECCOMP:
 		on_seccomp(l, pid);
@@ -378,8 +378,15 @@ static void on_stop(struct loop *l, pid_t pid, int status)
 		break;
 	case PTRACE_EVENT_FORK:
 	case PTRACE_EVENT_VFORK:
-	case PTRACE_EVENT_CLONE:
+	case PTRACE_EVENT_CLONE: {
+		/* The child runs the same executable until it execs: known now,
+		 * even if it is gone before its opens are read from fanotify. */
+		unsigned long child = 0;
+		uint32_t exe = exe_of(l, pid);
+		if (exe != UINT32_MAX && ptrace(PTRACE_GETEVENTMSG, pid, 0, &child) == 0 && child)
+			proc_find(l, (pid_t)child, true)->exe = (int32_t)exe;
 		break;
+	}
 	case PTRACE_EVENT_STOP:
 		/* A new tracee's first stop, or a group-stop (job control): keep
 		 * the latter stopped until SIGCONT, as without a tracer. */
@@ -487,6 +494,10 @@ static void reap(struct loop *l)
 			on_stop(l, pid, status);
 			continue;
 		}
+		/* Its opens may still sit in the fanotify queue: read them while
+		 * we still know which executable it was. */
+		if (l->use_fan)
+			fan_drain(l);
 		proc_gone(l, pid);
 		if (pid == l->sb.init_pid) {
 			l->init_gone = true;
@@ -747,7 +758,7 @@ int tracer_run(struct sandbox_spec *spec, const struct tracer_opts *o, struct tr
 	res->rootless = l.sb.rootless;
 	res->used_fanotify = l.use_fan;
 	res->used_ptrace = l.use_ptrace;
-	proc_find(&l, l.sb.init_pid, true);
+	proc_find(&l, l.sb.init_pid, true)->started = true; /* seized running: no startup stop */
 	char root[64];
 	snprintf(root, sizeof(root), "/proc/%d/root", (int)l.sb.init_pid);
 	l.root_fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);

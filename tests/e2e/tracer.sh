@@ -124,7 +124,8 @@ settle() { # wait up to 3 s for the marker processes to be gone
 }
 leaks() {
 	local before_mnt before_tmp i pid
-	before_mnt=$(wc -l </proc/self/mountinfo)
+	# Sandbox mounts live in their own namespace: none may ever show here.
+	before_mnt=$(grep -c -e pare- -e "$PARE_CACHE_DIR" /proc/self/mountinfo)
 	before_tmp=$(ls -d /tmp/pare-* 2>/dev/null | wc -l)
 	for i in $(seq 60); do
 		if [ $((i % 2)) -eq 0 ]; then "$PARE" run --entrypoint true "$BB" || return 1
@@ -132,10 +133,11 @@ leaks() {
 	done
 	for sig in KILL TERM INT; do
 		for i in $(seq 8); do
-			if [ $((i % 2)) -eq 0 ]; then cmd=run; else cmd=probe; fi
-			"$PARE" $cmd -o "$work/leak.json" --entrypoint sh "$BB" -c 'sleep 302 & sleep 303 & exec sleep 301' 2>/dev/null &
+			if [ $((i % 2)) -eq 0 ]; then cmd=(run); else cmd=(probe -o "$work/leak.json"); fi
+			"$PARE" "${cmd[@]}" --entrypoint sh "$BB" -c 'sleep 302 & sleep 303 & exec sleep 301' 2>/dev/null &
 			pid=$!
 			sleep 0.3
+			kill -0 $pid || { echo "pare exited before the $sig"; return 1; }
 			kill -$sig $pid
 			wait $pid
 		done
@@ -144,7 +146,7 @@ leaks() {
 		"$PARE" run --timeout 1 --stop-timeout 1 --entrypoint sh "$BB" -c "sleep 302 & $( [ $((i % 2)) -eq 0 ] && echo 'trap \"\" TERM;') sleep 301; :" 2>/dev/null
 	done
 	settle || return 1
-	[ "$(wc -l </proc/self/mountinfo)" -eq "$before_mnt" ] || { echo "mounts changed"; return 1; }
+	[ "$(grep -c -e pare- -e "$PARE_CACHE_DIR" /proc/self/mountinfo)" -eq "$before_mnt" ] || { echo "mounts changed"; return 1; }
 	[ "$(ls -d /tmp/pare-* 2>/dev/null | wc -l)" -eq "$before_tmp" ] || { echo "temp dirs left"; return 1; }
 	! ls -d "$PARE_CACHE_DIR"/rootfs/*.tmp-* 2>/dev/null || { echo "unpack temp left"; return 1; }
 }
