@@ -19,12 +19,13 @@
 #include "../slimmer/writer.h"
 
 static const char help[] =
-	"usage: pare slim [OPTIONS] REF\n\n"
+	"usage: pare slim [OPTIONS] REF [CMD [ARG...]]\n\n"
 	"Run REF's program under probes in the sandbox, record every file it touches,\n"
 	"and write an image holding only those files plus their closure (symlinks,\n"
 	"parent directories, ELF interpreter and libraries, #! interpreters) and what\n"
 	"--keep names. With --verify, the same probes run against the slim image and\n"
-	"must behave the same (exit status and stdout).\n\n"
+	"must behave the same (exit status and stdout, HTTP status and body). CMD\n"
+	"replaces the image's cmd, as with pare run.\n\n"
 	"options:\n"
 	"  -o, --output DST        where to write (oci:DIR[:TAG], docker-archive:FILE[:NAME:TAG],\n"
 	"                          docker-daemon:NAME:TAG); default: REF's tag + \"-slim\",\n"
@@ -40,6 +41,8 @@ static const char help[] =
 	"                          entrypoint gets its stop signal. PORT defaults to the first\n"
 	"                          exposed TCP port. Without any probe, an image exposing\n"
 	"                          TCP ports gets GET / on each. 4xx/5xx fails the slim.\n"
+	"      --http-file FILE    HTTP probes from JSON: [{\"method\", \"path\", \"port\",\n"
+	"                          \"headers\": {..}, \"body\", \"status\": expected}]\n"
 	"      --trace FILE        also keep what a `pare probe` trace recorded (repeatable)\n"
 	"      --keep PATH|GLOB    keep these too (repeatable; * ? [..] per component, ** any depth)\n"
 	"      --keep-file FILE    one --keep per line\n"
@@ -49,11 +52,11 @@ static const char help[] =
 	"      --tracer MODE       auto (default), fanotify, ptrace or both; see 'pare probe --help'\n"
 	RUN_HELP COMMON_HELP;
 
-enum { OPT_EXEC = 1200, OPT_HTTP, OPT_EXEC_FILE, OPT_TRACE, OPT_KEEP, OPT_KEEP_FILE, OPT_EXCLUDE,
+enum { OPT_EXEC = 1200, OPT_HTTP, OPT_HTTP_FILE, OPT_EXEC_FILE, OPT_TRACE, OPT_KEEP, OPT_KEEP_FILE, OPT_EXCLUDE,
        OPT_REPORT, OPT_VERIFY };
 
 struct slim_cmd {
-	struct strv probes, http, traces, keep, exclude;
+	struct strv probes, http, http_files, traces, keep, exclude;
 	const char *report;
 	bool verify;
 	int bad;
@@ -85,6 +88,7 @@ static int slim_opt(struct common_opts *co, int c)
 	switch (c) {
 	case OPT_EXEC: strv_push(&sc.probes, xstrdup(optarg)); return 0;
 	case OPT_HTTP: strv_push(&sc.http, xstrdup(optarg)); return 0;
+	case OPT_HTTP_FILE: strv_push(&sc.http_files, xstrdup(optarg)); return 0;
 	case OPT_EXEC_FILE: read_lines(optarg, &sc.probes); return sc.bad ? -1 : 0;
 	case OPT_TRACE: strv_push(&sc.traces, xstrdup(optarg)); return 0;
 	case OPT_KEEP:
@@ -182,7 +186,17 @@ static int plan_probes(const struct image_config *c)
 			return report(&err);
 		add_probe(P_HTTP, NULL, &h);
 	}
-	if (!sc.probes.n && !sc.http.n) {
+	for (size_t i = 0; i < sc.http_files.n; i++) {
+		struct http_probe *hp = NULL;
+		size_t n = 0;
+		struct perr err;
+		if (http_probe_file(sc.http_files.v[i], port, &hp, &n, &err) < 0)
+			return report(&err);
+		for (size_t j = 0; j < n; j++)
+			add_probe(P_HTTP, NULL, &hp[j]);
+		free(hp);
+	}
+	if (!sc.probes.n && !sc.http.n && !sc.http_files.n) {
 		for (size_t i = 0; i < c->exposed_ports.n; i++) {
 			unsigned pt;
 			char proto[8] = "tcp";
@@ -278,7 +292,8 @@ static int run_probes(struct run_cmd *rc, struct prepared *p, struct trace *t,
 	for (size_t j = 0; !r && j < nhttp; j++) {
 		struct probe_result *pr = &out[idx[j]];
 		pr->duration_ms = res.duration_ms;
-		pr->ok = hr[j].ok && hr[j].status < 400;
+		int want = probes[idx[j]].http.expect;
+		pr->ok = hr[j].ok && (want ? hr[j].status == want : hr[j].status < 400);
 		pr->code = hr[j].status;
 		snprintf(pr->digest, sizeof(pr->digest), "%s", hr[j].body_digest);
 		snprintf(pr->error, sizeof(pr->error), "%s", hr[j].error);
@@ -583,6 +598,7 @@ int cmd_slim(int argc, char **argv)
 		{ "tracer", required_argument, NULL, OPT_TRACER },
 		{ "exec", required_argument, NULL, OPT_EXEC },
 		{ "http", required_argument, NULL, OPT_HTTP },
+		{ "http-file", required_argument, NULL, OPT_HTTP_FILE },
 		{ "exec-file", required_argument, NULL, OPT_EXEC_FILE },
 		{ "trace", required_argument, NULL, OPT_TRACE },
 		{ "keep", required_argument, NULL, OPT_KEEP },
@@ -605,8 +621,6 @@ int cmd_slim(int argc, char **argv)
 	int r = run_cmd_parse_fn("slim", argc, argv, help, extra, slim_opt, &rc);
 	if (r >= 0)
 		return r;
-	if (rc.ncmd)
-		return usage_error("slim", "give probes with --exec, not a command after the image");
 	struct probe_result *pr = NULL;
 	size_t npr = 0;
 	trace_init(&t);
@@ -688,6 +702,7 @@ out:
 	free_probes();
 	strv_free(&sc.probes);
 	strv_free(&sc.http);
+	strv_free(&sc.http_files);
 	strv_free(&sc.traces);
 	strv_free(&sc.keep);
 	strv_free(&sc.exclude);

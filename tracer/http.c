@@ -12,6 +12,8 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include <jansson.h>
+
 #define MAX_RESPONSE (64u << 20)
 
 int http_probe_parse(const char *spec, unsigned default_port, struct http_probe *out,
@@ -52,7 +54,88 @@ int http_probe_parse(const char *spec, unsigned default_port, struct http_probe 
 void http_probe_free(struct http_probe *p)
 {
 	free(p->path);
-	p->path = NULL;
+	free(p->headers);
+	free(p->body);
+	p->path = p->headers = p->body = NULL;
+}
+
+static int file_probe(const char *file, size_t i, json_t *e, unsigned default_port,
+		      struct http_probe *h, struct perr *err)
+{
+	const char *keys[] = { "method", "path", "port", "headers", "body", "status" };
+	const char *key;
+	json_t *v;
+	memset(h, 0, sizeof(*h));
+	if (!json_is_object(e))
+		return perr_set(err, 0, "%s: [%zu]: not an object", file, i);
+	json_object_foreach(e, key, v) {
+		bool known = false;
+		for (size_t k = 0; k < sizeof(keys) / sizeof(*keys); k++)
+			known |= !strcmp(key, keys[k]);
+		if (!known)
+			return perr_set(err, 0, "%s: [%zu]: unknown key \"%s\"", file, i, key);
+	}
+	const char *method = json_string_value(json_object_get(e, "method"));
+	const char *path = json_string_value(json_object_get(e, "path"));
+	json_t *port = json_object_get(e, "port"), *status = json_object_get(e, "status");
+	json_t *headers = json_object_get(e, "headers"), *body = json_object_get(e, "body");
+	if (!path || path[0] != '/')
+		return perr_set(err, 0, "%s: [%zu]: \"path\" must be a string starting with '/'", file, i);
+	if ((port && (!json_is_integer(port) || json_integer_value(port) < 1 ||
+		      json_integer_value(port) > 65535)) ||
+	    (status && (!json_is_integer(status) || json_integer_value(status) < 100 ||
+			json_integer_value(status) > 599)) ||
+	    (headers && !json_is_object(headers)) || (body && !json_is_string(body)) ||
+	    (json_object_get(e, "method") && (!method || !*method || strlen(method) >= sizeof(h->method))))
+		return perr_set(err, 0, "%s: [%zu]: bad method, port, status, headers or body", file, i);
+	snprintf(h->method, sizeof(h->method), "%s", method ? method : "GET");
+	h->port = port ? (unsigned)json_integer_value(port) : default_port;
+	if (!h->port)
+		return perr_set(err, 0, "%s: [%zu]: no port and the image exposes none", file, i);
+	h->expect = status ? (int)json_integer_value(status) : 0;
+	h->path = xstrdup(path);
+	h->body = body ? xstrdup(json_string_value(body)) : NULL;
+	if (headers) {
+		size_t len = 0;
+		h->headers = xstrdup("");
+		json_object_foreach(headers, key, v) {
+			if (!json_is_string(v) || strpbrk(key, "\r\n:") || strpbrk(json_string_value(v), "\r\n")) {
+				http_probe_free(h);
+				return perr_set(err, 0, "%s: [%zu]: header \"%s\" is not a plain string", file, i, key);
+			}
+			char *line = xasprintf("%s: %s\r\n", key, json_string_value(v));
+			h->headers = xrealloc(h->headers, len + strlen(line) + 1);
+			strcpy(h->headers + len, line);
+			len += strlen(line);
+			free(line);
+		}
+	}
+	return 0;
+}
+
+int http_probe_file(const char *file, unsigned default_port, struct http_probe **p, size_t *n,
+		    struct perr *err)
+{
+	json_error_t je;
+	json_t *j = json_load_file(file, JSON_REJECT_DUPLICATES, &je);
+	if (!j)
+		return perr_set(err, 0, "%s: %s (line %d)", file, je.text, je.line);
+	int rc = 0;
+	if (!json_is_array(j)) {
+		rc = perr_set(err, 0, "%s: expected an array of requests", file);
+	} else {
+		size_t i;
+		json_t *e;
+		json_array_foreach(j, i, e) {
+			struct http_probe h;
+			if ((rc = file_probe(file, i, e, default_port, &h, err)) < 0)
+				break;
+			*p = xrealloc(*p, (*n + 1) * sizeof(**p));
+			(*p)[(*n)++] = h;
+		}
+	}
+	json_decref(j);
+	return rc;
 }
 
 static uint64_t now_ms(void)
@@ -94,8 +177,12 @@ static void one_probe(const struct http_probe *p, uint64_t deadline, int out)
 		(void)!write(out, line, strlen(line));
 		return;
 	}
+	char clen[64] = "";
+	if (p->body)
+		snprintf(clen, sizeof(clen), "Content-Length: %zu\r\n", strlen(p->body));
 	cleanup_free char *req = xasprintf("%s %s HTTP/1.0\r\nHost: localhost\r\nUser-Agent: pare\r\n"
-					   "Connection: close\r\n\r\n", p->method, p->path);
+					   "Connection: close\r\n%s%s\r\n%s", p->method, p->path,
+					   p->headers ? p->headers : "", clen, p->body ? p->body : "");
 	size_t cap = 65536, len = 0;
 	char *buf = xmalloc(cap);
 	ssize_t n = write_all(s, req, strlen(req)) < 0 ? -1 : 0;

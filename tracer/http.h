@@ -13,6 +13,9 @@ struct http_probe {
 	char method[16];
 	char *path;
 	unsigned port;
+	char *headers;   /* extra "Name: value\r\n" lines, or NULL */
+	char *body;      /* request body, or NULL */
+	int expect;      /* expected status; 0 = any below 400 */
 };
 
 struct http_result {
@@ -27,6 +30,11 @@ struct http_result {
 int http_probe_parse(const char *spec, unsigned default_port, struct http_probe *out,
 		     struct perr *err);
 void http_probe_free(struct http_probe *p);
+/* Probes from a JSON file: an array of {"method", "path", "port",
+ * "headers": {name: value}, "body", "status"}; only "path" is required.
+ * Appends to *P / *N. Errors name the file and the entry. */
+int http_probe_file(const char *file, unsigned default_port, struct http_probe **p, size_t *n,
+		    struct perr *err);
 
 /* Start the helper for the sandbox whose pid 1 is INIT (host pid). Its
  * results arrive on *FD (EOF when done): pass them to http_collect(). */

@@ -113,6 +113,13 @@ http_refused() {
 		grep -q 'cannot connect to port 81' "$work/81.err"
 }
 check "an HTTP probe to a closed port fails after the deadline, naming it" http_refused
+http_file() {
+	printf '%s\n' '[{"path": "/", "status": 200}, {"path": "/nope", "status": 404},' \
+		'{"method": "POST", "path": "/second.txt", "headers": {"X-Probe": "pare"}, "body": "hi", "status": 405}]' >"$work/hp.json"
+	"$PARE" slim -o "oci:$work/nginx:hf" --verify --report "$work/hf.json" --http-file "$work/hp.json" "oci:$work/nginx:latest" &&
+		jq -e '[.probes[].http_status] == [200, 404, 405] and (.probes | all(.ok))' "$work/hf.json"
+}
+check "--http-file: methods, headers, bodies and expected statuses" http_file
 verify_catches() {
 	! py_slim nv --exclude '/usr/lib/python3.11/json/**' --verify && cat "$work/nv.err" && grep -q 'diverged' "$work/nv.err" &&
 		grep -q 'pare run' "$work/nv.err" && skopeo inspect "oci:$work/python:nv" >/dev/null
