@@ -129,6 +129,7 @@ struct probe_result {
 
 static struct probe *probes;
 static size_t nprobes;
+static bool used_fanotify, used_ptrace, rootless;
 
 static void add_probe(enum probe_kind kind, const char *cmd, const struct http_probe *h)
 {
@@ -256,6 +257,11 @@ static int run_probes(struct run_cmd *rc, struct prepared *p, struct trace *t,
 		p->spec.proc.argv = saved_argv;
 		if (r)
 			return r;
+		if (t) {
+			used_fanotify |= res.used_fanotify;
+			used_ptrace |= res.used_ptrace;
+			rootless |= res.rootless;
+		}
 		struct probe_result *pr = &out[i];
 		pr->code = exit_code_of(&res);
 		pr->timed_out = res.timed_out;
@@ -289,6 +295,11 @@ static int run_probes(struct run_cmd *rc, struct prepared *p, struct trace *t,
 	struct run_result res;
 	int r = run_execute(rc, p, t ? rc->mode : TRACER_OFF, t, &res);
 	p->n_http = 0;
+	if (!r && t) {
+		used_fanotify |= res.used_fanotify;
+		used_ptrace |= res.used_ptrace;
+		rootless |= res.rootless;
+	}
 	for (size_t j = 0; !r && j < nhttp; j++) {
 		struct probe_result *pr = &out[idx[j]];
 		pr->duration_ms = res.duration_ms;
@@ -548,6 +559,13 @@ static int write_report(const char *file, struct prepared *p, const char *dst,
 		(json_int_t)w->layer.entries, "layer", w->layer.digest, "diff_id", w->layer.diff_id,
 		"probes", probes_json(pr, npr), "verify",
 		verified ? json_string(verified) : json_null(), "paths", kept);
+	json_t *tr = json_array();
+	if (used_fanotify)
+		json_array_append_new(tr, json_string("fanotify"));
+	if (used_ptrace)
+		json_array_append_new(tr, json_string("ptrace"));
+	json_object_set_new(j, "tracers", tr);
+	json_object_set_new(j, "rootless", json_boolean(rootless));
 	int r = json_dump_file(j, file, JSON_INDENT(1));
 	json_decref(j);
 	if (r < 0)
@@ -667,7 +685,12 @@ int cmd_slim(int argc, char **argv)
 		if (fstatat(p.rootfd, paths.v[i], &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
 			w.after_bytes += (uint64_t)st.st_size;
 	}
-	if (write_image(&p, &dst, &paths, &w, &err) < 0) {
+	if (isatty(STDERR_FILENO))
+		fprintf(stderr, "slim: writing %zu paths to %s...", paths.n, dst_text);
+	int wr = write_image(&p, &dst, &paths, &w, &err);
+	if (isatty(STDERR_FILENO))
+		fputs("\r\033[K", stderr);
+	if (wr < 0) {
 		perr_wrap(&err, "cannot write %s", dst_text);
 		r = report(&err);
 		goto out;

@@ -69,7 +69,7 @@ for n in python redis nginx node busybox; do
 	check "$n: skopeo and umoci read the slim image" \
 		bash -c "skopeo inspect oci:'$work/$n:slim' | jq -e '.Layers | length == 1' && umoci unpack --image '$work/$n:slim' '$work/$n.umoci' >/dev/null"
 	check "$n: the report explains every kept path" \
-		jq -e '(.paths | length > 10) and (.paths | all(.reasons | length > 0)) and .verify == "same" and (.probes | all(.ok))' "$work/$n.report.json"
+		jq -e '(.paths | length > 10) and (.paths | all(.reasons | length > 0)) and .verify == "same" and (.probes | all(.ok)) and .tracers == ["fanotify", "ptrace"]' "$work/$n.report.json"
 	check "$n: docker loads the slim image and it answers the same probe" \
 		bash -c "$(declare -f docker_check); $(declare -p fixtures); PY='$PY'; '$PARE' copy oci:'$work/$n:slim' docker-daemon:pare-slim/$n:slim && docker_check $n pare-slim/$n:slim"
 	jq -r --arg n "$n" '"\($n): \(.before.compressed) -> \(.after.compressed) compressed, \(.before.bytes) -> \(.after.bytes) bytes of files (\(.after.uncompressed) as tar), \(.before.entries) -> \(.after.entries) entries"' \
