@@ -2,14 +2,9 @@
 # Unpack speed: `pare unpack` vs `umoci unpack` of the python3 fixture, in
 # the same run, alternating, several rounds (this machine is shared and
 # noisy: read the ratio, not the absolute numbers).
-set -euo pipefail
-top=$(cd "$(dirname "$0")/.." && pwd)
+. "$(dirname "$0")/lib.sh"
 rounds=${ROUNDS:-5}
-fx=$("$top/tests/fixtures/build.sh" python)
-work=$(mktemp -d /var/tmp/pare-bench.XXXXXX)
-trap 'rm -rf "$work"' EXIT
 ms() { local s e; s=$(date +%s%N); "$@" >/dev/null 2>&1; e=$(date +%s%N); echo $(((e - s) / 1000000)); }
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 : >"$work/pare" ; : >"$work/umoci"
 for i in $(seq "$rounds"); do
 	rm -rf "$work/p" "$work/u"; sync

@@ -3,15 +3,10 @@
 # keep-set, builds and writes the layer) minus the probe's own run time,
 # next to `umoci unpack` of the same image, alternating, in the same run;
 # and pare's peak RSS. Targets: ratio <= 1.0, peak RSS <= 64 MB.
-set -euo pipefail
-top=$(cd "$(dirname "$0")/.." && pwd)
+. "$(dirname "$0")/lib.sh"
 rounds=${ROUNDS:-5}
-fx=$("$top/tests/fixtures/build.sh" python)
-work=$(mktemp -d /var/tmp/pare-bench.XXXXXX)
-trap 'rm -rf "$work"' EXIT
 cp -r "$fx/oci" "$work/py"
 probe="python3 -c 'import json, csv, email.message, decimal; print(1)'"
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 : >"$work/slim"; : >"$work/umoci"; : >"$work/rss"
 for i in $(seq "$rounds"); do
 	rm -rf "$work/u"; sync

@@ -5,12 +5,8 @@
 #   (b) python3 -m compileall -f of the stdlib
 # Variants: pare run (baseline), pare probe --tracer auto|ptrace|fanotify,
 # and strace -f --seccomp-bpf -e trace=%file around the same pare run.
-set -euo pipefail
-top=$(cd "$(dirname "$0")/.." && pwd)
+. "$(dirname "$0")/lib.sh"
 runs=${RUNS:-7}
-fx=$("$top/tests/fixtures/build.sh" python)
-work=$(mktemp -d /var/tmp/pare-bench.XXXXXX)
-trap 'rm -rf "$work"' EXIT
 export PARE_CACHE_DIR=$work/cache
 img=oci:$fx/oci
 P=$top/pare

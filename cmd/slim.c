@@ -334,30 +334,13 @@ static bool excluded(const char *path)
 	return false;
 }
 
-static void walk_rules(int dirfd, const char *rel, struct keepset *k, int depth)
+static void match_rules(void *ctx, const char *rel, const struct stat *st)
 {
-	int fd = openat(dirfd, *rel ? rel : ".", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-	if (!d) {
-		if (fd >= 0)
-			close(fd);
-		return;
-	}
-	struct strv dirs = { 0 };
-	for (struct dirent *de; (de = readdir(d));) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		cleanup_free char *abs = xasprintf("/%s%s%s", rel, *rel ? "/" : "", de->d_name);
-		for (size_t i = 0; i < sc.keep.n; i++)
-			if (glob_match(sc.keep.v[i], abs))
-				keepset_add(k, abs, KEEP_RULE, sc.keep.v[i]);
-		if (de->d_type == DT_DIR && depth < 256)
-			strv_push(&dirs, xstrdup(abs + 1));
-	}
-	closedir(d);
-	for (size_t i = 0; i < dirs.n; i++)
-		walk_rules(dirfd, dirs.v[i], k, depth + 1);
-	strv_free(&dirs);
+	(void)st;
+	cleanup_free char *abs = xasprintf("/%s", rel);
+	for (size_t i = 0; i < sc.keep.n; i++)
+		if (glob_match(sc.keep.v[i], abs))
+			keepset_add(ctx, abs, KEEP_RULE, sc.keep.v[i]);
 }
 
 static const char *const always[] = {
@@ -419,34 +402,21 @@ static void seed(struct keepset *k, struct prepared *p, const struct trace *t)
 			keepset_add(k, sc.keep.v[i], KEEP_RULE, sc.keep.v[i]);
 	}
 	if (globs)
-		walk_rules(p->rootfd, "", k, 0);
+		walk_tree(p->rootfd, match_rules, k);
 }
 
 /* Regular files and bytes of the unpacked image (the "before"). */
-static void tree_size(int rootfd, const char *rel, uint64_t *bytes, uint64_t *files, int depth)
+struct tree_size {
+	uint64_t bytes, entries;
+};
+
+static void count_entry(void *ctx, const char *rel, const struct stat *st)
 {
-	int fd = openat(rootfd, *rel ? rel : ".", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-	if (!d) {
-		if (fd >= 0)
-			close(fd);
-		return;
-	}
-	for (struct dirent *de; (de = readdir(d));) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		struct stat st;
-		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-			continue;
-		(*files)++;
-		if (S_ISREG(st.st_mode))
-			*bytes += (uint64_t)st.st_size;
-		if (S_ISDIR(st.st_mode) && depth < 256) {
-			cleanup_free char *child = xasprintf("%s%s%s", rel, *rel ? "/" : "", de->d_name);
-			tree_size(rootfd, child, bytes, files, depth + 1);
-		}
-	}
-	closedir(d);
+	struct tree_size *ts = ctx;
+	(void)rel;
+	ts->entries++;
+	if (S_ISREG(st->st_mode))
+		ts->bytes += (uint64_t)st->st_size;
 }
 
 /* ---- output ---- */
@@ -679,7 +649,10 @@ int cmd_slim(int argc, char **argv)
 	keepset_paths(&k, &paths);
 	for (size_t i = 0; i < p.img->manifest.n_layers; i++)
 		w.before_compressed += (uint64_t)p.img->manifest.layers[i].size;
-	tree_size(p.rootfd, "", &w.before_bytes, &w.before_files, 0);
+	struct tree_size ts = { 0 };
+	walk_tree(p.rootfd, count_entry, &ts);
+	w.before_bytes = ts.bytes;
+	w.before_files = ts.entries;
 	for (size_t i = 0; i < paths.n; i++) {
 		struct stat st;
 		if (fstatat(p.rootfd, paths.v[i], &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))

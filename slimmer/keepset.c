@@ -38,44 +38,24 @@ void keepset_free(struct keepset *k)
 		free(k->e[i].path);
 	}
 	free(k->e);
-	free(k->slots);
+	strindex_free(&k->index);
 	strv_free(&k->lib_dirs);
 	memset(k, 0, sizeof(*k));
 }
 
-static size_t hash_str(const char *s)
+static const char *keep_key(const void *ctx, size_t i)
 {
-	size_t h = 1469598103934665603ull;
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ull;
-	return h;
-}
-
-static size_t *slot_of(const struct keepset *k, const char *path)
-{
-	size_t mask = k->n_slots - 1;
-	for (size_t i = hash_str(path) & mask;; i = (i + 1) & mask)
-		if (!k->slots[i] || !strcmp(k->e[k->slots[i] - 1].path, path))
-			return &k->slots[i];
-}
-
-static void rehash(struct keepset *k)
-{
-	free(k->slots);
-	k->n_slots = k->n_slots ? k->n_slots * 2 : 1024;
-	k->slots = xcalloc(k->n_slots, sizeof(size_t));
-	for (size_t i = 0; i < k->n; i++)
-		*slot_of(k, k->e[i].path) = i + 1;
+	return ((const struct keepset *)ctx)->e[i].path;
 }
 
 const struct keep_entry *keepset_find(const struct keepset *k, const char *path)
 {
 	char clean[PATH_BUF];
 	struct perr err;
-	if (!k->n_slots || clean_in_root_path(path, clean, sizeof(clean) - 1, &err) < 0)
+	if (clean_in_root_path(path, clean, sizeof(clean) - 1, &err) < 0)
 		return NULL;
-	size_t s = *slot_of(k, clean);
-	return s ? &k->e[s - 1] : NULL;
+	size_t at = strindex_find(&k->index, clean, keep_key, k);
+	return at == SIZE_MAX ? NULL : &k->e[at];
 }
 
 bool keepset_add(struct keepset *k, const char *path, enum keep_why why, const char *of)
@@ -84,19 +64,18 @@ bool keepset_add(struct keepset *k, const char *path, enum keep_why why, const c
 	struct perr err;
 	if (clean_in_root_path(path, clean, sizeof(clean) - 1, &err) < 0)
 		return false;
-	if ((k->n + 1) * 2 > k->n_slots)
-		rehash(k);
-	size_t *slot = slot_of(k, clean);
-	bool added = !*slot;
+	size_t at = strindex_find(&k->index, clean, keep_key, k);
+	bool added = at == SIZE_MAX;
 	if (added) {
 		if (k->n == k->cap) {
 			k->cap = k->cap ? k->cap * 2 : 256;
 			k->e = xrealloc(k->e, k->cap * sizeof(*k->e));
 		}
 		k->e[k->n] = (struct keep_entry){ .path = xstrdup(clean) };
-		*slot = ++k->n;
+		at = k->n++;
+		strindex_put(&k->index, at, k->n, keep_key, k);
 	}
-	struct keep_entry *e = &k->e[*slot - 1];
+	struct keep_entry *e = &k->e[at];
 	for (size_t i = 0; i < e->nr; i++)
 		if (e->r[i].why == why && !strcmp(e->r[i].of ? e->r[i].of : "", of ? of : ""))
 			return added;
@@ -474,37 +453,10 @@ static void close_entry(struct keepset *k, int rootfd, size_t idx)
 }
 
 /* Every symlink in the image, for the reverse pass. */
-static void list_symlinks(int dirfd, const char *rel, struct strv *out, int depth)
+static void collect_symlink(void *ctx, const char *rel, const struct stat *st)
 {
-	if (depth > 256)
-		return;
-	int fd = openat(dirfd, *rel ? rel : ".", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-	if (!d) {
-		if (fd >= 0)
-			close(fd);
-		return;
-	}
-	struct strv dirs = { 0 };
-	for (struct dirent *de; (de = readdir(d));) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		char *child = xasprintf("%s%s%s", rel, *rel ? "/" : "", de->d_name);
-		unsigned char type = de->d_type;
-		struct stat st;
-		if (type == DT_UNKNOWN && fstatat(dirfd, child, &st, AT_SYMLINK_NOFOLLOW) == 0)
-			type = S_ISLNK(st.st_mode) ? DT_LNK : S_ISDIR(st.st_mode) ? DT_DIR : DT_REG;
-		if (type == DT_LNK)
-			strv_push(out, child);
-		else if (type == DT_DIR)
-			strv_push(&dirs, child);
-		else
-			free(child);
-	}
-	closedir(d);
-	for (size_t i = 0; i < dirs.n; i++)
-		list_symlinks(dirfd, dirs.v[i], out, depth + 1);
-	strv_free(&dirs);
+	if (S_ISLNK(st->st_mode))
+		strv_push(ctx, xstrdup(rel));
 }
 
 int keepset_close(struct keepset *k, int rootfd, struct perr *err)
@@ -518,7 +470,7 @@ int keepset_close(struct keepset *k, int rootfd, struct perr *err)
 			if (!k->e[i].closed)
 				close_entry(k, rootfd, i);
 		if (!listed) {
-			list_symlinks(rootfd, "", &links, 0);
+			walk_tree(rootfd, collect_symlink, &links);
 			listed = true;
 		}
 		bool more = false;
@@ -553,7 +505,7 @@ int keepset_close(struct keepset *k, int rootfd, struct perr *err)
 		free(k->e[i].path);
 	}
 	k->n = w;
-	rehash(k);
+	strindex_rebuild(&k->index, k->n, keep_key, k);
 	return 0;
 }
 

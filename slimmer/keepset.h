@@ -50,7 +50,7 @@ struct keep_entry {
 struct keepset {
 	struct keep_entry *e;
 	size_t n, cap;
-	size_t *slots, n_slots;
+	struct strindex index;   /* path -> position in e */
 	struct strv lib_dirs;    /* ld.so's search list, read from the image once */
 	bool lib_dirs_read;
 	uint64_t elf_files, scripts;

@@ -290,3 +290,86 @@ void strset_free(struct strset *s)
 	free(s->slots);
 	memset(s, 0, sizeof(*s));
 }
+
+static size_t *strindex_slot(const struct strindex *x, const char *key, strindex_key_fn key_at,
+			     const void *ctx)
+{
+	size_t mask = x->cap - 1;
+	for (size_t i = str_hash(key) & mask;; i = (i + 1) & mask)
+		if (!x->slots[i] || !strcmp(key_at(ctx, x->slots[i] - 1), key))
+			return &x->slots[i];
+}
+
+size_t strindex_find(const struct strindex *x, const char *key, strindex_key_fn key_at,
+		     const void *ctx)
+{
+	if (!x->cap)
+		return SIZE_MAX;
+	size_t s = *strindex_slot(x, key, key_at, ctx);
+	return s ? s - 1 : SIZE_MAX;
+}
+
+void strindex_rebuild(struct strindex *x, size_t n, strindex_key_fn key_at, const void *ctx)
+{
+	size_t cap = 64;
+	while (cap < n * 2 + 2)
+		cap *= 2;
+	free(x->slots);
+	x->slots = xcalloc(cap, sizeof(size_t));
+	x->cap = cap;
+	for (size_t i = 0; i < n; i++)
+		*strindex_slot(x, key_at(ctx, i), key_at, ctx) = i + 1;
+}
+
+void strindex_put(struct strindex *x, size_t i, size_t n, strindex_key_fn key_at, const void *ctx)
+{
+	if (n * 2 + 2 > x->cap)
+		strindex_rebuild(x, n, key_at, ctx); /* indexes entry I too */
+	else
+		*strindex_slot(x, key_at(ctx, i), key_at, ctx) = i + 1;
+}
+
+void strindex_free(struct strindex *x)
+{
+	free(x->slots);
+	x->slots = NULL;
+	x->cap = 0;
+}
+
+static void walk_dir(int rootfd, const char *rel, int depth,
+		     void (*fn)(void *ctx, const char *rel, const struct stat *st), void *ctx)
+{
+	int fd = openat(rootfd, *rel ? rel : ".", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	struct strv dirs = { 0 };
+	for (struct dirent *de; (de = readdir(d));) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		struct stat st;
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		char *child = xasprintf("%s%s%s", rel, *rel ? "/" : "", de->d_name);
+		fn(ctx, child, &st);
+		if (S_ISDIR(st.st_mode) && depth < 256)
+			strv_push(&dirs, child);
+		else
+			free(child);
+	}
+	closedir(d);
+	/* Every ancestor of a child here was seen to be a directory, so
+	 * opening it by name from the root follows no symlink. */
+	for (size_t i = 0; i < dirs.n; i++)
+		walk_dir(rootfd, dirs.v[i], depth + 1, fn, ctx);
+	strv_free(&dirs);
+}
+
+void walk_tree(int rootfd, void (*fn)(void *ctx, const char *rel, const struct stat *st),
+	       void *ctx)
+{
+	walk_dir(rootfd, "", 0, fn, ctx);
+}

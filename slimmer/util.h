@@ -94,4 +94,26 @@ bool strset_add(struct strset *s, const char *key); /* true when added */
 bool strset_has(const struct strset *s, const char *key);
 void strset_free(struct strset *s);
 
+/* An open-addressing index from strings to positions in the caller's
+ * array; the caller keeps the keys, KEY_AT(ctx, i) returns entry i's. */
+typedef const char *(*strindex_key_fn)(const void *ctx, size_t i);
+struct strindex {
+	size_t *slots; /* position + 1, 0 = empty */
+	size_t cap;
+};
+/* Position of KEY, or SIZE_MAX. */
+size_t strindex_find(const struct strindex *x, const char *key, strindex_key_fn key_at,
+		     const void *ctx);
+/* Entry I (of N, already stored by the caller) holds a new key. */
+void strindex_put(struct strindex *x, size_t i, size_t n, strindex_key_fn key_at, const void *ctx);
+/* Index entries 0..N-1 afresh (after the caller reordered them). */
+void strindex_rebuild(struct strindex *x, size_t n, strindex_key_fn key_at, const void *ctx);
+void strindex_free(struct strindex *x);
+
+struct stat;
+/* Visit every entry below ROOTFD, depth first, never following a symlink;
+ * FN gets the path relative to the root ("usr/bin") and its lstat. */
+void walk_tree(int rootfd, void (*fn)(void *ctx, const char *rel, const struct stat *st),
+	       void *ctx);
+
 #endif

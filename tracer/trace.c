@@ -32,7 +32,7 @@ void trace_free(struct trace *t)
 	for (size_t i = 0; i < t->n; i++)
 		free(t->e[i].path);
 	free(t->e);
-	free(t->slots);
+	strindex_free(&t->index);
 	strv_free(&t->exes);
 	for (size_t i = 0; i < t->n_execs; i++)
 		strv_free(&t->execs[i].argv);
@@ -41,29 +41,9 @@ void trace_free(struct trace *t)
 	memset(t, 0, sizeof(*t));
 }
 
-static size_t hash_str(const char *s)
+static const char *trace_key(const void *ctx, size_t i)
 {
-	size_t h = 1469598103934665603ull;
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ull;
-	return h;
-}
-
-static size_t *find_slot(struct trace *t, const char *path)
-{
-	size_t mask = t->n_slots - 1;
-	for (size_t i = hash_str(path) & mask;; i = (i + 1) & mask)
-		if (!t->slots[i] || !strcmp(t->e[t->slots[i] - 1].path, path))
-			return &t->slots[i];
-}
-
-static void grow_slots(struct trace *t)
-{
-	free(t->slots);
-	t->n_slots = t->n_slots ? t->n_slots * 2 : 1024;
-	t->slots = xcalloc(t->n_slots, sizeof(size_t));
-	for (size_t i = 0; i < t->n; i++)
-		*find_slot(t, t->e[i].path) = i + 1;
+	return ((const struct trace *)ctx)->e[i].path;
 }
 
 uint32_t trace_exe(struct trace *t, const char *path)
@@ -77,18 +57,17 @@ uint32_t trace_exe(struct trace *t, const char *path)
 
 void trace_add(struct trace *t, const char *path, enum trace_op op, uint32_t exe, int src)
 {
-	if ((t->n + 1) * 2 > t->n_slots)
-		grow_slots(t);
-	size_t *slot = find_slot(t, path);
-	if (!*slot) {
+	size_t at = strindex_find(&t->index, path, trace_key, t);
+	if (at == SIZE_MAX) {
 		if (t->n == t->cap) {
 			t->cap = t->cap ? t->cap * 2 : 256;
 			t->e = xrealloc(t->e, t->cap * sizeof(*t->e));
 		}
 		t->e[t->n] = (struct trace_entry){ .path = xstrdup(path) };
-		*slot = ++t->n;
+		at = t->n++;
+		strindex_put(&t->index, at, t->n, trace_key, t);
 	}
-	struct trace_entry *e = &t->e[*slot - 1];
+	struct trace_entry *e = &t->e[at];
 	e->ops |= 1u << op;
 	e->sources |= src;
 	if (exe == UINT32_MAX)
@@ -211,9 +190,7 @@ static json_t *syscalls_json(const struct trace *t)
 char *trace_to_json(struct trace *t, const struct trace_meta *m)
 {
 	qsort(t->e, t->n, sizeof(*t->e), cmp_entry);
-	free(t->slots); /* indexes changed: the table is rebuilt on next add */
-	t->slots = NULL;
-	t->n_slots = 0;
+	strindex_rebuild(&t->index, t->n, trace_key, t); /* positions changed */
 
 	json_t *root = json_object();
 	json_object_set_new(root, "pare_trace", json_integer(1));

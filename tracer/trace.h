@@ -57,8 +57,7 @@ struct trace_syscall {
 struct trace {
 	struct trace_entry *e;
 	size_t n, cap;
-	size_t *slots;     /* open addressing: index + 1, 0 = empty */
-	size_t n_slots;
+	struct strindex index; /* path -> position in e */
 	struct strv exes;  /* interned executable paths */
 	struct trace_exec *execs;
 	size_t n_execs;

@@ -33,6 +33,21 @@ one_line_error() { # one_line_error EXPECTED_RC CMD... : fails with one "pare: "
 	[ "$rc" -eq "$want" ] && [ "$(grep -c . "$work/err")" -le 2 ] && grep -q '^pare: ' "$work/err"
 }
 
+build_fixtures() { # sets fixtures=(...) to the five cached fixture images
+	echo "# building fixture images (cached)"
+	mapfile -t fixtures < <("$top/tests/fixtures/build.sh")
+	[ ${#fixtures[@]} -eq 5 ] || { echo "fixture build failed"; exit 1; }
+}
+
+start_dockerd() { # a private dockerd for this suite, stopped at exit
+	dockerdir=$work/docker
+	cleanup_hooks+=(stop_dockerd)
+	echo "# starting a private dockerd"
+	DOCKER_HOST=$("$top/tests/e2e/dockerd.sh" start "$dockerdir") || exit 1
+	export DOCKER_HOST
+}
+stop_dockerd() { "$top/tests/e2e/dockerd.sh" stop "$dockerdir"; }
+
 finish() {
 	echo "$suite: $pass passed, $fail failed"
 	[ $fail -eq 0 ]

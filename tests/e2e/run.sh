@@ -9,21 +9,14 @@ TOOLS=$top/build/tests
 export PATH=$top:$PATH
 suite=e2e
 . "$top/tests/e2e/lib.sh"
-dockerdir=$work/docker
-stop_dockerd() { "$top/tests/e2e/dockerd.sh" stop "$dockerdir"; }
-cleanup_hooks+=(stop_dockerd)
 
-echo "# building fixture images (cached)"
-mapfile -t fixtures < <("$top/tests/fixtures/build.sh")
-[ ${#fixtures[@]} -eq 5 ] || { echo "fixture build failed"; exit 1; }
+build_fixtures
 # Inputs must never change: size, mtime and ctime (any write or chmod) of
 # every fixture file, before the first test and after the last.
 snapshot() { find "${fixtures[@]}" -printf '%p %y %s %T@ %C@ %m\n' | LC_ALL=C sort; }
 snapshot >"$work/inputs.before"
 
-echo "# starting a private dockerd"
-DOCKER_HOST=$("$top/tests/e2e/dockerd.sh" start "$dockerdir") || exit 1
-export DOCKER_HOST
+start_dockerd
 
 for fx in "${fixtures[@]}"; do
 	name=$(basename "$fx"); name=${name%-*}

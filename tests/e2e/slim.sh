@@ -10,16 +10,9 @@ PARE=$top/pare
 suite=slim
 . "$top/tests/e2e/lib.sh"
 export PARE_CACHE_DIR=$work/cache
-dockerdir=$work/docker
-stop_dockerd() { "$top/tests/e2e/dockerd.sh" stop "$dockerdir"; }
-cleanup_hooks+=(stop_dockerd)
 
-echo "# building fixture images (cached)"
-mapfile -t fixtures < <("$top/tests/fixtures/build.sh")
-[ ${#fixtures[@]} -eq 5 ] || { echo "fixture build failed"; exit 1; }
-echo "# starting a private dockerd"
-DOCKER_HOST=$("$top/tests/e2e/dockerd.sh" start "$dockerdir") || exit 1
-export DOCKER_HOST
+build_fixtures
+start_dockerd
 for f in "${fixtures[@]}"; do n=$(basename "$f"); n=${n%-*}; cp -r "$f/oci" "$work/$n"; done
 pyfx=$(printf "%s\n" "${fixtures[@]}" | grep /python-)
 

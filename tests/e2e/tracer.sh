@@ -11,9 +11,7 @@ suite=tracer
 . "$top/tests/e2e/lib.sh"
 export PARE_CACHE_DIR=$work/cache
 
-echo "# building fixture images (cached) and the golden image"
-mapfile -t fixtures < <("$top/tests/fixtures/build.sh")
-[ ${#fixtures[@]} -eq 5 ] || { echo "fixture build failed"; exit 1; }
+build_fixtures
 fx() { local f; for f in "${fixtures[@]}"; do case "$(basename "$f")" in "$1"-*) echo "oci:$f/oci" ;; esac; done; }
 "$top/tests/golden/mkimage.sh" "$work/golden" "$TOOLS/golden" || exit 1
 G=oci:$work/golden/oci
