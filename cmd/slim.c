@@ -15,6 +15,7 @@
 #include "../slimmer/build.h"
 #include "../slimmer/digest.h"
 #include "../slimmer/glob.h"
+#include "../slimmer/resolve.h"
 #include "../slimmer/keepset.h"
 #include "../slimmer/writer.h"
 
@@ -47,18 +48,21 @@ static const char help[] =
 	"      --keep PATH|GLOB    keep these too (repeatable; * ? [..] per component, ** any depth)\n"
 	"      --keep-file FILE    one --keep per line\n"
 	"      --exclude GLOB      drop traced paths matching GLOB (--keep still wins)\n"
+	"      --keep-written      also keep the files the probes wrote (created or changed),\n"
+	"                          as they left them; the probes then share one writable\n"
+	"                          layer, in order, as in one container\n"
 	"      --report FILE       JSON report: sizes, probes, and every kept path with its reasons\n"
 	"      --verify            rerun the probes against the slim image and compare\n"
 	"      --tracer MODE       auto (default), fanotify, ptrace or both; see 'pare probe --help'\n"
 	RUN_HELP COMMON_HELP;
 
-enum { OPT_EXEC = 1200, OPT_HTTP, OPT_HTTP_FILE, OPT_EXEC_FILE, OPT_TRACE, OPT_KEEP, OPT_KEEP_FILE, OPT_EXCLUDE,
+enum { OPT_EXEC = 1200, OPT_HTTP, OPT_HTTP_FILE, OPT_KEEP_WRITTEN, OPT_EXEC_FILE, OPT_TRACE, OPT_KEEP, OPT_KEEP_FILE, OPT_EXCLUDE,
        OPT_REPORT, OPT_VERIFY };
 
 struct slim_cmd {
 	struct strv probes, http, http_files, traces, keep, exclude;
 	const char *report;
-	bool verify;
+	bool verify, keep_written;
 	int bad;
 };
 static struct slim_cmd sc;
@@ -103,6 +107,7 @@ static int slim_opt(struct common_opts *co, int c)
 	case OPT_KEEP_FILE: read_lines(optarg, &sc.keep); return sc.bad ? -1 : 0;
 	case OPT_REPORT: sc.report = optarg; return 0;
 	case OPT_VERIFY: sc.verify = true; return 0;
+	case OPT_KEEP_WRITTEN: sc.keep_written = true; return 0;
 	default: return run_cmd_opt(co, c);
 	}
 }
@@ -419,6 +424,29 @@ static void count_entry(void *ctx, const char *rel, const struct stat *st)
 		ts->bytes += (uint64_t)st->st_size;
 }
 
+/* What the probes wrote, still there in the shared upper directory (not
+ * whiteouts): PATHS gets them too, WRITTEN names them for the builder. */
+static void collect_written(const struct trace *t, int upper_fd, const struct keepset *k,
+			    struct strv *paths, struct strset *written)
+{
+	for (size_t i = 0; i < t->n; i++) {
+		const char *path = t->e[i].path;
+		if (!(t->e[i].ops & (1u << OP_OPEN_WRITE | 1u << OP_MODIFY)) || excluded(path))
+			continue;
+		char parent[4097];
+		struct perr ignored;
+		struct stat st;
+		const char *base = split_parent(path + 1, parent, sizeof(parent));
+		int pfd = root_open_dir(upper_fd, parent, &ignored);
+		if (pfd >= 0 && *base && fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    !(S_ISCHR(st.st_mode) && st.st_rdev == 0) && strset_add(written, path + 1) &&
+		    !keepset_find(k, path + 1))
+			strv_push(paths, xstrdup(path + 1));
+		if (pfd >= 0)
+			close(pfd);
+	}
+}
+
 /* ---- output ---- */
 
 static char *default_output(const struct imgref *in)
@@ -442,12 +470,14 @@ struct written {
 };
 
 static int write_image(struct prepared *p, const struct imgref *dst, const struct strv *paths,
-		       struct written *w, struct perr *err)
+		       const struct strset *from_upper, int upper_fd, struct written *w,
+		       struct perr *err)
 {
 	cleanup_writer struct image_writer *iw = NULL;
 	if (writer_open(dst, &iw, err) < 0)
 		return -1;
-	struct build_opts bo = { .comp = writer_wants_uncompressed(iw) ? COMP_NONE : COMP_GZIP };
+	struct build_opts bo = { .comp = writer_wants_uncompressed(iw) ? COMP_NONE : COMP_GZIP,
+				 .from_upper = from_upper, .upper_fd = upper_fd };
 	bo.clamp_mtime = source_date_epoch(&bo.epoch);
 	int fd = writer_layer_tmpfile(iw, err);
 	if (fd < 0 || layer_build(p->rootfd, paths, fd, &bo, &w->layer, err) < 0)
@@ -496,14 +526,17 @@ static json_t *probes_json(const struct probe_result *pr, size_t n)
 }
 
 static int write_report(const char *file, struct prepared *p, const char *dst,
-			const struct keepset *k, const struct strv *paths, const struct written *w,
+			const struct keepset *k, const struct strset *written, int upper_fd,
+			const struct strv *paths, const struct written *w,
 			const struct probe_result *pr, size_t npr, const char *verified)
 {
 	json_t *kept = json_array();
 	for (size_t i = 0; i < paths->n; i++) {
 		const struct keep_entry *e = keepset_find(k, paths->v[i]);
 		json_t *rs = json_array();
-		for (size_t r = 0; r < e->nr; r++) {
+		if (!e || strset_has(written, paths->v[i]))
+			json_array_append_new(rs, json_pack("{s:s}", "why", "written by a probe (--keep-written)"));
+		for (size_t r = 0; e && r < e->nr; r++) {
 			enum keep_why why = e->r[r].why;
 			json_t *o = json_pack("{s:s}", "why", keep_why_names[why]);
 			const char *of = e->r[r].of;
@@ -514,7 +547,10 @@ static int write_report(const char *file, struct prepared *p, const char *dst,
 			}
 			json_array_append_new(rs, o);
 		}
-		char type[2] = { e->type, 0 };
+		char type[2] = { e ? e->type : 'f', 0 };
+		struct stat st;
+		if (!e && upper_fd >= 0 && fstatat(upper_fd, paths->v[i], &st, AT_SYMLINK_NOFOLLOW) == 0)
+			type[0] = S_ISDIR(st.st_mode) ? 'd' : S_ISLNK(st.st_mode) ? 'l' : 'f';
 		cleanup_free char *abs = xasprintf("/%s", paths->v[i]);
 		json_array_append_new(kept, json_pack("{s:s,s:s,s:o}", "path", abs, "type", type,
 						      "reasons", rs));
@@ -594,6 +630,7 @@ int cmd_slim(int argc, char **argv)
 		{ "exclude", required_argument, NULL, OPT_EXCLUDE },
 		{ "report", required_argument, NULL, OPT_REPORT },
 		{ "verify", no_argument, NULL, OPT_VERIFY },
+		{ "keep-written", no_argument, NULL, OPT_KEEP_WRITTEN },
 		{ 0 },
 	};
 	struct run_cmd rc;
@@ -605,6 +642,9 @@ int cmd_slim(int argc, char **argv)
 	struct written w = { 0 };
 	struct imgref dst = { 0 };
 	cleanup_free char *dst_text = NULL;
+	char *upper_dir = NULL;
+	int upper_fd = -1;
+	struct strset written = { 0 };
 	memset(&sc, 0, sizeof(sc));
 	int r = run_cmd_parse_fn("slim", argc, argv, help, extra, slim_opt, &rc);
 	if (r >= 0)
@@ -629,6 +669,20 @@ int cmd_slim(int argc, char **argv)
 		r = EXIT_FAIL;
 		goto out;
 	}
+	if (sc.keep_written) {
+		/* One writable layer on the host for all probes, to read back. */
+		upper_dir = make_tempdir("pare-written", &err);
+		cleanup_free char *u = upper_dir ? xasprintf("%s/upper", upper_dir) : NULL;
+		cleanup_free char *wk = upper_dir ? xasprintf("%s/work", upper_dir) : NULL;
+		if (!upper_dir || mkdir(u, 0755) < 0 || mkdir(wk, 0755) < 0 ||
+		    (upper_fd = open(u, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0) {
+			if (upper_dir && !err.msg[0])
+				perr_set(&err, errno, "cannot prepare '%s'", upper_dir);
+			r = report(&err);
+			goto out;
+		}
+		p.spec.upper_dir = upper_dir;
+	}
 	if ((r = run_probes(&rc, &p, &t, pr, "", true)))
 		goto out;
 	if (t.lost) {
@@ -647,6 +701,8 @@ int cmd_slim(int argc, char **argv)
 		goto out;
 	}
 	keepset_paths(&k, &paths);
+	if (upper_fd >= 0)
+		collect_written(&t, upper_fd, &k, &paths, &written);
 	for (size_t i = 0; i < p.img->manifest.n_layers; i++)
 		w.before_compressed += (uint64_t)p.img->manifest.layers[i].size;
 	struct tree_size ts = { 0 };
@@ -660,7 +716,7 @@ int cmd_slim(int argc, char **argv)
 	}
 	if (isatty(STDERR_FILENO))
 		fprintf(stderr, "slim: writing %zu paths to %s...", paths.n, dst_text);
-	int wr = write_image(&p, &dst, &paths, &w, &err);
+	int wr = write_image(&p, &dst, &paths, written.n ? &written : NULL, upper_fd, &w, &err);
 	if (isatty(STDERR_FILENO))
 		fputs("\r\033[K", stderr);
 	if (wr < 0) {
@@ -684,10 +740,18 @@ int cmd_slim(int argc, char **argv)
 			fprintf(stderr, "  verify: the slim image behaves the same (%zu probes)\n", npr);
 	}
 	if (sc.report) {
-		int rr = write_report(sc.report, &p, dst_text, &k, &paths, &w, pr, npr, verdict);
+		int rr = write_report(sc.report, &p, dst_text, &k, &written, upper_fd, &paths, &w, pr, npr, verdict);
 		r = r ? r : rr;
 	}
 out:
+	if (upper_fd >= 0)
+		close(upper_fd);
+	if (upper_dir) {
+		struct perr ignored;
+		remove_tree_at(AT_FDCWD, upper_dir, &ignored);
+		free(upper_dir);
+	}
+	strset_free(&written);
 	free(pr);
 	strv_free(&paths);
 	keepset_free(&k);

@@ -98,6 +98,8 @@ static void add_xattrs(struct archive_entry *e, int fd)
 		const char *name = names + off;
 		if (strcmp(name, "security.capability") && strncmp(name, "user.", 5))
 			continue;
+		if (!strncmp(name, "user.overlay.", 13)) /* a rootless overlay's own */
+			continue;
 		ssize_t vn = fgetxattr(fd, name, value, sizeof(value));
 		if (vn >= 0)
 			archive_entry_xattr_add_entry(e, name, value, (size_t)vn);
@@ -113,11 +115,29 @@ static int write_data(struct builder *b, int fd, const char *path, struct perr *
 	return n < 0 ? perr_set(err, errno, "cannot read '/%s'", path) : 0;
 }
 
+/* The parent directory to read PATH from: the upper one when it holds
+ * PATH (and not as a whiteout, a 0/0 character device), else the root. */
+static int pick_parent(struct builder *b, const char *path, const char *parent, const char *base,
+		       struct perr *err)
+{
+	if (b->o->from_upper && strset_has(b->o->from_upper, path)) {
+		struct perr ignored;
+		struct stat st;
+		int ufd = root_open_dir(b->o->upper_fd, parent, &ignored);
+		if (ufd >= 0 && fstatat(ufd, base, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    !(S_ISCHR(st.st_mode) && st.st_rdev == 0))
+			return ufd;
+		if (ufd >= 0)
+			close(ufd);
+	}
+	return root_open_dir(b->rootfd, parent, err);
+}
+
 static int add_path(struct builder *b, const char *path, struct perr *err)
 {
 	char parent[8192], target[4097];
 	const char *base = split_parent(path, parent, sizeof(parent));
-	cleanup_close int pfd = root_open_dir(b->rootfd, parent, err);
+	cleanup_close int pfd = pick_parent(b, path, parent, base, err);
 	cleanup_close int fd = -1;
 	struct stat st;
 	if (pfd < 0 || fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0)

@@ -11,6 +11,10 @@ struct build_opts {
 	enum compression comp;
 	bool clamp_mtime;   /* clamp mtimes to EPOCH (SOURCE_DATE_EPOCH) */
 	int64_t epoch;
+	/* Paths (in FROM_UPPER) read from an overlay upper directory instead
+	 * of ROOTFD: what a program wrote. A whiteout there is ignored. */
+	const struct strset *from_upper;
+	int upper_fd;
 };
 
 struct built_layer {

@@ -303,8 +303,11 @@ static void enter_root(struct init_ctx *c)
 		init_fail(c, "cannot make the mount namespace private");
 	clone_host_trees(c);
 	static const char *const tmp_opts[] = { "mode", "0755", NULL };
-	int tmp = new_mount(c, "tmpfs", tmp_opts, 0);
-	if (mkdirat(tmp, "upper", 0755) < 0 || mkdirat(tmp, "work", 0755) < 0)
+	int tmp = s->upper_dir ? open(s->upper_dir, O_PATH | O_DIRECTORY | O_CLOEXEC)
+			       : new_mount(c, "tmpfs", tmp_opts, 0);
+	if (tmp < 0)
+		init_fail(c, "cannot open %s", s->upper_dir);
+	if (!s->upper_dir && (mkdirat(tmp, "upper", 0755) < 0 || mkdirat(tmp, "work", 0755) < 0))
 		init_fail(c, "cannot prepare the overlay's upper directory");
 	char upper[64], work[64];
 	snprintf(upper, sizeof(upper), "/proc/self/fd/%d/upper", tmp);

@@ -33,6 +33,8 @@ struct sandbox_spec {
 	const char *hostname;
 	bool net_host;          /* share the host network instead of a new netns */
 	const char *busybox;    /* host path of a static busybox, bound at /.pare/busybox */
+	const char *upper_dir;  /* host dir with empty upper/ and work/ to keep the
+				 * program's writes; NULL = a private tmpfs */
 	bool seize;             /* PTRACE_SEIZE pid 1 before it starts the program */
 	unsigned long ptrace_options;
 	const struct sock_fprog *filter; /* seccomp filter for the program, or NULL */

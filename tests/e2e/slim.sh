@@ -118,6 +118,15 @@ verify_catches() {
 		grep -q 'pare run' "$work/nv.err" && skopeo inspect "oci:$work/python:nv" >/dev/null
 }
 check "--verify catches a slim image that behaves differently" verify_catches
+WRITE='mkdir -p /appdata && python3 -c "open(\"/appdata/s.txt\", \"w\").write(\"w\")"'
+keep_written() {
+	"$PARE" slim -o "oci:$work/python:kw" --keep-written --exec "$WRITE" "oci:$work/python:latest" 2>/dev/null &&
+		[ "$("$PARE" run "oci:$work/python:kw" -c 'print(open("/appdata/s.txt").read())')" = w ] &&
+		"$PARE" slim -o "oci:$work/python:nokw" --exec "$WRITE" "oci:$work/python:latest" 2>/dev/null &&
+		! "$PARE" run "oci:$work/python:nokw" -c 'open("/appdata/s.txt")' 2>/dev/null &&
+		! ls -d /tmp/pare-written-* 2>/dev/null
+}
+check "--keep-written keeps what a probe wrote (and only then)" keep_written
 check "the input image is untouched (its manifest and blobs still verify)" \
 	bash -c "'$PARE' unpack oci:'$work/python':latest '$work/py-in' && [ \"\$(skopeo inspect oci:'$work/python':latest | jq -r .Digest)\" = \"\$(skopeo inspect oci:'$pyfx/oci':latest | jq -r .Digest)\" ]"
 check "slim --help" bash -c "'$PARE' slim --help | grep -q -- '--verify'"
