@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/openat2.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -11,6 +12,8 @@
 bool resolve_no_openat2;
 
 #define MAX_SYMLINKS 40
+
+static int normalize(const char *name, char *out, size_t max, bool clamp, struct perr *err);
 
 static long sys_openat2(int dirfd, const char *path, uint64_t flags, uint64_t resolve)
 {
@@ -139,6 +142,46 @@ int root_open_dir(int rootfd, const char *rel, struct perr *err)
 		return perr_set(err, errno, "cannot open directory '/%s' in the root", rel);
 	int r = root_open_dir_fallback(rootfd, rel, err);
 	return r < 0 ? perr_wrap(err, "cannot open directory '/%s' in the root", rel) : r;
+}
+
+int root_open_file(int rootfd, const char *rel, int flags, struct perr *err)
+{
+	long fd = sys_openat2(rootfd, *rel ? rel : ".", (uint64_t)flags | O_CLOEXEC,
+			      RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
+	if (fd >= 0)
+		return (int)fd;
+	if (errno != ENOSYS)
+		return perr_set(err, errno, "cannot open '/%s' in the root", rel);
+	/* Fallback: the parent through the fd walk, the leaf without following;
+	 * a symlinked leaf is read and resolved again from its directory. */
+	char cur[2 * PATH_MAX + 2], parent[PATH_MAX], target[PATH_MAX];
+	snprintf(cur, sizeof(cur), "%s", rel);
+	for (int hops = 0; hops <= MAX_SYMLINKS; hops++) {
+		char clean[2 * PATH_MAX + 2];
+		if (normalize(cur, clean, PATH_MAX - 1, true, err) < 0)
+			return -1;
+		const char *base = split_parent(clean, parent, sizeof(parent));
+		int pfd = root_open_dir(rootfd, parent, err);
+		if (pfd < 0)
+			return -1;
+		int f = *base ? openat(pfd, base, flags | O_NOFOLLOW | O_CLOEXEC)
+			      : openat(pfd, ".", flags | O_CLOEXEC);
+		if (f >= 0 || errno != ELOOP) {
+			int e = errno;
+			close(pfd);
+			return f >= 0 ? f : perr_set(err, e, "cannot open '/%s' in the root", rel);
+		}
+		ssize_t n = readlinkat(pfd, base, target, sizeof(target) - 1);
+		close(pfd);
+		if (n < 0)
+			return perr_set(err, errno, "cannot read link '/%s'", clean);
+		target[n] = 0;
+		if (target[0] == '/')
+			snprintf(cur, sizeof(cur), "%s", target);
+		else
+			snprintf(cur, sizeof(cur), "%s/%s", parent, target);
+	}
+	return perr_set(err, ELOOP, "cannot open '/%s' in the root", rel);
 }
 
 int open_beneath_nofollow(int dirfd, const char *rel, int flags, struct perr *err)

@@ -19,6 +19,10 @@ extern bool resolve_no_openat2;
  * if ROOTFD were "/"). REL "" is the root itself. */
 int root_open_dir(int rootfd, const char *rel, struct perr *err);
 
+/* Open file REL (absolute or relative) inside ROOTFD, every symlink
+ * resolved in the root as RESOLVE_IN_ROOT does; FLAGS are open(2) flags. */
+int root_open_file(int rootfd, const char *rel, int flags, struct perr *err);
+
 /* Open REL below DIRFD refusing every symlink and any escape (for blobs of
  * an OCI layout). FLAGS are open(2) flags. */
 int open_beneath_nofollow(int dirfd, const char *rel, int flags, struct perr *err);

@@ -10,6 +10,8 @@
 
 #include <sys/stat.h>
 
+#include "../slimmer/resolve.h"
+
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 #define MAX_ACCOUNT_FILE (4u << 20)
 
@@ -39,12 +41,11 @@ int parse_signal(const char *s)
 
 bool image_has_path(int rootfd, const char *path)
 {
-	struct open_how how = { .flags = O_PATH | O_CLOEXEC,
-				.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
-	long fd = syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
+	struct perr err;
+	int fd = root_open_file(rootfd, path, O_PATH, &err);
 	if (fd < 0)
 		return false;
-	close((int)fd);
+	close(fd);
 	return true;
 }
 
@@ -74,9 +75,8 @@ static bool parse_id(const char *s, unsigned *out)
  * symlink); a missing or odd one reads as empty. */
 static char *read_account(int rootfd, const char *rel)
 {
-	struct open_how how = { .flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK,
-				.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
-	long fd = syscall(SYS_openat2, rootfd, rel, &how, sizeof(how));
+	struct perr err;
+	long fd = root_open_file(rootfd, rel, O_RDONLY | O_NONBLOCK, &err);
 	struct stat st;
 	if (fd < 0)
 		return xstrdup("");

@@ -46,7 +46,7 @@ static struct buf build(const char *root, const struct strv *paths, enum compres
 	struct buf out = { 0 };
 	int rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	int fd = open(top, O_TMPFILE | O_RDWR, 0600);
-	struct build_opts o = { c, clamp, 1000000003 };
+	struct build_opts o = { .comp = c, .clamp_mtime = clamp, .epoch = 1000000003 };
 	if (layer_build(rootfd, paths, fd, &o, bl, &err) < 0)
 		tap_diag("build: %s", err.msg);
 	struct stat st;

@@ -5,6 +5,7 @@
 #define _GNU_SOURCE
 #include "helpers.h"
 #include "tap.h"
+#include "../../slimmer/resolve.h"
 #include "../../tracer/config.h"
 #include "../../tracer/syscalls.h"
 #include "../../tracer/trace.h"
@@ -294,6 +295,11 @@ int main(void)
 	test_filter();
 	test_store(tmp);
 	test_config(tmp);
+	/* Again through the userspace resolver (kernels without openat2). */
+	resolve_no_openat2 = true;
+	tap_diag("config again without openat2");
+	test_config(tmp);
+	resolve_no_openat2 = false;
 	rm_rf(tmp);
 	free(tmp);
 	return tap_done();
