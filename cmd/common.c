@@ -3,7 +3,7 @@
 #include <stdarg.h>
 #include <string.h>
 
-#define MAX_LONGOPTS 32
+#define MAX_LONGOPTS 64
 
 void common_init(struct common_opts *co)
 {

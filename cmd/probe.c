@@ -21,6 +21,9 @@ static const char help[] =
 	"                          fanotify | ptrace | both: exactly those\n"
 	"      --syscalls          also record every syscall number used (stops the\n"
 	"                          program on every syscall: much slower)\n"
+	"      --seccomp-profile FILE  write a Docker seccomp profile (JSON) allowing the\n"
+	"                          syscalls the program made, plus the runtime's; implies\n"
+	"                          --syscalls (slower: a stop on every syscall)\n"
 	"      --shell             interactive shell session instead of the entrypoint\n"
 	"      --json              print the run summary as JSON on stdout\n" RUN_HELP
 	COMMON_HELP;
@@ -85,6 +88,7 @@ int cmd_probe(int argc, char **argv)
 		{ "output", required_argument, NULL, 'o' },
 		{ "tracer", required_argument, NULL, OPT_TRACER },
 		{ "syscalls", no_argument, NULL, OPT_SYSCALLS },
+		{ "seccomp-profile", required_argument, NULL, OPT_SECCOMP_PROFILE },
 		{ "shell", no_argument, NULL, OPT_SHELL },
 		{ "json", no_argument, NULL, OPT_JSON_SUMMARY },
 		{ 0 },
@@ -116,7 +120,8 @@ int cmd_probe(int argc, char **argv)
 			.syscalls = rc.syscalls,
 		};
 		cleanup_free char *json = trace_to_json(&t, &m);
-		if (write_trace(rc.output, json, &err) < 0) {
+		if (write_trace(rc.output, json, &err) < 0 ||
+		    (rc.seccomp_profile && seccomp_profile_write(&t, rc.seccomp_profile, &err) < 0)) {
 			r = report(&err);
 		} else {
 			summary(&rc, &t, &res, rc.output);

@@ -76,6 +76,10 @@ int run_cmd_opt(struct common_opts *co, int c)
 	case OPT_SYSCALLS:
 		rc->syscalls = true;
 		return 0;
+	case OPT_SECCOMP_PROFILE:
+		rc->seccomp_profile = optarg;
+		rc->syscalls = true; /* the profile is built from every syscall made */
+		return 0;
 	case 'o':
 		rc->output = optarg;
 		return 0;

@@ -7,6 +7,7 @@
 
 #include "../slimmer/rootfs.h"
 #include "../tracer/config.h"
+#include "../tracer/profile.h"
 #include "../tracer/tracer.h"
 #include "cmd.h"
 
@@ -21,6 +22,7 @@ enum {
 	OPT_TRACER,
 	OPT_SYSCALLS,
 	OPT_JSON_SUMMARY,
+	OPT_SECCOMP_PROFILE,
 };
 
 #define RUN_LONGOPTS                                                      \
@@ -59,6 +61,7 @@ struct run_cmd {
 	uint64_t timeout_ms, grace_ms;
 	enum tracer_mode mode;
 	const char *output;
+	const char *seccomp_profile; /* write a Docker seccomp profile here */
 	const char *ref;
 	char **cmd;
 	size_t ncmd;

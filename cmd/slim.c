@@ -18,6 +18,7 @@
 #include "../slimmer/resolve.h"
 #include "../slimmer/keepset.h"
 #include "../slimmer/writer.h"
+#include "../tracer/syscalls.h"
 
 static const char help[] =
 	"usage: pare slim [OPTIONS] REF [CMD [ARG...]]\n\n"
@@ -52,6 +53,9 @@ static const char help[] =
 	"                          as they left them; the probes then share one writable\n"
 	"                          layer, in order, as in one container\n"
 	"      --report FILE       JSON report: sizes, probes, and every kept path with its reasons\n"
+	"      --seccomp-profile FILE  also write a Docker seccomp profile allowing the syscalls\n"
+	"                          the probes made plus the runtime's (slower: the tracer stops\n"
+	"                          on every syscall); the report names who made each first\n"
 	"      --verify            rerun the probes against the slim image and compare\n"
 	"      --tracer MODE       auto (default), fanotify, ptrace or both; see 'pare probe --help'\n"
 	RUN_HELP COMMON_HELP;
@@ -526,7 +530,8 @@ static json_t *probes_json(const struct probe_result *pr, size_t n)
 }
 
 static int write_report(const char *file, struct prepared *p, const char *dst,
-			const struct keepset *k, const struct strset *written, int upper_fd,
+			const struct keepset *k, const struct trace *t, const struct strset *written,
+			int upper_fd,
 			const struct strv *paths, const struct written *w,
 			const struct probe_result *pr, size_t npr, const char *verified)
 {
@@ -571,6 +576,18 @@ static int write_report(const char *file, struct prepared *p, const char *dst,
 	if (used_ptrace)
 		json_array_append_new(tr, json_string("ptrace"));
 	json_object_set_new(j, "tracers", tr);
+	if (t->n_sys) {
+		json_t *sys = json_array();
+		for (size_t i = 0; i < t->n_sys; i++) {
+			char *name = sc_name(t->sys[i].nr, t->sys[i].arch);
+			uint32_t by = t->sys[i].first_exe;
+			json_array_append_new(sys, json_pack("{s:s,s:o}", "name", name ? name : "?",
+							     "first_by", by == UINT32_MAX ? json_null()
+										 : json_string(t->exes.v[by])));
+			free(name);
+		}
+		json_object_set_new(j, "syscalls", sys);
+	}
 	json_object_set_new(j, "rootless", json_boolean(rootless));
 	int r = json_dump_file(j, file, JSON_INDENT(1));
 	json_decref(j);
@@ -631,6 +648,7 @@ int cmd_slim(int argc, char **argv)
 		{ "report", required_argument, NULL, OPT_REPORT },
 		{ "verify", no_argument, NULL, OPT_VERIFY },
 		{ "keep-written", no_argument, NULL, OPT_KEEP_WRITTEN },
+		{ "seccomp-profile", required_argument, NULL, OPT_SECCOMP_PROFILE },
 		{ 0 },
 	};
 	struct run_cmd rc;
@@ -690,6 +708,10 @@ int cmd_slim(int argc, char **argv)
 		r = EXIT_FAIL;
 		goto out;
 	}
+	if (rc.seccomp_profile && seccomp_profile_write(&t, rc.seccomp_profile, &err) < 0) {
+		r = report(&err);
+		goto out;
+	}
 	for (size_t i = 0; i < sc.traces.n; i++)
 		if (trace_read_file(&t, sc.traces.v[i], &err) < 0) {
 			r = report(&err);
@@ -740,7 +762,7 @@ int cmd_slim(int argc, char **argv)
 			fprintf(stderr, "  verify: the slim image behaves the same (%zu probes)\n", npr);
 	}
 	if (sc.report) {
-		int rr = write_report(sc.report, &p, dst_text, &k, &written, upper_fd, &paths, &w, pr, npr, verdict);
+		int rr = write_report(sc.report, &p, dst_text, &k, &t, &written, upper_fd, &paths, &w, pr, npr, verdict);
 		r = r ? r : rr;
 	}
 out:

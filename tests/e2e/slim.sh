@@ -127,6 +127,55 @@ keep_written() {
 		! ls -d /tmp/pare-written-* 2>/dev/null
 }
 check "--keep-written keeps what a probe wrote (and only then)" keep_written
+# Seccomp profiles (issue 6): each fixture's slim image runs under the
+# real dockerd with the profile its probes produced and answers the same
+# probe (servers are asked from the original image, sharing the slim
+# container's network); a syscall outside the profile (unshare) gets EPERM.
+orig() { printf '%s\n' "${fixtures[@]}" | grep "/$1-"; }
+seccomp_fixture() { # NAME
+	local n=$1 prof=$work/$n.seccomp.json c="" out="" want=""
+	if [ -n "${probe[$n]:-}" ]; then
+		"$PARE" slim -u 0 -o "oci:$work/$n:sc" --seccomp-profile "$prof" --exec "${probe[$n]}" "oci:$work/$n:latest" 2>/dev/null || return 1
+	else
+		# shellcheck disable=SC2086
+		"$PARE" slim -o "oci:$work/$n:sc" --seccomp-profile "$prof" ${http[$n]} "oci:$work/$n:latest" 2>/dev/null || return 1
+	fi
+	jq -e '.defaultAction == "SCMP_ACT_ERRNO" and (.syscalls[0].names as $s | $s == ($s | sort) and ($s | index("execve")) and ($s | index("unshare") | not))' "$prof" >/dev/null || return 1
+	"$PARE" copy "oci:$work/$n:sc" "docker-daemon:pare-sc/$n:sc" || return 1
+	docker load -q -i "$(orig "$n")/image.tar" >/dev/null || return 1
+	case $n in
+	python) out=$(docker run --rm --network none --security-opt "seccomp=$prof" --entrypoint sh "pare-sc/$n:sc" -c "${probe[$n]}"); want='"sum": "0.3"' ;;
+	redis) c=$(docker run -d --network none -u 0 --security-opt "seccomp=$prof" --entrypoint sh "pare-sc/$n:sc" -c 'sleep 60') && out=$(docker exec "$c" sh -c "${probe[$n]}"); want=PONG ;;
+	*) local port=80 path=/second.txt
+	   [ "$n" = node ] && port=3000 path=/x
+	   [ "$n" = busybox ] && port=8080 path=/
+	   c=$(docker run -d --network none --security-opt "seccomp=$prof" "pare-sc/$n:sc") && sleep 1 &&
+	   out=$(docker run --rm --network "container:$c" --entrypoint sh "pare-test/$n:latest" -c \
+		"curl -sf http://127.0.0.1:$port$path 2>/dev/null || wget -qO- http://127.0.0.1:$port$path 2>/dev/null || node -e 'require(\"http\").get(\"http://127.0.0.1:$port$path\",r=>r.pipe(process.stdout))'")
+	   want=$( [ "$n" = node ] && echo 'node says hi /x' || { [ "$n" = busybox ] && echo 'busybox page' || echo 'second page'; }) ;;
+	esac
+	echo "$out"
+	[ -z "$c" ] || docker rm -f "$c" >/dev/null
+	grep -q -- "$want" <<<"$out"
+}
+for n in python redis nginx node busybox; do
+	check "$n: the slim image runs under docker with its own seccomp profile" seccomp_fixture "$n"
+done
+busybox_denied() { # unshare works unconfined, and gets EPERM under the profile
+	docker run --rm --network none --security-opt seccomp=unconfined --entrypoint unshare pare-sc/busybox:sc -U true &&
+		! docker run --rm --network none --security-opt "seccomp=$work/busybox.seccomp.json" --entrypoint unshare \
+			pare-sc/busybox:sc -U true 2>"$work/unshare.err" && cat "$work/unshare.err" &&
+		grep -q 'Operation not permitted' "$work/unshare.err"
+}
+check "a syscall outside the profile is denied (unshare works unconfined, EPERM under it)" busybox_denied
+check "the report names who made each syscall first" \
+	bash -c "'$PARE' slim -o oci:'$work/python':sr --report '$work/sr.json' --seccomp-profile '$work/sr.seccomp.json' --exec true oci:'$work/python':latest 2>/dev/null && jq -e '(.syscalls | length > 5) and (.syscalls | map(select(.name == \"execve\")) | length == 1) and (.syscalls | any(.first_by == \"/usr/bin/dash\"))' '$work/sr.json'"
+probe_profile() {
+	"$PARE" probe -o "$work/pp.json" --seccomp-profile "$work/pp.seccomp.json" --entrypoint python3 "oci:$work/python:latest" -c 'print(1)' >/dev/null 2>&1 &&
+		jq -e '.syscalls[0].action == "SCMP_ACT_ALLOW" and (.architectures | index("SCMP_ARCH_X86_64"))' "$work/pp.seccomp.json" >/dev/null &&
+		jq -e '.syscalls | length > 10' "$work/pp.json" >/dev/null
+}
+check "pare probe --seccomp-profile writes a profile and the trace's syscall list" probe_profile
 check "the input image is untouched (its manifest and blobs still verify)" \
 	bash -c "'$PARE' unpack oci:'$work/python':latest '$work/py-in' && [ \"\$(skopeo inspect oci:'$work/python':latest | jq -r .Digest)\" = \"\$(skopeo inspect oci:'$pyfx/oci':latest | jq -r .Digest)\" ]"
 check "slim --help" bash -c "'$PARE' slim --help | grep -q -- '--verify'"

@@ -1,0 +1,87 @@
+#define _GNU_SOURCE
+#include "profile.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <string.h>
+
+#include "syscalls.h"
+
+/* What runc (a Go program; it checks the binary with faccessat2 and the
+ * working directory with getcwd) and the
+ * dynamic loader may call between the
+ * filter's installation and the program's first instruction, and what
+ * every exit path needs. Docker applies the profile to that window too. */
+static const char *const runtime_syscalls[] = {
+	"access", "arch_prctl", "brk", "capget", "capset", "chdir", "close", "close_range", "epoll_ctl",
+	"epoll_pwait", "execve", "execveat", "exit", "exit_group", "faccessat", "faccessat2",
+	"fchdir", "fcntl", "fstat",
+	"fstatfs", "futex", "getcwd", "getdents64", "getegid", "geteuid", "getgid", "getpid",
+	"getppid",
+	"getrandom", "gettid", "getuid", "madvise", "mmap", "mprotect", "munmap", "nanosleep",
+	"newfstatat", "openat", "pread64", "prctl", "prlimit64", "read", "readlinkat", "rseq",
+	"rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "sched_getaffinity", "sched_yield",
+	"set_robust_list", "set_tid_address", "setgid", "setgroups", "setresgid", "setresuid",
+	"setuid", "sigaltstack", "statx", "tgkill", "write",
+};
+
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+char *seccomp_profile_json(const struct trace *t)
+{
+	if (!t->n_sys)
+		return NULL;
+	struct strset seen = { 0 };
+	struct strv names = { 0 };
+	for (size_t i = 0; i < ARRAY_SIZE(runtime_syscalls); i++)
+		if (strset_add(&seen, runtime_syscalls[i]))
+			strv_push(&names, xstrdup(runtime_syscalls[i]));
+	for (size_t i = 0; i < t->n_sys; i++) {
+		char *name = sc_name(t->sys[i].nr, t->sys[i].arch);
+		if (name && strset_add(&seen, name))
+			strv_push(&names, name);
+		else
+			free(name);
+	}
+	qsort(names.v, names.n, sizeof(char *), cmp_name);
+	json_t *list = json_array();
+	for (size_t i = 0; i < names.n; i++)
+		json_array_append_new(list, json_string(names.v[i]));
+	json_t *j = json_pack("{s:s,s:i,s:[sss],s:[{s:o,s:s}]}", "defaultAction", "SCMP_ACT_ERRNO",
+			      "defaultErrnoRet", EPERM, "architectures", "SCMP_ARCH_X86_64",
+			      "SCMP_ARCH_X86", "SCMP_ARCH_X32", "syscalls", "names", list, "action",
+			      "SCMP_ACT_ALLOW");
+	char *s = json_dumps(j, JSON_INDENT(1));
+	json_decref(j);
+	strv_free(&names);
+	strset_free(&seen);
+	return s;
+}
+
+int seccomp_profile_write(const struct trace *t, const char *file, struct perr *err)
+{
+	cleanup_free char *json = seccomp_profile_json(t);
+	if (!json)
+		return perr_set(err, 0, "no syscalls were recorded for the seccomp profile");
+	cleanup_free char *tmp = xasprintf("%s.tmp-%d", file, (int)getpid());
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return perr_set(err, errno, "cannot create '%s'", tmp);
+	if (write_all(fd, json, strlen(json)) < 0 || write_all(fd, "\n", 1) < 0) {
+		int e = errno;
+		close(fd);
+		unlink(tmp);
+		return perr_set(err, e, "cannot write '%s'", tmp);
+	}
+	close(fd);
+	if (rename(tmp, file) < 0) {
+		int e = errno;
+		unlink(tmp);
+		return perr_set(err, e, "cannot rename '%s' to '%s'", tmp, file);
+	}
+	return 0;
+}
