@@ -34,24 +34,7 @@ static int write_trace(const char *out, const char *json, struct perr *err)
 		return fputs(json, stdout) < 0 || fputc('\n', stdout) < 0
 			       ? perr_set(err, errno, "cannot write the trace to stdout")
 			       : 0;
-	/* Temporary name, then rename: never a half-written trace. */
-	cleanup_free char *tmp = xasprintf("%s.tmp-%d", out, (int)getpid());
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return perr_set(err, errno, "cannot create '%s'", tmp);
-	if (write_all(fd, json, strlen(json)) < 0 || write_all(fd, "\n", 1) < 0 || fsync(fd) < 0) {
-		int e = errno;
-		close(fd);
-		unlink(tmp);
-		return perr_set(err, e, "cannot write '%s'", tmp);
-	}
-	close(fd);
-	if (rename(tmp, out) < 0) {
-		int e = errno;
-		unlink(tmp);
-		return perr_set(err, e, "cannot rename '%s' to '%s'", tmp, out);
-	}
-	return 0;
+	return write_file_atomic(out, json, err);
 }
 
 static void summary(const struct run_cmd *rc, const struct trace *t, const struct run_result *res,

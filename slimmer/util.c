@@ -373,3 +373,23 @@ void walk_tree(int rootfd, void (*fn)(void *ctx, const char *rel, const struct s
 {
 	walk_dir(rootfd, "", 0, fn, ctx);
 }
+
+int write_file_atomic(const char *path, const char *text, struct perr *err)
+{
+	char *tmp = xasprintf("%s.tmp-%d", path, (int)getpid());
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	int rc = 0;
+	if (fd < 0) {
+		rc = perr_set(err, errno, "cannot create '%s'", tmp);
+	} else if (write_all(fd, text, strlen(text)) < 0 || write_all(fd, "\n", 1) < 0) {
+		rc = perr_set(err, errno, "cannot write '%s'", tmp);
+	}
+	if (fd >= 0)
+		close(fd);
+	if (rc == 0 && rename(tmp, path) < 0)
+		rc = perr_set(err, errno, "cannot rename '%s' to '%s'", tmp, path);
+	if (rc < 0 && fd >= 0)
+		unlink(tmp);
+	free(tmp);
+	return rc;
+}

@@ -70,6 +70,10 @@ int write_all(int fd, const void *buf, size_t len);
  * number read (less than LEN only at end of file) or -1. */
 ssize_t read_full(int fd, void *buf, size_t len);
 
+/* Write TEXT and a final newline to PATH through PATH.tmp-PID and a
+ * rename: a reader never sees half a file. */
+int write_file_atomic(const char *path, const char *text, struct perr *err);
+
 /* Remove PATH (file or tree) below DIRFD without following symlinks. */
 int remove_tree_at(int dirfd, const char *name, struct perr *err);
 /* Make a private temporary directory; returns malloc'd path. */

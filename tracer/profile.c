@@ -2,7 +2,6 @@
 #include "profile.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <jansson.h>
 #include <string.h>
 
@@ -67,21 +66,5 @@ int seccomp_profile_write(const struct trace *t, const char *file, struct perr *
 	cleanup_free char *json = seccomp_profile_json(t);
 	if (!json)
 		return perr_set(err, 0, "no syscalls were recorded for the seccomp profile");
-	cleanup_free char *tmp = xasprintf("%s.tmp-%d", file, (int)getpid());
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return perr_set(err, errno, "cannot create '%s'", tmp);
-	if (write_all(fd, json, strlen(json)) < 0 || write_all(fd, "\n", 1) < 0) {
-		int e = errno;
-		close(fd);
-		unlink(tmp);
-		return perr_set(err, e, "cannot write '%s'", tmp);
-	}
-	close(fd);
-	if (rename(tmp, file) < 0) {
-		int e = errno;
-		unlink(tmp);
-		return perr_set(err, e, "cannot rename '%s' to '%s'", tmp, file);
-	}
-	return 0;
+	return write_file_atomic(file, json, err);
 }
