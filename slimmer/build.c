@@ -173,18 +173,13 @@ static int add_path(struct builder *b, const char *path, struct perr *err)
 	return fd >= 0 && S_ISREG(st.st_mode) && !link ? write_data(b, fd, path, err) : 0;
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 static int build_entries(struct builder *b, const struct strv *paths, uint64_t *count,
 			 struct perr *err)
 {
 	cleanup_free char **sorted = xmalloc((paths->n + 1) * sizeof(char *));
 	if (paths->n)
 		memcpy(sorted, paths->v, paths->n * sizeof(char *));
-	qsort(sorted, paths->n, sizeof(char *), cmp_str);
+	qsort(sorted, paths->n, sizeof(char *), strp_cmp);
 	for (size_t i = 0; i < paths->n; i++) {
 		if (i && !strcmp(sorted[i], sorted[i - 1]))
 			continue;

@@ -229,7 +229,7 @@ static void read_ld_conf(struct keepset *k, int rootfd, const char *rel, int dep
 				if (!fnmatch(slash + 1, de->d_name, 0))
 					strv_push(&names, xasprintf("%s/%s", dreal, de->d_name));
 			closedir(d);
-			qsort(names.v, names.n, sizeof(char *), (int (*)(const void *, const void *))strcmp);
+			strv_sort(&names);
 			for (size_t i = 0; i < names.n; i++)
 				read_ld_conf(k, rootfd, names.v[i], depth + 1);
 			strv_free(&names);
@@ -509,16 +509,10 @@ int keepset_close(struct keepset *k, int rootfd, struct perr *err)
 	return 0;
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 void keepset_paths(const struct keepset *k, struct strv *out)
 {
 	for (size_t i = 0; i < k->n; i++)
 		if (*k->e[i].path)
 			strv_push(out, xstrdup(k->e[i].path));
-	if (out->n)
-		qsort(out->v, out->n, sizeof(char *), cmp_str);
+	strv_sort(out);
 }

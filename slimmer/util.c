@@ -243,6 +243,17 @@ void strv_free(struct strv *s)
 	s->n = s->cap = 0;
 }
 
+int strp_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void strv_sort(struct strv *s)
+{
+	if (s->n)
+		qsort(s->v, s->n, sizeof(char *), strp_cmp);
+}
+
 static uint64_t str_hash(const char *s)
 {
 	uint64_t h = 1469598103934665603ULL; /* FNV-1a */

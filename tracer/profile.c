@@ -25,11 +25,6 @@ static const char *const runtime_syscalls[] = {
 	"setuid", "sigaltstack", "statx", "tgkill", "write",
 };
 
-static int cmp_name(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 char *seccomp_profile_json(const struct trace *t)
 {
 	if (!t->n_sys)
@@ -46,7 +41,7 @@ char *seccomp_profile_json(const struct trace *t)
 		else
 			free(name);
 	}
-	qsort(names.v, names.n, sizeof(char *), cmp_name);
+	strv_sort(&names);
 	json_t *list = json_array();
 	for (size_t i = 0; i < names.n; i++)
 		json_array_append_new(list, json_string(names.v[i]));
