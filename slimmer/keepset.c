@@ -95,11 +95,6 @@ static int lstat_rel(int rootfd, const char *rel, struct stat *st)
 	return fstatat(rootfd, *rel ? rel : ".", st, AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH);
 }
 
-static char type_of(mode_t m)
-{
-	return S_ISREG(m) ? 'f' : S_ISDIR(m) ? 'd' : S_ISLNK(m) ? 'l' : 'o';
-}
-
 /* Resolve PATH component by component like RESOLVE_IN_ROOT; every symlink
  * met on the way (and the last one when FOLLOW) is added to K as on the
  * way to WHY_OF when K is not NULL. REAL gets the physical relative path.
@@ -322,7 +317,6 @@ static void close_elf(struct keepset *k, int rootfd, const char *real, const cha
 	GElf_Ehdr eh;
 	if (!e || elf_kind(e) != ELF_K_ELF || !gelf_getehdr(e, &eh))
 		goto out;
-	k->elf_files++;
 	unsigned char cls = (unsigned char)gelf_getclass(e);
 	size_t nph = 0;
 	elf_getphdrnum(e, &nph);
@@ -394,7 +388,6 @@ static void close_file(struct keepset *k, int rootfd, const char *real, const ch
 	if (!memcmp(head, ELFMAG, SELFMAG)) {
 		close_elf(k, rootfd, real, owner);
 	} else if (head[0] == '#' && head[1] == '!') {
-		k->scripts++;
 		char *interp = head + 2 + strspn(head + 2, " \t");
 		interp[strcspn(interp, " \t\r\n")] = 0;
 		if (interp[0] == '/')
@@ -432,7 +425,7 @@ static void close_entry(struct keepset *k, int rootfd, size_t idx)
 		k->e[idx].type = 0;
 		return;
 	}
-	k->e[idx].type = type_of(st.st_mode);
+	k->e[idx].type = mode_type(st.st_mode);
 	if (*real) { /* every ancestor of where it really is, the root included */
 		split_parent(real, parent, sizeof(parent));
 		for (;;) {

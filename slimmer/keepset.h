@@ -53,7 +53,6 @@ struct keepset {
 	struct strindex index;   /* path -> position in e */
 	struct strv lib_dirs;    /* ld.so's search list, read from the image once */
 	bool lib_dirs_read;
-	uint64_t elf_files, scripts;
 };
 
 void keepset_init(struct keepset *k);

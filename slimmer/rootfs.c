@@ -22,22 +22,6 @@ char *rootfs_default_cache(void)
 	return env && *env ? xasprintf("%s/.cache/pare", env) : NULL;
 }
 
-static int mkdir_p(const char *path, struct perr *err)
-{
-	cleanup_free char *copy = xstrdup(path);
-	for (char *p = copy + 1;; p++) {
-		if (*p == '/' || !*p) {
-			char c = *p;
-			*p = 0;
-			if (mkdir(copy, 0700) < 0 && errno != EEXIST)
-				return perr_set(err, errno, "cannot create '%s'", copy);
-			*p = c;
-			if (!c)
-				return 0;
-		}
-	}
-}
-
 int rootfs_get(struct image *img, const char *cache_dir, const struct apply_opts *ao,
 	       struct rootfs *out, struct perr *err)
 {
@@ -57,7 +41,7 @@ int rootfs_get(struct image *img, const char *cache_dir, const struct apply_opts
 		return 0;
 	}
 	cleanup_free char *base = xasprintf("%s/rootfs", cache_dir);
-	if (mkdir_p(base, err) < 0)
+	if (mkdir_p(base, 0700, err) < 0)
 		return perr_wrap(err, "cache");
 	cleanup_free char *final = xasprintf("%s/%s", base, digest_hex(img->config_digest));
 	struct stat s;

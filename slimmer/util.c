@@ -7,6 +7,7 @@
 #include <inttypes.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 int perr_set(struct perr *err, int errnum, const char *fmt, ...)
 {
@@ -403,4 +404,32 @@ int write_file_atomic(const char *path, const char *text, struct perr *err)
 		unlink(tmp);
 	free(tmp);
 	return rc;
+}
+
+int mkdir_p(const char *path, mode_t mode, struct perr *err)
+{
+	cleanup_free char *copy = xstrdup(path);
+	for (char *p = copy + 1;; p++) {
+		if (*p == '/' || !*p) {
+			char c = *p;
+			*p = 0;
+			if (mkdir(copy, mode) < 0 && errno != EEXIST)
+				return perr_set(err, errno, "cannot create '%s'", copy);
+			*p = c;
+			if (!c)
+				return 0;
+		}
+	}
+}
+
+char mode_type(mode_t m)
+{
+	return S_ISREG(m) ? 'f' : S_ISDIR(m) ? 'd' : S_ISLNK(m) ? 'l' : 'o';
+}
+
+uint64_t monotonic_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }

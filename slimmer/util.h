@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 struct perr {
@@ -73,6 +74,13 @@ ssize_t read_full(int fd, void *buf, size_t len);
 /* Write TEXT and a final newline to PATH through PATH.tmp-PID and a
  * rename: a reader never sees half a file. */
 int write_file_atomic(const char *path, const char *text, struct perr *err);
+
+/* Create PATH and its missing parents with MODE (existing ones are fine). */
+int mkdir_p(const char *path, mode_t mode, struct perr *err);
+/* 'f' regular file, 'd' directory, 'l' symlink, 'o' anything else. */
+char mode_type(mode_t m);
+/* CLOCK_MONOTONIC in milliseconds. */
+uint64_t monotonic_ms(void);
 
 /* Remove PATH (file or tree) below DIRFD without following symlinks. */
 int remove_tree_at(int dirfd, const char *name, struct perr *err);

@@ -138,13 +138,6 @@ int http_probe_file(const char *file, unsigned default_port, struct http_probe *
 	return rc;
 }
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* Connect to 127.0.0.1:PORT, retrying while the server is not up yet. */
 static int connect_until(unsigned port, uint64_t deadline, char *why, size_t sz)
 {
@@ -160,7 +153,7 @@ static int connect_until(unsigned port, uint64_t deadline, char *why, size_t sz)
 		int e = errno;
 		if (s >= 0)
 			close(s);
-		if (now_ms() >= deadline) {
+		if (monotonic_ms() >= deadline) {
 			snprintf(why, sz, "cannot connect to port %u: %s", port, strerror(e));
 			return -1;
 		}
@@ -235,7 +228,7 @@ int http_start(pid_t init, const struct http_probe *p, size_t n, uint64_t timeou
 			(void)!write(pfd[1], "ERR cannot join the sandbox's network\n", 38);
 			_exit(1);
 		}
-		uint64_t deadline = now_ms() + (timeout_ms ? timeout_ms : 30000);
+		uint64_t deadline = monotonic_ms() + (timeout_ms ? timeout_ms : 30000);
 		for (size_t i = 0; i < n; i++)
 			one_probe(&p[i], deadline, pfd[1]);
 		_exit(0);

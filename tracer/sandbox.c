@@ -180,22 +180,6 @@ static void loopback_up(struct init_ctx *c)
 	close(s);
 }
 
-static void mkdir_p(const char *path)
-{
-	char buf[4096];
-	snprintf(buf, sizeof(buf), "%s", path);
-	for (char *p = buf + 1;; p++) {
-		if (*p == '/' || !*p) {
-			char ch = *p;
-			*p = 0;
-			mkdir(buf, 0755);
-			*p = ch;
-			if (!ch)
-				break;
-		}
-	}
-}
-
 /* Mounts below the new root; runs after pivot_root, so every path here
  * resolves inside the image. */
 static void setup_root(struct init_ctx *c)
@@ -264,8 +248,10 @@ static void setup_root(struct init_ctx *c)
 	snprintf(hn, sizeof(hn), "%s\n", s->hostname);
 	write_etc(c, "hostname", hn);
 	write_etc(c, "resolv.conf", c->resolv);
-	if (s->proc.cwd && s->proc.cwd[0] == '/')
-		mkdir_p(s->proc.cwd);
+	if (s->proc.cwd && s->proc.cwd[0] == '/') {
+		struct perr ignored; /* a failure shows as the program's chdir error */
+		mkdir_p(s->proc.cwd, 0755, &ignored);
+	}
 }
 
 /* Host mounts we bind into the sandbox, cloned inside our new mount (and

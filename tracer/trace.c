@@ -105,11 +105,6 @@ void trace_set_lost(struct trace *t, const char *why)
 	t->lost = true;
 }
 
-static char type_of(mode_t m)
-{
-	return S_ISREG(m) ? 'f' : S_ISDIR(m) ? 'd' : S_ISLNK(m) ? 'l' : 'o';
-}
-
 void trace_check_image(struct trace *t, int rootfd)
 {
 	for (size_t i = 0; i < t->n; i++) {
@@ -131,7 +126,7 @@ void trace_check_image(struct trace *t, int rootfd)
 			continue;
 		if (fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0) {
 			e->exists = true;
-			e->type = type_of(st.st_mode);
+			e->type = mode_type(st.st_mode);
 		}
 		close(dfd);
 	}

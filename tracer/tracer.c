@@ -65,13 +65,6 @@ struct loop {
 	size_t helper_len;
 };
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static struct proc *proc_find(struct loop *l, pid_t pid, bool create)
 {
 	if ((l->n_procs + 1) * 2 > l->cap_procs) {
@@ -539,14 +532,14 @@ static void on_signal(struct loop *l)
 		} else {
 			sandbox_signal(&l->sb, l->o->tty_master >= 0 ? sig : l->o->stop_signal);
 			l->stop_sent = true;
-			l->kill_at = now_ms() + l->o->grace_ms;
+			l->kill_at = monotonic_ms() + l->o->grace_ms;
 		}
 	}
 }
 
 static void on_timer(struct loop *l)
 {
-	uint64_t now = now_ms();
+	uint64_t now = monotonic_ms();
 	if (l->deadline && now >= l->deadline && !l->stop_sent) {
 		l->res->timed_out = true;
 		sandbox_signal(&l->sb, l->o->stop_signal);
@@ -566,7 +559,7 @@ static void request_stop(struct loop *l)
 		return;
 	sandbox_signal(&l->sb, l->o->stop_signal);
 	l->stop_sent = true;
-	l->kill_at = now_ms() + l->o->grace_ms;
+	l->kill_at = monotonic_ms() + l->o->grace_ms;
 }
 
 static void helper_read(struct loop *l)
@@ -588,7 +581,7 @@ static void helper_read(struct loop *l)
 
 static int poll_timeout(struct loop *l)
 {
-	uint64_t next = 0, now = now_ms();
+	uint64_t next = 0, now = monotonic_ms();
 	if (l->deadline && !l->stop_sent)
 		next = l->deadline;
 	else if (l->stop_sent && !l->kill_sent)
@@ -764,7 +757,7 @@ int tracer_run(struct sandbox_spec *spec, const struct tracer_opts *o, struct tr
 	l.root_fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (l.use_fan && fan_mark(l.fan, l.sb.init_pid, err) < 0)
 		goto out;
-	uint64_t start = now_ms();
+	uint64_t start = monotonic_ms();
 	/* With HTTP probes, their helper's deadline (the timeout) decides;
 	 * the run's own deadline is a backstop after it. */
 	if (o->timeout_ms)
@@ -778,7 +771,7 @@ int tracer_run(struct sandbox_spec *spec, const struct tracer_opts *o, struct tr
 		goto out;
 	if (o->n_http)
 		http_collect(l.helper_buf ? l.helper_buf : "", l.helper_len, o->http_results, o->n_http);
-	res->duration_ms = now_ms() - start;
+	res->duration_ms = monotonic_ms() - start;
 	res->have_status = l.sb.have_prog_status;
 	res->status = l.sb.prog_status;
 	rc = 0;
