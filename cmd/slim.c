@@ -3,7 +3,6 @@
 #define _GNU_SOURCE
 #include "runopts.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <time.h>
 #include <fcntl.h>

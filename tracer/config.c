@@ -3,10 +3,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <signal.h>
 #include <string.h>
-#include <sys/syscall.h>
 
 #include <sys/stat.h>
 
