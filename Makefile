@@ -41,7 +41,16 @@ $(B)/%.o: %.c $(B)/CFLAGS
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
-$(B)/libslimmer.a: $(SLIMMER_OBJ)
+# The built-in profiles are data (profiles/*.json) compiled into the binary.
+PROFILES := $(sort $(wildcard profiles/*.json))
+$(B)/gen/builtin_profiles.c: $(PROFILES) scripts/embed-profiles.sh
+	@mkdir -p $(dir $@)
+	scripts/embed-profiles.sh $(PROFILES) > $@.tmp && mv $@.tmp $@
+
+$(B)/gen/builtin_profiles.o: $(B)/gen/builtin_profiles.c $(B)/CFLAGS
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(B)/libslimmer.a: $(SLIMMER_OBJ) $(B)/gen/builtin_profiles.o
 	$(AR) rcs $@ $^
 
 $(B)/libtracer.a: $(TRACER_OBJ)

@@ -51,6 +51,9 @@ int common_opt(struct common_opts *co, int c, const char *arg);
  * EXTRA (handled by ON_EXTRA; a printable `val` is also the short form).
  * Then exactly NARGS positional arguments must remain, or at least -NARGS
  * when negative (options then end at the first argument). Returns -1 to go on, or the exit code to return. */
+/* Set by commands whose arguments are not a command line (pare profile
+ * merge A B --name X): options may then follow arguments. */
+extern bool parse_args_permute;
 int parse_args(const char *cmd, int argc, char **argv, const char *help,
 	       const struct option *extra, int (*on_extra)(struct common_opts *co, int c),
 	       struct common_opts *co, int nargs, const char *args_desc);
@@ -76,5 +79,6 @@ int cmd_copy(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_probe(int argc, char **argv);
 int cmd_slim(int argc, char **argv);
+int cmd_profile(int argc, char **argv);
 
 #endif

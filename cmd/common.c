@@ -89,6 +89,8 @@ const char *human_size(uint64_t n, char *buf)
 	return buf;
 }
 
+bool parse_args_permute;
+
 int parse_args(const char *cmd, int argc, char **argv, const char *help,
 	       const struct option *extra, int (*on_extra)(struct common_opts *co, int c),
 	       struct common_opts *co, int nargs, const char *args_desc)
@@ -105,7 +107,7 @@ int parse_args(const char *cmd, int argc, char **argv, const char *help,
 	 * arguments end at the first non-option ("+"): they are a command. */
 	char shorts[64];
 	size_t ns = 0;
-	if (nargs < 0)
+	if (nargs < 0 && !parse_args_permute)
 		shorts[ns++] = '+';
 	shorts[ns++] = 'h';
 	for (size_t i = 0; i < n && ns + 3 < sizeof(shorts); i++)

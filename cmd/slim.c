@@ -16,6 +16,7 @@
 #include "../slimmer/glob.h"
 #include "../slimmer/resolve.h"
 #include "../slimmer/keepset.h"
+#include "../slimmer/rules.h"
 #include "../slimmer/writer.h"
 #include "../tracer/syscalls.h"
 
@@ -48,6 +49,14 @@ static const char help[] =
 	"      --keep PATH|GLOB    keep these too (repeatable; * ? [..] per component, ** any depth)\n"
 	"      --keep-file FILE    one --keep per line\n"
 	"      --exclude GLOB      drop traced paths matching GLOB (--keep still wins)\n"
+	"      --profile NAME|FILE keep-list profile to apply (repeatable); see 'pare profile list'.\n"
+	"                          The 'base' profile (users, nss) applies unless\n"
+	"                          --no-default-profiles\n"
+	"      --profile-dir DIR   look for profiles by name here first\n"
+	"      --no-default-profiles  do not apply 'base'\n"
+	"      --units KIND[,KIND] package units: debian (a kept file of a dpkg package keeps\n"
+	"                          the whole package but its docs), debian-docs (with docs),\n"
+	"                          dist-info (pip's RECORD files)\n"
 	"      --keep-written      also keep the files the probes wrote (created or changed),\n"
 	"                          as they left them; the probes then share one writable\n"
 	"                          layer, in order, as in one container\n"
@@ -60,12 +69,12 @@ static const char help[] =
 	RUN_HELP COMMON_HELP;
 
 enum { OPT_EXEC = 1200, OPT_HTTP, OPT_HTTP_FILE, OPT_KEEP_WRITTEN, OPT_EXEC_FILE, OPT_TRACE, OPT_KEEP, OPT_KEEP_FILE, OPT_EXCLUDE,
-       OPT_REPORT, OPT_VERIFY };
+       OPT_REPORT, OPT_VERIFY, OPT_PROFILE, OPT_PROFILE_DIR, OPT_NO_DEFAULT_PROFILES, OPT_UNITS };
 
 struct slim_cmd {
-	struct strv probes, http, http_files, traces, keep, exclude;
-	const char *report;
-	bool verify, keep_written;
+	struct strv probes, http, http_files, traces, keep, exclude, profiles, units;
+	const char *report, *profile_dir;
+	bool verify, keep_written, no_default_profiles;
 	int bad;
 };
 static struct slim_cmd sc;
@@ -111,6 +120,21 @@ static int slim_opt(struct common_opts *co, int c)
 	case OPT_REPORT: sc.report = optarg; return 0;
 	case OPT_VERIFY: sc.verify = true; return 0;
 	case OPT_KEEP_WRITTEN: sc.keep_written = true; return 0;
+	case OPT_PROFILE: strv_push(&sc.profiles, xstrdup(optarg)); return 0;
+	case OPT_PROFILE_DIR: sc.profile_dir = optarg; return 0;
+	case OPT_NO_DEFAULT_PROFILES: sc.no_default_profiles = true; return 0;
+	case OPT_UNITS: {
+		cleanup_free char *copy = xstrdup(optarg);
+		char *save = NULL;
+		for (char *u = strtok_r(copy, ",", &save); u; u = strtok_r(NULL, ",", &save)) {
+			if (unit_kind_parse(u) < 0) {
+				fprintf(stderr, "pare: invalid --units '%s': use debian, debian-docs or dist-info\n", u);
+				return -1;
+			}
+			strv_push(&sc.units, xstrdup(u));
+		}
+		return 0;
+	}
 	default: return run_cmd_opt(co, c);
 	}
 }
@@ -334,33 +358,60 @@ static int run_probes(struct run_cmd *rc, struct prepared *p, struct trace *t,
 
 /* ---- the keep-set ---- */
 
+static struct rules rules;
+static struct profile_set profiles;
+static struct units_state units;
+
+/* Traced paths an exclude rule dropped, for the report. */
+struct dropped {
+	char *path;
+	const struct rule *rule;
+};
+static struct dropped *dropped;
+static size_t n_dropped;
+
 static bool excluded(const char *path)
 {
-	for (size_t i = 0; i < sc.exclude.n; i++)
-		if (glob_match(sc.exclude.v[i], path))
-			return true;
-	return false;
+	return rules_excluded(&rules, path) != NULL;
 }
 
-static void match_rules(void *ctx, const char *rel, const struct stat *st)
+/* The profiles (base unless --no-default-profiles, then --profile's, each
+ * with its includes) and the command line's rules, as one rule set. */
+static int load_rules(void)
 {
-	(void)st;
-	cleanup_free char *abs = xasprintf("/%s", rel);
+	struct profile_path pp;
+	struct perr err;
+	int r = 0;
+	profile_path_init(&pp, sc.profile_dir);
+	if (!sc.no_default_profiles && profile_set_add(&profiles, &pp, "base", &err) < 0)
+		r = -1;
+	for (size_t i = 0; !r && i < sc.profiles.n; i++)
+		if (profile_set_add(&profiles, &pp, sc.profiles.v[i], &err) < 0)
+			r = -1;
+	profile_path_free(&pp);
+	if (r < 0)
+		return report(&err);
+	rules_add_profiles(&rules, &profiles);
 	for (size_t i = 0; i < sc.keep.n; i++)
-		if (glob_match(sc.keep.v[i], abs))
-			keepset_add(ctx, abs, KEEP_RULE, sc.keep.v[i]);
+		rules_add(&rules.keep, sc.keep.v[i], NULL);
+	for (size_t i = 0; i < sc.exclude.n; i++)
+		rules_add(&rules.exclude, sc.exclude.v[i], NULL);
+	for (size_t i = 0; i < sc.units.n; i++)
+		rules_add_kind(&rules, (enum unit_kind)unit_kind_parse(sc.units.v[i]), NULL);
+	return 0;
 }
-
-static const char *const always[] = {
-	"/etc/passwd", "/etc/group", "/etc/nsswitch.conf", "/etc/hosts", "/etc/host.conf",
-	"/etc/hostname", "/etc/resolv.conf",
-};
 
 static void seed(struct keepset *k, struct prepared *p, const struct trace *t)
 {
 	for (size_t i = 0; i < t->n; i++) {
-		if (excluded(t->e[i].path))
+		const struct rule *ex = rules_excluded(&rules, t->e[i].path);
+		if (ex) {
+			if (t->e[i].exists) {
+				dropped = xrealloc(dropped, (n_dropped + 1) * sizeof(*dropped));
+				dropped[n_dropped++] = (struct dropped){ xstrdup(t->e[i].path), ex };
+			}
 			continue;
+		}
 		char ops[256] = "";
 		for (int op = 0; op < OP__COUNT; op++)
 			if (t->e[i].ops & (1u << op))
@@ -398,19 +449,16 @@ static void seed(struct keepset *k, struct prepared *p, const struct trace *t)
 		}
 	}
 	keepset_add(k, p->plan.cwd, KEEP_WORKDIR, NULL);
-	for (size_t i = 0; i < ARRAY_SIZE(always); i++)
-		keepset_add(k, always[i], KEEP_ALWAYS, NULL);
+	/* A user named in the config is looked up in the image's own files
+	 * when the slim image runs (by pare, docker and runc alike). */
+	const char *user = p->img->config.user;
+	if (user && *user && strspn(user, "0123456789:") != strlen(user)) {
+		keepset_add(k, "/etc/passwd", KEEP_ALWAYS, "the image's User");
+		keepset_add(k, "/etc/group", KEEP_ALWAYS, "the image's User");
+	}
 	for (size_t i = 0; i < p->img->config.volumes.n; i++)
 		keepset_add(k, p->img->config.volumes.v[i], KEEP_ALWAYS, "VOLUME");
-	bool globs = false;
-	for (size_t i = 0; i < sc.keep.n; i++) {
-		if (glob_is_pattern(sc.keep.v[i]))
-			globs = true;
-		else
-			keepset_add(k, sc.keep.v[i], KEEP_RULE, sc.keep.v[i]);
-	}
-	if (globs)
-		walk_tree(p->rootfd, match_rules, k);
+	rules_seed(&rules, k, p->rootfd);
 }
 
 /* Regular files and bytes of the unpacked image (the "before"). */
@@ -528,6 +576,79 @@ static json_t *probes_json(const struct probe_result *pr, size_t n)
 	return a;
 }
 
+/* The unit directory holding PATH that RULE pulled in. */
+static const char *unit_of(const char *path, const char *rule)
+{
+	for (size_t i = 0; i < units.n_pulled; i++) {
+		const struct pulled *u = &units.pulled[i];
+		size_t n = strlen(u->name);
+		if (!strcmp(u->kind, "unit") && !strcmp(u->rule, rule) && !strncmp(path, u->name, n) &&
+		    (!path[n] || path[n] == '/'))
+			return u->name;
+	}
+	return NULL;
+}
+
+/* {"why", "of", "by", "rule", "profile", "unit"}: enough for 'pare profile
+ * explain' to follow the chain. */
+static json_t *reason_json(const struct keep_reason *kr, const char *path, const struct trace *t)
+{
+	enum keep_why why = kr->why;
+	json_t *o = json_pack("{s:s}", "why", keep_why_names[why]);
+	const char *of = kr->of;
+	bool is_path = why != KEEP_TRACED && why != KEEP_RULE && why != KEEP_ALWAYS;
+	if (of) {
+		cleanup_free char *abs = is_path && of[0] != '/' ? xasprintf("/%s", of) : NULL;
+		json_object_set_new(o, is_path || why == KEEP_ALWAYS ? "of" : "ops", json_string(abs ? abs : of));
+	}
+	if (kr->rule)
+		json_object_set_new(o, "rule", json_string(kr->rule));
+	if (kr->rule || why == KEEP_RULE)
+		json_object_set_new(o, "profile", kr->profile ? json_string(kr->profile) : json_null());
+	if (why == KEEP_UNIT) {
+		const char *dir = unit_of(path, kr->rule);
+		cleanup_free char *abs = dir ? xasprintf("/%s", dir) : NULL;
+		if (abs)
+			json_object_set_new(o, "unit", json_string(abs));
+	}
+	if (why == KEEP_TRACED) {
+		cleanup_free char *abs = xasprintf("/%s", path);
+		const struct trace_entry *te = trace_find(t, abs);
+		json_t *by = json_array();
+		for (size_t i = 0; te && i < te->n_by; i++)
+			json_array_append_new(by, json_string(t->exes.v[te->by[i]]));
+		json_object_set_new(o, "by", by);
+	}
+	return o;
+}
+
+static json_t *report_rules(void)
+{
+	json_t *o = json_object(), *ps = json_array(), *pulled = json_array(), *ex = json_array();
+	for (size_t i = 0; i < profiles.n; i++)
+		json_array_append_new(ps, json_pack("{s:s,s:s}", "name", profiles.p[i].name, "source",
+						    profiles.p[i].source));
+	for (size_t i = 0; i < units.n_pulled; i++) {
+		const struct pulled *u = &units.pulled[i];
+		cleanup_free char *abs = !strcmp(u->kind, "unit") ? xasprintf("/%s", u->name) : NULL;
+		json_array_append_new(pulled, json_pack("{s:s,s:s,s:s,s:s,s:o,s:I}", "kind", u->kind,
+							"name", abs ? abs : u->name, "because", u->because,
+							"rule", u->rule, "profile",
+							u->profile ? json_string(u->profile) : json_null(),
+							"paths", (json_int_t)u->paths));
+	}
+	for (size_t i = 0; i < n_dropped; i++)
+		json_array_append_new(ex, json_pack("{s:s,s:s,s:o}", "path", dropped[i].path, "rule",
+						    dropped[i].rule->pattern, "profile",
+						    dropped[i].rule->profile
+							    ? json_string(dropped[i].rule->profile)
+							    : json_null()));
+	json_object_set_new(o, "profiles", ps);
+	json_object_set_new(o, "pulled_in", pulled);
+	json_object_set_new(o, "excluded", ex);
+	return o;
+}
+
 static int write_report(const char *file, struct prepared *p, const char *dst,
 			const struct keepset *k, const struct trace *t, const struct strset *written,
 			int upper_fd,
@@ -540,17 +661,8 @@ static int write_report(const char *file, struct prepared *p, const char *dst,
 		json_t *rs = json_array();
 		if (!e || strset_has(written, paths->v[i]))
 			json_array_append_new(rs, json_pack("{s:s}", "why", "written by a probe (--keep-written)"));
-		for (size_t r = 0; e && r < e->nr; r++) {
-			enum keep_why why = e->r[r].why;
-			json_t *o = json_pack("{s:s}", "why", keep_why_names[why]);
-			const char *of = e->r[r].of;
-			bool is_path = why != KEEP_TRACED && why != KEEP_RULE && why != KEEP_ALWAYS;
-			if (of) {
-				cleanup_free char *abs = is_path && of[0] != '/' ? xasprintf("/%s", of) : NULL;
-				json_object_set_new(o, "of", json_string(abs ? abs : of));
-			}
-			json_array_append_new(rs, o);
-		}
+		for (size_t r = 0; e && r < e->nr; r++)
+			json_array_append_new(rs, reason_json(&e->r[r], paths->v[i], t));
 		char type[2] = { e ? e->type : 'f', 0 };
 		struct stat st;
 		if (!e && upper_fd >= 0 && fstatat(upper_fd, paths->v[i], &st, AT_SYMLINK_NOFOLLOW) == 0)
@@ -575,6 +687,9 @@ static int write_report(const char *file, struct prepared *p, const char *dst,
 	if (used_ptrace)
 		json_array_append_new(tr, json_string("ptrace"));
 	json_object_set_new(j, "tracers", tr);
+	json_t *rules_j = report_rules();
+	json_object_update(j, rules_j);
+	json_decref(rules_j);
 	if (t->n_sys) {
 		json_t *sys = json_array();
 		for (size_t i = 0; i < t->n_sys; i++) {
@@ -630,6 +745,23 @@ static int verify(struct run_cmd *rc, const char *dst, const struct probe_result
 	return r;
 }
 
+static void slim_state_free(void)
+{
+	free_probes();
+	struct strv *lists[] = { &sc.probes, &sc.http, &sc.http_files, &sc.traces, &sc.keep,
+				 &sc.exclude, &sc.profiles, &sc.units };
+	for (size_t i = 0; i < ARRAY_SIZE(lists); i++)
+		strv_free(lists[i]);
+	for (size_t i = 0; i < n_dropped; i++)
+		free(dropped[i].path);
+	free(dropped);
+	dropped = NULL;
+	n_dropped = 0;
+	units_state_free(&units);
+	rules_free(&rules);
+	profile_set_free(&profiles);
+}
+
 int cmd_slim(int argc, char **argv)
 {
 	static const struct option extra[] = {
@@ -648,6 +780,10 @@ int cmd_slim(int argc, char **argv)
 		{ "verify", no_argument, NULL, OPT_VERIFY },
 		{ "keep-written", no_argument, NULL, OPT_KEEP_WRITTEN },
 		{ "seccomp-profile", required_argument, NULL, OPT_SECCOMP_PROFILE },
+		{ "profile", required_argument, NULL, OPT_PROFILE },
+		{ "profile-dir", required_argument, NULL, OPT_PROFILE_DIR },
+		{ "no-default-profiles", no_argument, NULL, OPT_NO_DEFAULT_PROFILES },
+		{ "units", required_argument, NULL, OPT_UNITS },
 		{ 0 },
 	};
 	struct run_cmd rc;
@@ -671,6 +807,14 @@ int cmd_slim(int argc, char **argv)
 	trace_init(&t);
 	keepset_init(&k);
 	const char *verdict = NULL;
+	rules_init(&rules);
+	memset(&profiles, 0, sizeof(profiles));
+	memset(&units, 0, sizeof(units));
+	if ((r = load_rules())) {
+		run_cmd_free(&rc);
+		slim_state_free();
+		return r;
+	}
 	r = run_prepare(&rc, &p);
 	if (r || (r = plan_probes(&p.img->config)))
 		goto out;
@@ -717,7 +861,7 @@ int cmd_slim(int argc, char **argv)
 			goto out;
 		}
 	seed(&k, &p, &t);
-	if (keepset_close(&k, p.rootfd, &err) < 0) {
+	if (rules_close(&rules, &k, p.rootfd, &units, &err) < 0) {
 		r = report(&err);
 		goto out;
 	}
@@ -745,16 +889,31 @@ int cmd_slim(int argc, char **argv)
 		r = report(&err);
 		goto out;
 	}
-	char b1[32], b2[32], b3[32], b4[32];
+	char b1[32], b2[32], b3[32], b4[32], profile_names[512] = "";
+	for (size_t i = 0; i < profiles.n; i++)
+		snprintf(profile_names + strlen(profile_names), sizeof(profile_names) - strlen(profile_names),
+			 "%s%s", i ? ", " : "", profiles.p[i].name);
+	if (!profiles.n)
+		snprintf(profile_names, sizeof(profile_names), "none");
 	fprintf(stderr, "pare: slim: %s -> %s\n  files: %llu -> %llu entries\n"
 			"  size:  %s -> %s of files, %s -> %s compressed (%.1f%%)\n"
-			"  probes: %zu passed\n",
+			"  probes: %zu passed\n"
+			"  profiles: %s\n",
 		p.img->ref.text, dst_text, (unsigned long long)w.before_files,
 		(unsigned long long)w.layer.entries, human_size(w.before_bytes, b1),
 		human_size(w.after_bytes, b2), human_size(w.before_compressed, b3),
 		human_size((uint64_t)w.layer.size, b4),
 		w.before_compressed ? 100.0 * (double)w.layer.size / (double)w.before_compressed : 0.0,
-		npr);
+		npr, profile_names);
+	for (size_t i = 0; i < units.n_pulled; i++) {
+		const struct pulled *u = &units.pulled[i];
+		if (strcmp(u->kind, "unit"))
+			fprintf(stderr, "  pulled in %s package %s (%zu paths) for %s\n", u->kind, u->name,
+				u->paths, u->because);
+		else
+			fprintf(stderr, "  pulled in unit /%s (%zu paths) for %s\n", u->name, u->paths,
+				u->because);
+	}
 	if (sc.verify) {
 		r = verify(&rc, dst_text, pr, npr, &verdict);
 		if (!r)
@@ -780,12 +939,6 @@ out:
 	imgref_free(&dst);
 	run_cleanup(&p);
 	run_cmd_free(&rc);
-	free_probes();
-	strv_free(&sc.probes);
-	strv_free(&sc.http);
-	strv_free(&sc.http_files);
-	strv_free(&sc.traces);
-	strv_free(&sc.keep);
-	strv_free(&sc.exclude);
+	slim_state_free();
 	return r;
 }

@@ -18,7 +18,8 @@
 const char *const keep_why_names[KEEP__COUNT] = {
 	[KEEP_TRACED] = "traced",       [KEEP_COMMAND] = "command",
 	[KEEP_WORKDIR] = "workdir",     [KEEP_ALWAYS] = "always",
-	[KEEP_RULE] = "rule",           [KEEP_SYMLINK] = "symlink on the way to",
+	[KEEP_RULE] = "rule",           [KEEP_UNIT] = "unit",
+	[KEEP_PACKAGE] = "package",     [KEEP_SYMLINK] = "symlink on the way to",
 	[KEEP_LINK_TARGET] = "target of symlink", [KEEP_LINK_TO] = "symlink to",
 	[KEEP_PARENT] = "parent of",    [KEEP_INTERP] = "interpreter of",
 	[KEEP_NEEDED] = "needed by",    [KEEP_SHEBANG] = "#! interpreter of",
@@ -29,14 +30,21 @@ void keepset_init(struct keepset *k)
 	memset(k, 0, sizeof(*k));
 }
 
+static void free_entry(struct keep_entry *e)
+{
+	for (size_t j = 0; j < e->nr; j++) {
+		free(e->r[j].of);
+		free(e->r[j].rule);
+		free(e->r[j].profile);
+	}
+	free(e->r);
+	free(e->path);
+}
+
 void keepset_free(struct keepset *k)
 {
-	for (size_t i = 0; i < k->n; i++) {
-		for (size_t j = 0; j < k->e[i].nr; j++)
-			free(k->e[i].r[j].of);
-		free(k->e[i].r);
-		free(k->e[i].path);
-	}
+	for (size_t i = 0; i < k->n; i++)
+		free_entry(&k->e[i]);
 	free(k->e);
 	strindex_free(&k->index);
 	strv_free(&k->lib_dirs);
@@ -58,7 +66,23 @@ const struct keep_entry *keepset_find(const struct keepset *k, const char *path)
 	return at == SIZE_MAX ? NULL : &k->e[at];
 }
 
+static bool same(const char *a, const char *b)
+{
+	return !strcmp(a ? a : "", b ? b : "");
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s ? xstrdup(s) : NULL;
+}
+
 bool keepset_add(struct keepset *k, const char *path, enum keep_why why, const char *of)
+{
+	return keepset_add_rule(k, path, why, of, NULL, NULL);
+}
+
+bool keepset_add_rule(struct keepset *k, const char *path, enum keep_why why, const char *of,
+		      const char *rule, const char *profile)
 {
 	char clean[PATH_BUF];
 	struct perr err;
@@ -77,11 +101,13 @@ bool keepset_add(struct keepset *k, const char *path, enum keep_why why, const c
 	}
 	struct keep_entry *e = &k->e[at];
 	for (size_t i = 0; i < e->nr; i++)
-		if (e->r[i].why == why && !strcmp(e->r[i].of ? e->r[i].of : "", of ? of : ""))
+		if (e->r[i].why == why && same(e->r[i].of, of) && same(e->r[i].rule, rule) &&
+		    same(e->r[i].profile, profile))
 			return added;
 	if (e->nr < 16) { /* a few reasons explain a path; more add nothing */
 		e->r = xrealloc(e->r, (e->nr + 1) * sizeof(*e->r));
-		e->r[e->nr++] = (struct keep_reason){ why, of ? xstrdup(of) : NULL };
+		e->r[e->nr++] = (struct keep_reason){ why, dup_or_null(of), dup_or_null(rule),
+						      dup_or_null(profile) };
 	}
 	return added;
 }
@@ -414,12 +440,16 @@ static void close_entry(struct keepset *k, int rootfd, size_t idx)
 		 * (its symlinks were added above). */
 		size_t nr = k->e[idx].nr;
 		struct keep_reason *r = xcalloc(nr ? nr : 1, sizeof(*r));
-		for (size_t i = 0; i < nr; i++)
-			r[i] = (struct keep_reason){ k->e[idx].r[i].why, k->e[idx].r[i].of
-						      ? xstrdup(k->e[idx].r[i].of) : NULL };
 		for (size_t i = 0; i < nr; i++) {
-			keepset_add(k, real, r[i].why, r[i].of);
+			const struct keep_reason *o = &k->e[idx].r[i];
+			r[i] = (struct keep_reason){ o->why, dup_or_null(o->of), dup_or_null(o->rule),
+						     dup_or_null(o->profile) };
+		}
+		for (size_t i = 0; i < nr; i++) {
+			keepset_add_rule(k, real, r[i].why, r[i].of, r[i].rule, r[i].profile);
 			free(r[i].of);
+			free(r[i].rule);
+			free(r[i].profile);
 		}
 		free(r);
 		k->e[idx].type = 0;
@@ -492,10 +522,7 @@ int keepset_close(struct keepset *k, int rootfd, struct perr *err)
 			k->e[w++] = k->e[i];
 			continue;
 		}
-		for (size_t j = 0; j < k->e[i].nr; j++)
-			free(k->e[i].r[j].of);
-		free(k->e[i].r);
-		free(k->e[i].path);
+		free_entry(&k->e[i]);
 	}
 	k->n = w;
 	strindex_rebuild(&k->index, k->n, keep_key, k);
@@ -508,4 +535,9 @@ void keepset_paths(const struct keepset *k, struct strv *out)
 		if (*k->e[i].path)
 			strv_push(out, xstrdup(k->e[i].path));
 	strv_sort(out);
+}
+
+int keepset_resolve(int rootfd, const char *path, bool follow, char *real)
+{
+	return resolve_in(NULL, rootfd, path, follow, real, NULL);
 }

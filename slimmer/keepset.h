@@ -22,7 +22,9 @@ enum keep_why {
 	KEEP_COMMAND,     /* the entrypoint/cmd executable */
 	KEEP_WORKDIR,
 	KEEP_ALWAYS,      /* small files almost every program needs */
-	KEEP_RULE,        /* --keep (OF = the rule) */
+	KEEP_RULE,        /* --keep or a profile's keep (RULE, PROFILE) */
+	KEEP_UNIT,        /* in a unit directory (RULE, PROFILE) holding kept OF */
+	KEEP_PACKAGE,     /* of a package (RULE = "debian package NAME") owning kept OF */
 	KEEP_SYMLINK,     /* a symlink on the way to OF */
 	KEEP_LINK_TARGET, /* what symlink OF resolves to */
 	KEEP_LINK_TO,     /* a symlink resolving to kept OF */
@@ -36,7 +38,9 @@ extern const char *const keep_why_names[KEEP__COUNT];
 
 struct keep_reason {
 	enum keep_why why;
-	char *of;
+	char *of;      /* a path (or the ops, for KEEP_TRACED) */
+	char *rule;    /* the rule, glob or package behind it */
+	char *profile; /* the profile the rule came from; NULL for the command line */
 };
 
 struct keep_entry {
@@ -45,6 +49,7 @@ struct keep_entry {
 	size_t nr;
 	char type;               /* 'f', 'd', 'l', 'o', 0 = not in the image */
 	bool closed;
+	bool units_done;         /* looked at by rules_close() */
 };
 
 struct keepset {
@@ -60,6 +65,9 @@ void keepset_free(struct keepset *k);
 /* Add PATH (absolute or relative to the root; lexically cleaned) with a
  * reason. Returns true when the path is new. */
 bool keepset_add(struct keepset *k, const char *path, enum keep_why why, const char *of);
+/* The same with the rule and profile behind the reason. */
+bool keepset_add_rule(struct keepset *k, const char *path, enum keep_why why, const char *of,
+		      const char *rule, const char *profile);
 const struct keep_entry *keepset_find(const struct keepset *k, const char *path);
 /* Close the set over ROOTFD (a pristine unpacked image). Paths that do not
  * exist in the image are dropped from the set. */
@@ -67,5 +75,8 @@ int keepset_close(struct keepset *k, int rootfd, struct perr *err);
 /* The kept paths, sorted, relative (the root itself excluded): what
  * layer_build() takes. */
 void keepset_paths(const struct keepset *k, struct strv *out);
+/* Resolve PATH inside ROOTFD component by component (the last one too
+ * when FOLLOW) into its physical relative path REAL (4097 bytes). */
+int keepset_resolve(int rootfd, const char *path, bool follow, char *real);
 
 #endif

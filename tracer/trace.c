@@ -46,6 +46,12 @@ static const char *trace_key(const void *ctx, size_t i)
 	return ((const struct trace *)ctx)->e[i].path;
 }
 
+const struct trace_entry *trace_find(const struct trace *t, const char *path)
+{
+	size_t at = strindex_find(&t->index, path, trace_key, t);
+	return at == SIZE_MAX ? NULL : &t->e[at];
+}
+
 uint32_t trace_exe(struct trace *t, const char *path)
 {
 	for (size_t i = t->exes.n; i-- > 0;)

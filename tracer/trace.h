@@ -74,6 +74,8 @@ void trace_free(struct trace *t);
 uint32_t trace_exe(struct trace *t, const char *path);
 /* Record OP on absolute PATH by executable EXE (index, or UINT32_MAX). */
 void trace_add(struct trace *t, const char *path, enum trace_op op, uint32_t exe, int src);
+/* The entry of absolute PATH, or NULL. */
+const struct trace_entry *trace_find(const struct trace *t, const char *path);
 void trace_add_exec(struct trace *t, uint32_t exe, char **argv, size_t argc);
 void trace_add_syscall(struct trace *t, int nr, uint32_t arch, uint32_t exe);
 void trace_set_lost(struct trace *t, const char *why);

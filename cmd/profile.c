@@ -1,0 +1,771 @@
+/* pare profile: list, show, check, from-trace, merge and explain keep-list
+ * profiles. The format and the search path live in slimmer/profiles.c. */
+#define _GNU_SOURCE
+#include "cmd.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "../slimmer/glob.h"
+#include "../slimmer/keepset.h"
+#include "../slimmer/profiles.h"
+#include "../slimmer/resolve.h"
+#include "../slimmer/rootfs.h"
+#include "../tracer/config.h"
+#include "../tracer/trace.h"
+
+static const char help[] =
+	"usage: pare profile COMMAND [OPTIONS] ...\n\n"
+	"Keep-list profiles name files a slim image keeps although no probe touched\n"
+	"them (CA bundles, time zones, lazily imported modules, whole packages).\n"
+	"Format and authoring: profiles/README.md.\n\n"
+	"commands:\n"
+	"  list                       built-in and user profiles\n"
+	"  show NAME|FILE             a profile's JSON\n"
+	"  check NAME|FILE [REF]      validate it (and its includes); with an image, list\n"
+	"                             the rules that match nothing in it\n"
+	"  from-trace TRACE... [-o FILE]  a profile from `pare probe` traces, whole\n"
+	"                             directories compacted into DIR/** globs\n"
+	"  merge A B... [-o FILE]     one profile from several\n"
+	"  explain PATH --report FILE why PATH is (or is not) in a slim image, from\n"
+	"                             `pare slim --report`\n\n"
+	"Profiles are found by name in --profile-dir DIR, then ~/.config/pare/profiles,\n"
+	"then the built-ins. Run 'pare profile COMMAND --help' for a command's options.\n";
+
+enum { OPT_PROFILE_DIR = 1300, OPT_NAME, OPT_DESCRIPTION, OPT_IMAGE, OPT_MIN_FILES, OPT_REPORT };
+
+static struct {
+	const char *profile_dir, *output, *name, *description, *image, *report;
+	uint64_t min_files;
+} po;
+
+static int profile_opt(struct common_opts *co, int c)
+{
+	(void)co;
+	switch (c) {
+	case OPT_PROFILE_DIR: po.profile_dir = optarg; return 0;
+	case 'o': po.output = optarg; return 0;
+	case OPT_NAME: po.name = optarg; return 0;
+	case OPT_DESCRIPTION: po.description = optarg; return 0;
+	case OPT_IMAGE: po.image = optarg; return 0;
+	case OPT_REPORT: po.report = optarg; return 0;
+	case OPT_MIN_FILES:
+		if (parse_u64(optarg, &po.min_files) < 0 || po.min_files < 1) {
+			fprintf(stderr, "pare: invalid --min-files '%s': a number >= 1\n", optarg);
+			return -1;
+		}
+		return 0;
+	default: return 1;
+	}
+}
+
+static const struct option opts[] = {
+	{ "profile-dir", required_argument, NULL, OPT_PROFILE_DIR },
+	{ "output", required_argument, NULL, 'o' },
+	{ "name", required_argument, NULL, OPT_NAME },
+	{ "description", required_argument, NULL, OPT_DESCRIPTION },
+	{ "image", required_argument, NULL, OPT_IMAGE },
+	{ "min-files", required_argument, NULL, OPT_MIN_FILES },
+	{ "report", required_argument, NULL, OPT_REPORT },
+	{ "json", no_argument, NULL, 'j' },
+	{ 0 },
+};
+
+/* --json is 'j' here only to share the table; it sets co->json. */
+static int profile_opt_json(struct common_opts *co, int c)
+{
+	if (c == 'j') {
+		co->json = true;
+		return 0;
+	}
+	return profile_opt(co, c);
+}
+
+static int parse(const char *cmd, int argc, char **argv, const char *h, int nargs,
+		 const char *desc, struct common_opts *co)
+{
+	memset(&po, 0, sizeof(po));
+	po.min_files = 3;
+	parse_args_permute = true;
+	return parse_args(cmd, argc, argv, h, opts, profile_opt_json, co, nargs, desc);
+}
+
+static int write_out(const char *text, struct perr *err)
+{
+	if (!po.output || !strcmp(po.output, "-"))
+		return puts(text) < 0 ? perr_set(err, errno, "cannot write to standard output") : 0;
+	return write_file_atomic(po.output, text, err);
+}
+
+/* ---- list, show ---- */
+
+static const char list_help[] =
+	"usage: pare profile list [--profile-dir DIR] [--json]\n\n"
+	"List the profiles on the search path: --profile-dir, ~/.config/pare/profiles,\n"
+	"then the built-ins. A profile shadowed by one of the same name earlier on the\n"
+	"path is marked.\n" COMMON_HELP;
+
+static int cmd_list(int argc, char **argv)
+{
+	struct common_opts co;
+	int r = parse("profile list", argc, argv, list_help, 0, "no arguments", &co);
+	if (r >= 0)
+		return r;
+	struct profile_path pp;
+	struct profile_info *v;
+	size_t n;
+	struct perr err;
+	profile_path_init(&pp, po.profile_dir);
+	r = profile_list(&pp, &v, &n, &err);
+	profile_path_free(&pp);
+	if (r < 0)
+		return report(&err);
+	json_t *a = co.json ? json_array() : NULL;
+	for (size_t i = 0; i < n; i++) {
+		if (a)
+			json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:b}", "name", v[i].name,
+							   "source", v[i].source, "description",
+							   v[i].description, "shadowed", v[i].shadowed));
+		else
+			printf("%-16s %-10s %s%s\n", v[i].name,
+			       strcmp(v[i].source, "built-in") ? "user" : "built-in",
+			       v[i].shadowed ? "(shadowed) " : "", v[i].description);
+	}
+	if (a) {
+		json_dumpf(a, stdout, JSON_INDENT(1));
+		putchar('\n');
+		json_decref(a);
+	}
+	profile_info_free(v, n);
+	return 0;
+}
+
+static const char show_help[] =
+	"usage: pare profile show [--profile-dir DIR] NAME|FILE\n\n"
+	"Print a profile's JSON (as pare reads it) and where it was found.\n" COMMON_HELP;
+
+static int cmd_show(int argc, char **argv)
+{
+	struct common_opts co;
+	int r = parse("profile show", argc, argv, show_help, 1, "one profile", &co);
+	if (r >= 0)
+		return r;
+	struct profile_path pp;
+	struct profile p;
+	struct perr err;
+	profile_path_init(&pp, po.profile_dir);
+	r = profile_load(&pp, argv[optind], &p, &err);
+	profile_path_free(&pp);
+	if (r < 0)
+		return report(&err);
+	cleanup_free char *json = profile_to_json(&p);
+	fprintf(stderr, "# %s\n", p.source);
+	puts(json);
+	profile_free(&p);
+	return 0;
+}
+
+/* ---- check ---- */
+
+static const char check_help[] =
+	"usage: pare profile check [--profile-dir DIR] [--json] NAME|FILE [REF]\n\n"
+	"Validate a profile and everything it includes (unknown keys, bad globs,\n"
+	"include cycles are errors naming the file and key). With an image, also list\n"
+	"the rules that match nothing in it; they are warnings, the exit status stays 0.\n"
+	COMMON_HELP;
+
+struct rule_count {
+	const char *profile, *kind, *rule;
+	size_t matches;
+};
+
+struct check_walk {
+	struct rule_count *rc;
+	size_t n;
+};
+
+static void count_matches(void *ctx, const char *rel, const struct stat *st)
+{
+	struct check_walk *w = ctx;
+	cleanup_free char *abs = xasprintf("/%s", rel);
+	for (size_t i = 0; i < w->n; i++) {
+		struct rule_count *c = &w->rc[i];
+		if (*c->rule == '/' && glob_is_pattern(c->rule) &&
+		    (strcmp(c->kind, "units") || S_ISDIR(st->st_mode)) && glob_match(c->rule, abs))
+			c->matches++;
+	}
+}
+
+/* An image's unpacked root (from the cache), opened O_PATH. */
+static int open_root(const char *ref, const struct common_opts *co, struct image **img,
+		     struct rootfs *rfs, int *rootfd)
+{
+	struct perr err = { 0 };
+	if (open_image(ref, co, img))
+		return EXIT_FAIL;
+	cleanup_free char *cache = rootfs_default_cache();
+	struct apply_opts ao = { .lim = co->open.lim, .privileged = geteuid() == 0,
+				 .warn = warn_print, .ctx = "unpack", .layer_done = progress_layer };
+	if (rootfs_get(*img, cache, &ao, rfs, &err) < 0) {
+		perr_wrap(&err, "cannot unpack %s", (*img)->ref.text);
+		return report(&err);
+	}
+	*rootfd = open(rfs->path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (*rootfd < 0) {
+		perr_set(&err, errno, "cannot open '%s'", rfs->path);
+		return report(&err);
+	}
+	return 0;
+}
+
+static void close_root(struct image *img, struct rootfs *rfs, int rootfd)
+{
+	if (rootfd >= 0)
+		close(rootfd);
+	rootfs_release(rfs);
+	image_close(img);
+}
+
+static size_t count_literal(int rootfd, const char *kind, const char *rule)
+{
+	char real[4097];
+	if (!strcmp(kind, "units")) {
+		if (!strcmp(rule, "debian") || !strcmp(rule, "debian-docs"))
+			return image_has_path(rootfd, "/var/lib/dpkg/info");
+		return 1; /* dist-info: RECORDs may appear anywhere; not worth a walk */
+	}
+	return keepset_resolve(rootfd, rule, false, real) == 0;
+}
+
+static int check_image(const struct profile_set *set, const char *ref,
+		       const struct common_opts *co)
+{
+	struct image *img = NULL;
+	struct rootfs rfs = { 0 };
+	int rootfd = -1;
+	int r = open_root(ref, co, &img, &rfs, &rootfd);
+	struct rule_count *rc = NULL;
+	size_t n = 0;
+	for (size_t i = 0; !r && i < set->n; i++) {
+		const struct profile *p = &set->p[i];
+		const struct {
+			const char *kind;
+			const struct strv *v;
+		} lists[] = { { "keep", &p->keep }, { "exclude", &p->exclude }, { "units", &p->units } };
+		for (size_t l = 0; l < ARRAY_SIZE(lists); l++)
+			for (size_t j = 0; j < lists[l].v->n; j++) {
+				rc = xrealloc(rc, (n + 1) * sizeof(*rc));
+				rc[n++] = (struct rule_count){ p->name, lists[l].kind, lists[l].v->v[j], 0 };
+			}
+	}
+	if (!r) {
+		struct check_walk w = { rc, n };
+		walk_tree(rootfd, count_matches, &w);
+		for (size_t i = 0; i < n; i++)
+			if (*rc[i].rule != '/' || !glob_is_pattern(rc[i].rule))
+				rc[i].matches = count_literal(rootfd, rc[i].kind, rc[i].rule);
+		size_t none = 0;
+		json_t *a = json_array();
+		for (size_t i = 0; i < n; i++) {
+			json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:I}", "profile", rc[i].profile,
+							   "list", rc[i].kind, "rule", rc[i].rule,
+							   "matches", (json_int_t)rc[i].matches));
+			if (rc[i].matches)
+				continue;
+			none++;
+			if (!co->json)
+				printf("%s: %s '%s' matches nothing in %s\n", rc[i].profile, rc[i].kind,
+				       rc[i].rule, img->ref.text);
+		}
+		if (co->json) {
+			json_t *j = json_pack("{s:s,s:o,s:I}", "image", img->ref.text, "rules", a,
+					      "unmatched", (json_int_t)none);
+			json_dumpf(j, stdout, JSON_INDENT(1));
+			putchar('\n');
+			json_decref(j);
+		} else {
+			json_decref(a);
+			fprintf(stderr, "pare: profile check: %zu rules, %zu match nothing in %s\n", n,
+				none, img->ref.text);
+		}
+	}
+	free(rc);
+	close_root(img, &rfs, rootfd);
+	return r;
+}
+
+static int cmd_check(int argc, char **argv)
+{
+	struct common_opts co;
+	int r = parse("profile check", argc, argv, check_help, -1, "a profile and an optional image",
+		      &co);
+	if (r >= 0)
+		return r;
+	if (argc - optind > 2)
+		return usage_error("profile check", "expected a profile and an optional image");
+	struct profile_path pp;
+	struct profile_set set = { 0 };
+	struct perr err;
+	profile_path_init(&pp, po.profile_dir);
+	r = profile_set_add(&set, &pp, argv[optind], &err);
+	profile_path_free(&pp);
+	if (r < 0) {
+		profile_set_free(&set);
+		return report(&err);
+	}
+	if (argc - optind == 2) {
+		r = check_image(&set, argv[optind + 1], &co);
+	} else {
+		fprintf(stderr, "pare: profile check: %s is valid", set.p[set.n - 1].name);
+		for (size_t i = 0; i + 1 < set.n; i++)
+			fprintf(stderr, "%s%s", i ? ", " : " (includes ", set.p[i].name);
+		fputs(set.n > 1 ? ")\n" : "\n", stderr);
+	}
+	profile_set_free(&set);
+	return r;
+}
+
+/* ---- from-trace ---- */
+
+static const char from_trace_help[] =
+	"usage: pare profile from-trace [OPTIONS] TRACE...\n\n"
+	"Turn `pare probe` traces (an interactive session, say) into a profile that\n"
+	"keeps every file they saw in the image. A directory whose files were all\n"
+	"read (subdirectories included) becomes one DIR/** glob; the command says how\n"
+	"many paths each glob covers.\n\n"
+	"options:\n"
+	"  -o, --output FILE       write the profile here (default: standard output)\n"
+	"      --name NAME         the profile's name (default: FILE's base name, or\n"
+	"                          'from-trace')\n"
+	"      --description TEXT  its description\n"
+	"      --image REF         the image the traces came from (default: the first\n"
+	"                          trace's \"image\")\n"
+	"      --min-files N       compact a directory only when it holds N files or\n"
+	"                          more (default 3)\n" COMMON_HELP;
+
+struct ft {
+	int rootfd;
+	struct strset files;  /* physical paths the traces saw (not directories) */
+	struct strset parents;/* their ancestors */
+	struct strv rules;
+	struct strv notes;    /* "GLOB covers N paths" */
+};
+
+/* Is directory DIR (physical, relative) entirely in F->files? N counts its
+ * files. Only ancestors of traced files can be. */
+static bool dir_complete(struct ft *f, const char *dir, size_t *n)
+{
+	struct perr ignored;
+	cleanup_close int dfd = root_open_dir(f->rootfd, dir, &ignored);
+	cleanup_close int lfd = dfd >= 0 ? openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+	DIR *d = lfd >= 0 ? fdopendir(lfd) : NULL;
+	if (!d)
+		return false;
+	lfd = -1;
+	bool all = true;
+	for (struct dirent *de; all && (de = readdir(d));) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		cleanup_free char *p = *dir ? xasprintf("%s/%s", dir, de->d_name) : xstrdup(de->d_name);
+		struct stat st;
+		char target[4097];
+		if (fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			all = false;
+		else if (S_ISLNK(st.st_mode)) /* read through it: fanotify names the target */
+			all = strset_has(&f->files, p) ||
+			      (keepset_resolve(f->rootfd, p, true, target) == 0 &&
+			       strset_has(&f->files, target));
+		else if (S_ISDIR(st.st_mode))
+			all = strset_has(&f->parents, p) && dir_complete(f, p, n);
+		else
+			all = strset_has(&f->files, p);
+		if (all && !S_ISDIR(st.st_mode))
+			(*n)++;
+	}
+	closedir(d);
+	return all;
+}
+
+static void emit(struct ft *f, const char *dir, const struct strv *sorted)
+{
+	size_t n = 0;
+	if (*dir && dir_complete(f, dir, &n) && n >= po.min_files) {
+		strv_push(&f->rules, xasprintf("/%s/**", dir));
+		strv_push(&f->notes, xasprintf("/%s/** covers %zu paths", dir, n));
+		return;
+	}
+	size_t len = strlen(dir);
+	for (size_t i = 0; i < sorted->n; i++) {
+		const char *p = sorted->v[i];
+		if (len && (strncmp(p, dir, len) || p[len] != '/'))
+			continue;
+		const char *rest = p + (len ? len + 1 : 0);
+		const char *slash = strchr(rest, '/');
+		if (!slash) {
+			if (strset_has(&f->files, p))
+				strv_push(&f->rules, xasprintf("/%s", p));
+			continue;
+		}
+		/* the first path below each child directory recurses once */
+		cleanup_free char *child = xasprintf("%.*s", (int)(slash - p), p);
+		bool first = true;
+		for (size_t k = 0; k < i; k++)
+			if (!strncmp(sorted->v[k], child, strlen(child)) &&
+			    sorted->v[k][strlen(child)] == '/') {
+				first = false;
+				break;
+			}
+		if (first)
+			emit(f, child, sorted);
+	}
+}
+
+static char *trace_image(const char *file)
+{
+	json_error_t jerr;
+	json_t *j = json_load_file(file, 0, &jerr);
+	const char *img = j ? json_string_value(json_object_get(j, "image")) : NULL;
+	char *out = img ? xstrdup(img) : NULL;
+	json_decref(j);
+	return out;
+}
+
+static int cmd_from_trace(int argc, char **argv)
+{
+	struct common_opts co;
+	int r = parse("profile from-trace", argc, argv, from_trace_help, -1, "one or more traces",
+		      &co);
+	if (r >= 0)
+		return r;
+	struct trace t;
+	struct perr err;
+	trace_init(&t);
+	for (int i = optind; i < argc; i++)
+		if (trace_read_file(&t, argv[i], &err) < 0) {
+			trace_free(&t);
+			return report(&err);
+		}
+	cleanup_free char *ref = po.image ? xstrdup(po.image) : trace_image(argv[optind]);
+	if (!ref) {
+		trace_free(&t);
+		fprintf(stderr, "pare: %s names no image; use --image REF\n", argv[optind]);
+		return EXIT_FAIL;
+	}
+	struct image *img = NULL;
+	struct rootfs rfs = { 0 };
+	struct ft f = { .rootfd = -1 };
+	r = open_root(ref, &co, &img, &rfs, &f.rootfd);
+	cleanup_strv struct strv sorted = { 0 };
+	for (size_t i = 0; !r && i < t.n; i++) {
+		char real[4097];
+		if (keepset_resolve(f.rootfd, t.e[i].path, false, real) < 0 || !*real)
+			continue; /* not in the image: a probe for a missing file, or created */
+		struct stat st;
+		if (fstatat(f.rootfd, real, &st, AT_SYMLINK_NOFOLLOW) < 0 || S_ISDIR(st.st_mode) ||
+		    !strset_add(&f.files, real))
+			continue;
+		strv_push(&sorted, xstrdup(real));
+		for (char *s = real; (s = strchr(s, '/')); s++) {
+			*s = 0;
+			strset_add(&f.parents, real);
+			*s = '/';
+		}
+	}
+	if (!r) {
+		strv_sort(&sorted);
+		emit(&f, "", &sorted);
+		struct profile p = { 0 };
+		const char *base = po.output ? strrchr(po.output, '/') : NULL;
+		base = base ? base + 1 : po.output;
+		p.name = po.name ? xstrdup(po.name)
+			 : base && strcmp(base, "-") ? xasprintf("%.*s", (int)strcspn(base, "."), base)
+						     : xstrdup("from-trace");
+		p.description = po.description ? xstrdup(po.description)
+					       : xasprintf("files seen by %d trace(s) of %s", argc - optind, ref);
+		p.keep = f.rules;
+		f.rules = (struct strv){ 0 };
+		cleanup_free char *json = profile_to_json(&p);
+		/* What we write must load back. */
+		struct profile check;
+		if (profile_parse(json, strlen(json), po.output ? po.output : "the profile", &check, &err) < 0 ||
+		    write_out(json, &err) < 0) {
+			r = report(&err);
+		} else {
+			profile_free(&check);
+			fprintf(stderr, "pare: profile from-trace: %zu files -> %zu rules\n", sorted.n, p.keep.n);
+			for (size_t i = 0; i < f.notes.n; i++)
+				fprintf(stderr, "  %s\n", f.notes.v[i]);
+		}
+		profile_free(&p);
+	}
+	strset_free(&f.files);
+	strset_free(&f.parents);
+	strv_free(&f.rules);
+	strv_free(&f.notes);
+	trace_free(&t);
+	close_root(img, &rfs, f.rootfd);
+	return r;
+}
+
+/* ---- merge ---- */
+
+static const char merge_help[] =
+	"usage: pare profile merge [OPTIONS] A B...\n\n"
+	"One profile holding the rules of A, B, ... (names or files; each rule once,\n"
+	"in order). Their includes are kept as includes.\n\n"
+	"options:\n"
+	"  -o, --output FILE       write it here (default: standard output)\n"
+	"      --name NAME         its name (default: the names joined with '-')\n"
+	"      --description TEXT  its description\n"
+	"      --profile-dir DIR   look for profiles by name here first\n" COMMON_HELP;
+
+static void union_into(struct strv *dst, const struct strv *src, const struct strv *skip)
+{
+	for (size_t i = 0; i < src->n; i++) {
+		bool have = false;
+		for (size_t j = 0; !have && j < dst->n; j++)
+			have = !strcmp(dst->v[j], src->v[i]);
+		for (size_t j = 0; !have && skip && j < skip->n; j++)
+			have = !strcmp(skip->v[j], src->v[i]);
+		if (!have)
+			strv_push(dst, xstrdup(src->v[i]));
+	}
+}
+
+static int cmd_merge(int argc, char **argv)
+{
+	struct common_opts co;
+	int r = parse("profile merge", argc, argv, merge_help, -2, "two or more profiles", &co);
+	if (r >= 0)
+		return r;
+	r = 0;
+	struct profile_path pp;
+	struct perr err;
+	struct profile out = { 0 };
+	cleanup_strv struct strv names = { 0 };
+	char joined[512] = "";
+	profile_path_init(&pp, po.profile_dir);
+	for (int i = optind; !r && i < argc; i++) {
+		struct profile p;
+		if (profile_load(&pp, argv[i], &p, &err) < 0) {
+			r = -1;
+			break;
+		}
+		strv_push(&names, xstrdup(p.name));
+		snprintf(joined + strlen(joined), sizeof(joined) - strlen(joined), "%s%s",
+			 *joined ? "-" : "", p.name);
+		union_into(&out.include, &p.include, NULL);
+		union_into(&out.keep, &p.keep, NULL);
+		union_into(&out.exclude, &p.exclude, NULL);
+		union_into(&out.units, &p.units, NULL);
+		profile_free(&p);
+	}
+	profile_path_free(&pp);
+	if (r < 0) {
+		profile_free(&out);
+		return report(&err);
+	}
+	/* A merged profile including one it merged would include itself. */
+	struct strv includes = out.include;
+	out.include = (struct strv){ 0 };
+	union_into(&out.include, &includes, &names);
+	strv_free(&includes);
+	out.name = xstrdup(po.name ? po.name : joined);
+	char from[600];
+	snprintf(from, sizeof(from), "merged from %s", joined);
+	out.description = xstrdup(po.description ? po.description : from);
+	cleanup_free char *json = profile_to_json(&out);
+	struct profile check;
+	if (profile_parse(json, strlen(json), po.output ? po.output : "the merged profile", &check, &err) < 0 ||
+	    write_out(json, &err) < 0)
+		r = report(&err);
+	else
+		profile_free(&check);
+	profile_free(&out);
+	return r;
+}
+
+/* ---- explain ---- */
+
+static const char explain_help[] =
+	"usage: pare profile explain --report FILE [--json] PATH\n\n"
+	"Why PATH is in the slim image a `pare slim --report FILE` describes: the chain\n"
+	"of reasons (traced by which program, symlink of, needed by, unit of, package\n"
+	"of, rule of which profile). For a path that is not in it, what dropped it.\n"
+	"Exit status 0 when the path is in the image, 1 when it is not.\n" COMMON_HELP;
+
+static void say_reason(json_t *r, int depth)
+{
+	const char *why = json_string_value(json_object_get(r, "why"));
+	const char *of = json_string_value(json_object_get(r, "of"));
+	const char *rule = json_string_value(json_object_get(r, "rule"));
+	const char *profile = json_string_value(json_object_get(r, "profile"));
+	const char *ops = json_string_value(json_object_get(r, "ops"));
+	const char *unit = json_string_value(json_object_get(r, "unit"));
+	char from[160];
+	if (profile)
+		snprintf(from, sizeof(from), "of profile %s", profile);
+	else
+		snprintf(from, sizeof(from), "given on the command line");
+	printf("%*s", depth * 2, "");
+	if (!why) {
+		puts("?");
+	} else if (!strcmp(why, "traced")) {
+		printf("traced (%s)", ops ? ops : "?");
+		json_t *by = json_object_get(r, "by");
+		size_t i;
+		json_t *b;
+		json_array_foreach (by, i, b)
+			printf("%s%s", i ? ", " : " by ", json_string_value(b));
+		putchar('\n');
+	} else if (!strcmp(why, "rule")) {
+		printf("kept by rule '%s' %s\n", rule ? rule : "?", from);
+	} else if (!strcmp(why, "unit")) {
+		printf("in unit %s (units rule '%s' %s), kept whole because of %s\n",
+		       unit ? unit : "?", rule ? rule : "?", from, of ? of : "?");
+	} else if (!strcmp(why, "package")) {
+		printf("in %s (%s), kept whole because of %s\n", rule ? rule : "a package",
+		       profile ? from : "--units", of ? of : "?");
+	} else if (!strcmp(why, "always")) {
+		printf("always kept%s%s\n", of ? ": " : "", of ? of : "");
+	} else if (of) {
+		printf("%s %s\n", why, of);
+	} else {
+		printf("%s\n", why);
+	}
+}
+
+struct explain {
+	json_t *paths; /* path -> reasons */
+	struct strset seen;
+};
+
+/* Every reason of PATH at the first level; below, the first reason of each
+ * path named (the one that brought it in), down to a root cause: traced,
+ * a rule, the command. */
+static void explain_path(struct explain *x, const char *path, int depth)
+{
+	json_t *rs = json_object_get(x->paths, path);
+	size_t i;
+	json_t *r;
+	json_array_foreach (rs, i, r) {
+		const char *why = json_string_value(json_object_get(r, "why"));
+		const char *of = json_string_value(json_object_get(r, "of"));
+		if (of && !strcmp(of, path))
+			continue; /* a package or unit pulled in by this very path */
+		say_reason(r, depth);
+		if (of && why && strcmp(why, "always") && depth < 24 && strset_add(&x->seen, of))
+			explain_path(x, of, depth + 1);
+		if (depth > 1)
+			break;
+	}
+}
+
+static int cmd_explain(int argc, char **argv)
+{
+	struct common_opts co;
+	int r = parse("profile explain", argc, argv, explain_help, 1, "one path", &co);
+	if (r >= 0)
+		return r;
+	r = 0;
+	if (!po.report)
+		return usage_error("profile explain", "--report FILE is required");
+	const char *arg = argv[optind];
+	char clean[4097];
+	struct perr err;
+	if (arg[0] != '/' || clean_in_root_path(arg, clean + 1, sizeof(clean) - 2, &err) < 0)
+		return usage_error("profile explain", "'%s' is not an absolute path", arg);
+	clean[0] = '/';
+	json_error_t jerr;
+	json_t *rep = json_load_file(po.report, 0, &jerr);
+	json_t *list = rep ? json_object_get(rep, "paths") : NULL;
+	if (!json_is_array(list)) {
+		fprintf(stderr, "pare: %s: %s\n", po.report,
+			rep ? "not a pare slim report (no \"paths\" list)" : jerr.text);
+		json_decref(rep);
+		return EXIT_FAIL;
+	}
+	struct explain x = { json_object(), { 0 } };
+	size_t i;
+	json_t *e;
+	json_array_foreach (list, i, e) {
+		const char *p = json_string_value(json_object_get(e, "path"));
+		if (p)
+			json_object_set(x.paths, p, json_object_get(e, "reasons"));
+	}
+	const char *image = json_string_value(json_object_get(rep, "output"));
+	if (json_object_get(x.paths, clean)) {
+		if (co.json) {
+			json_t *j = json_pack("{s:s,s:b,s:O}", "path", clean, "kept", 1, "reasons",
+					      json_object_get(x.paths, clean));
+			json_dumpf(j, stdout, JSON_INDENT(1));
+			putchar('\n');
+			json_decref(j);
+		} else {
+			printf("%s is in %s:\n", clean, image ? image : "the slim image");
+			strset_add(&x.seen, clean);
+			explain_path(&x, clean, 1);
+		}
+	} else {
+		r = EXIT_FAIL;
+		const char *rule = NULL, *profile = NULL;
+		json_array_foreach (json_object_get(rep, "excluded"), i, e)
+			if (!strcmp(json_string_value(json_object_get(e, "path")) ?: "", clean)) {
+				rule = json_string_value(json_object_get(e, "rule"));
+				profile = json_string_value(json_object_get(e, "profile"));
+			}
+		if (co.json) {
+			json_t *j = json_pack("{s:s,s:b}", "path", clean, "kept", 0);
+			if (rule)
+				json_object_set_new(j, "excluded_by", json_pack("{s:s,s:s?}", "rule", rule,
+										"profile", profile));
+			json_dumpf(j, stdout, JSON_INDENT(1));
+			putchar('\n');
+			json_decref(j);
+		} else if (rule) {
+			printf("%s is not in %s: a probe touched it, but exclude rule '%s' %s%s dropped it\n",
+			       clean, image ? image : "the slim image", rule, profile ? "of profile " : "",
+			       profile ? profile : "(given on the command line)");
+		} else {
+			printf("%s is not in %s: no probe touched it and no rule, unit or package keeps it\n"
+			       "(Hint: --keep %s, or a profile that keeps it)\n",
+			       clean, image ? image : "the slim image", clean);
+		}
+	}
+	strset_free(&x.seen);
+	json_decref(x.paths);
+	json_decref(rep);
+	return r;
+}
+
+/* ---- dispatch ---- */
+
+static const struct {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+} subcommands[] = {
+	{ "list", cmd_list },	  { "show", cmd_show },	  { "check", cmd_check },
+	{ "from-trace", cmd_from_trace }, { "merge", cmd_merge }, { "explain", cmd_explain },
+};
+
+int cmd_profile(int argc, char **argv)
+{
+	if (argc < 2) {
+		fputs(help, stderr);
+		return EXIT_USAGE;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		fputs(help, stdout);
+		return EXIT_OK;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(subcommands); i++)
+		if (!strcmp(argv[1], subcommands[i].name))
+			return subcommands[i].fn(argc - 1, argv + 1);
+	fprintf(stderr, "pare: unknown profile command '%s'\n(Hint: see 'pare profile --help')\n",
+		argv[1]);
+	return EXIT_USAGE;
+}

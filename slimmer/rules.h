@@ -1,0 +1,68 @@
+/* Keep rules from the command line and from profiles, applied to a
+ * keep-set: keep globs seed it, exclude globs filter what the probes
+ * recorded, and units grow it to whole directories or whole packages
+ * (Debian's dpkg database, pip's dist-info RECORDs) as soon as one of
+ * their files is kept. Every path added names its rule and profile. */
+#ifndef PARE_RULES_H
+#define PARE_RULES_H
+
+#include "keepset.h"
+#include "profiles.h"
+
+struct rule {
+	char *pattern;
+	char *profile; /* NULL: the command line */
+};
+
+struct rule_list {
+	struct rule *v;
+	size_t n;
+};
+
+struct rules {
+	struct rule_list keep, exclude, units;
+	char *kinds[UNIT__COUNT]; /* package databases in use: the profile naming each */
+};
+
+void rules_init(struct rules *r);
+void rules_free(struct rules *r);
+/* LIST gets PATTERN from PROFILE (NULL for the command line). */
+void rules_add(struct rule_list *list, const char *pattern, const char *profile);
+/* A unit kind, from the command line's --units or a profile. */
+void rules_add_kind(struct rules *r, enum unit_kind kind, const char *profile);
+/* Every rule of every profile of SET. */
+void rules_add_profiles(struct rules *r, const struct profile_set *set);
+/* The exclude rule matching absolute PATH, or NULL. */
+const struct rule *rules_excluded(const struct rules *r, const char *path);
+/* Add what the keep rules name: literal paths as they are, globs by one
+ * walk of the image under ROOTFD. */
+void rules_seed(const struct rules *r, struct keepset *k, int rootfd);
+
+/* A package (or unit directory) that rules_close() pulled in. */
+struct pulled {
+	char *kind;    /* "debian", "python" or "unit" */
+	char *name;    /* the package, or the unit directory */
+	char *because; /* the kept path inside it that pulled it in */
+	char *rule, *profile;
+	size_t paths;  /* paths it added */
+};
+
+struct units_state {
+	struct owned *owned;     /* package databases: path -> package */
+	size_t n_owned;
+	struct strindex owned_index;
+	struct pkg *pkgs;
+	size_t n_pkgs;
+	bool loaded;
+	struct strset unit_dirs; /* unit directories already expanded */
+	struct pulled *pulled;
+	size_t n_pulled;
+};
+
+void units_state_free(struct units_state *st);
+/* keepset_close(), then units, repeated until nothing new comes in (a
+ * package's files may need libraries of other packages). */
+int rules_close(const struct rules *r, struct keepset *k, int rootfd, struct units_state *st,
+		struct perr *err);
+
+#endif
