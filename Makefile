@@ -93,6 +93,7 @@ check-e2e: test-bins
 	tests/e2e/run.sh
 	tests/e2e/tracer.sh
 	tests/e2e/slim.sh
+	tests/e2e/profiles.sh
 
 check-tracer: test-bins
 	tests/e2e/tracer.sh
@@ -100,12 +101,16 @@ check-tracer: test-bins
 check-slim: test-bins
 	tests/e2e/slim.sh
 
+check-profiles: test-bins
+	tests/e2e/profiles.sh
+
 check: deps
 	$(MAKE) test-bins
 	tests/run-unit.sh $(B)/tests
 	tests/e2e/run.sh
 	tests/e2e/tracer.sh
 	tests/e2e/slim.sh
+	tests/e2e/profiles.sh
 
 # Unit tests under valgrind (run by .ci/run).
 check-valgrind: test-bins
@@ -136,7 +141,7 @@ clean:
 	rm -rf $(B) pare
 
 FORCE:
-.PHONY: all deps check check-unit check-e2e check-tracer check-slim bench-tracer check-valgrind fuzz demo bench lint clean test-bins FORCE
+.PHONY: all deps check check-unit check-e2e check-tracer check-slim check-profiles bench-tracer check-valgrind fuzz demo bench lint clean test-bins FORCE
 .SECONDARY:
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -860,6 +860,7 @@ int cmd_slim(int argc, char **argv)
 			r = report(&err);
 			goto out;
 		}
+	trace_check_image(&t, p.rootfd); /* "exists", for the report's excluded paths */
 	seed(&k, &p, &t);
 	if (rules_close(&rules, &k, p.rootfd, &units, &err) < 0) {
 		r = report(&err);

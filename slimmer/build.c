@@ -203,6 +203,9 @@ int layer_build(int rootfd, const struct strv *paths, int out_fd, const struct b
 		r = open_comp(&s, o->comp, err);
 	b.tar = archive_write_new();
 	archive_write_set_format_pax_restricted(b.tar);
+	/* Names in an image are bytes, not text in our locale: never translate
+	 * them (a CA bundle's "Főtanúsítvány.pem" link failed in the C locale). */
+	archive_write_set_format_option(b.tar, "pax", "hdrcharset", "BINARY");
 	archive_write_set_bytes_in_last_block(b.tar, 1);
 	if (r == 0 && archive_write_open(b.tar, &s, NULL, tar_cb, NULL) != ARCHIVE_OK)
 		r = perr_set(err, 0, "cannot start layer: %s", archive_error_string(b.tar));
