@@ -657,6 +657,10 @@ static void explain_path(struct explain *x, const char *path, int depth)
 		const char *of = json_string_value(json_object_get(r, "of"));
 		if (of && !strcmp(of, path))
 			continue; /* a package or unit pulled in by this very path */
+		if (depth == 1 && i == 5) {
+			printf("  ... and %zu more reasons (--json lists them all)\n", json_array_size(rs) - i);
+			break;
+		}
 		say_reason(r, depth);
 		if (of && why && strcmp(why, "always") && depth < 24 && strset_add(&x->seen, of))
 			explain_path(x, of, depth + 1);
@@ -681,6 +685,10 @@ static int cmd_explain(int argc, char **argv)
 		return usage_error("profile explain", "'%s' is not an absolute path", arg);
 	clean[0] = '/';
 	json_error_t jerr;
+	if (access(po.report, R_OK) < 0) {
+		fprintf(stderr, "pare: cannot read report '%s': %s\n", po.report, strerror(errno));
+		return EXIT_FAIL;
+	}
 	json_t *rep = json_load_file(po.report, 0, &jerr);
 	json_t *list = rep ? json_object_get(rep, "paths") : NULL;
 	if (!json_is_array(list)) {

@@ -120,11 +120,15 @@ check "slim: an unknown --units kind is a usage error" \
 	bash -c "$(declare -f one_line_error); work='$work'; one_line_error 2 '$PARE' slim --units rpm oci:'$work/python:latest'"
 
 echo "# from-trace, merge, explain: the README's worked example"
-# A probe session (what an interactive `pare probe --shell` records): look
-# at time zones and the CA bundle.
-check "probe: a session reading zoneinfo/Europe and the CA bundle" \
-	"$PARE" probe -o "$work/session.json" --entrypoint /bin/sh "oci:$work/python:latest" -c \
-	'for f in /usr/share/zoneinfo/Europe/*; do cat "$f"; done >/dev/null; cat /etc/ssl/certs/ca-certificates.crt >/dev/null'
+# An interactive `pare probe --shell` session (typed through script(1)'s
+# terminal): look at time zones and the CA bundle.
+session() {
+	printf '%s\n' 'for f in /usr/share/zoneinfo/Europe/*; do cat "$f"; done >/dev/null' \
+		'cat /etc/ssl/certs/ca-certificates.crt >/dev/null' exit |
+		timeout 60 script -qec "'$PARE' probe --shell -o '$work/session.json' oci:'$work/python:latest'" /dev/null
+}
+check "probe --shell: an interactive session reading zoneinfo/Europe and the CA bundle, saved as a trace" \
+	bash -c "$(declare -f session); PARE='$PARE' work='$work'; session && jq -e '.paths | map(.path) | index(\"/usr/share/zoneinfo/Europe/Paris\")' '$work/session.json'"
 check "from-trace: a whole directory becomes one glob, and it says how many paths it covers" \
 	bash -c "'$PARE' profile from-trace -o '$work/session-prof.json' '$work/session.json' 2>'$work/ft.err' && cat '$work/ft.err' &&
 		grep -E '/usr/share/zoneinfo/Europe/\\*\\* covers [0-9]{2,} paths' '$work/ft.err' &&
@@ -151,5 +155,15 @@ check "explain: a traced path dropped by --exclude names the rule" \
 	bash -c "$(declare -f slim); PARE='$PARE' work='$work'; slim python excl 'python3 -c \"import json\"' --exclude /usr/lib/python3.11/json/scanner.py &&
 		! '$PARE' profile explain --report '$work/python-excl.json' /usr/lib/python3.11/json/scanner.py >'$work/ex.out'; cat '$work/ex.out';
 		grep -q \"exclude rule '/usr/lib/python3.11/json/scanner.py'\" '$work/ex.out'"
+check "explain --json: the reasons as the report holds them" \
+	bash -c "'$PARE' profile explain --json --report '$work/python-with-tzdata.json' /usr/share/zoneinfo/Europe/Paris | jq -e '.kept and .reasons[0].profile == \"tzdata\"'"
+check "errors: an unknown profile command is a usage error" \
+	bash -c "$(declare -f one_line_error); work='$work'; one_line_error 2 '$PARE' profile nope"
+check "errors: explain needs --report" \
+	bash -c "$(declare -f one_line_error); work='$work'; one_line_error 2 '$PARE' profile explain /etc/passwd"
+check "errors: from-trace of a missing trace names it" \
+	bash -c "$(declare -f one_line_error); work='$work'; one_line_error 1 '$PARE' profile from-trace '$work/none.json' && grep -q \"cannot read trace '$work/none.json'\" '$work/err'"
+check "errors: merge of one profile is a usage error" \
+	bash -c "$(declare -f one_line_error); work='$work'; one_line_error 2 '$PARE' profile merge tzdata"
 
 finish
