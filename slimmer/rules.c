@@ -160,26 +160,48 @@ static size_t pkg_begin(struct units_state *st, char *name, const char *kind)
 	return st->n_pkgs++;
 }
 
-/* PATH (absolute in the image) belongs to package PKG: stored by its
- * physical place, which is where kept paths live. Paths the image lacks
- * (dpkg path-excludes, removed files) are skipped. */
-static void pkg_own(struct units_state *st, size_t pkg, const char *path, int rootfd)
+/* The directory of the previous path resolved (database files list paths
+ * grouped by directory): one in-root resolution per directory, not per
+ * file. */
+struct dir_cache {
+	char dir[PATH_BUF], real[PATH_BUF];
+	bool ok;
+};
+
+/* PATH (in the image) belongs to package PKG: stored by its physical
+ * place, which is where kept paths live. Paths the image lacks (dpkg
+ * path-excludes, removed files) are skipped, and so are directories:
+ * they are shared by many packages ("/usr/bin", and "/bin" as a
+ * merged-/usr symlink to one), so a unit never grows through them. */
+static void pkg_own(struct units_state *st, size_t pkg, const char *path, int rootfd,
+		    struct dir_cache *dc)
 {
+	const char *slash = strrchr(path, '/');
+	const char *base = slash ? slash + 1 : path;
+	size_t dlen = slash ? (size_t)(slash - path) : 0;
+	if (!*base || dlen >= PATH_BUF)
+		return;
+	if (strlen(dc->dir) != dlen || strncmp(dc->dir, path, dlen)) {
+		memcpy(dc->dir, path, dlen);
+		dc->dir[dlen] = 0;
+		dc->ok = keepset_resolve(rootfd, dc->dir, true, dc->real) == 0;
+	}
 	char real[PATH_BUF], target[PATH_BUF];
 	struct stat sb;
-	if (keepset_resolve(rootfd, path, false, real) < 0 || !*real)
+	if (!dc->ok || (size_t)snprintf(real, sizeof(real), "%s%s%s", dc->real, *dc->real ? "/" : "",
+					base) >= sizeof(real) ||
+	    fstatat(rootfd, real, &sb, AT_SYMLINK_NOFOLLOW) < 0 || S_ISDIR(sb.st_mode))
 		return;
-	/* Directories are shared by many packages ("/usr/bin", and "/bin" as
-	 * a merged-/usr symlink to one): a unit never grows through them. */
-	if (keepset_resolve(rootfd, path, true, target) < 0 ||
-	    fstatat(rootfd, *target ? target : ".", &sb, AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) < 0 ||
-	    S_ISDIR(sb.st_mode))
+	if (S_ISLNK(sb.st_mode) &&
+	    (keepset_resolve(rootfd, real, true, target) < 0 ||
+	     fstatat(rootfd, *target ? target : ".", &sb, AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) < 0 ||
+	     S_ISDIR(sb.st_mode)))
 		return;
 	st->owned = xrealloc(st->owned, (st->n_owned + 1) * sizeof(*st->owned));
 	st->owned[st->n_owned] = (struct owned){ xstrdup(real), pkg };
 	st->n_owned++;
 	st->pkgs[pkg].n++;
-	/* The first owner wins for the index (directories have many). */
+	/* The first owner wins for the index (diversions aside, files have one). */
 	if (strindex_find(&st->owned_index, real, owned_key, st) == SIZE_MAX)
 		strindex_put(&st->owned_index, st->n_owned - 1, st->n_owned, owned_key, st);
 }
@@ -215,9 +237,10 @@ static int load_dpkg(struct units_state *st, int rootfd, struct perr *err)
 		size_t pkg = pkg_begin(st, xasprintf("%.*s", (int)(len < dot ? len : dot), lists.v[i]),
 				       "debian");
 		char *save = NULL;
+		struct dir_cache dc = { .ok = false };
 		for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
 			if (line[0] == '/' && line[1])
-				pkg_own(st, pkg, line, rootfd);
+				pkg_own(st, pkg, line, rootfd, &dc);
 		free(text);
 	}
 	strv_free(&lists);
@@ -272,6 +295,7 @@ static int load_dist_info(struct units_state *st, int rootfd, struct perr *err)
 			return perr_wrap(err, "/%s", records.v[i]);
 		size_t pkg = pkg_begin(st, xasprintf("%.*s", (int)(strlen(name) - 10), name), "python");
 		char *save = NULL;
+		struct dir_cache dc = { .ok = false };
 		for (char *line = strtok_r(text, "\r\n", &save); line;
 		     line = strtok_r(NULL, "\r\n", &save)) {
 			char field[PATH_BUF], joined[PATH_BUF * 2], clean[PATH_BUF];
@@ -280,7 +304,7 @@ static int load_dist_info(struct units_state *st, int rootfd, struct perr *err)
 				continue;
 			snprintf(joined, sizeof(joined), "%s/%s", field[0] == '/' ? "" : site, field);
 			if (clean_in_root_path(joined, clean, sizeof(clean) - 1, &ignored) == 0)
-				pkg_own(st, pkg, clean, rootfd);
+				pkg_own(st, pkg, clean, rootfd, &dc);
 		}
 	}
 	return 0;
