@@ -37,6 +37,9 @@ needs() {
 
 echo "# built-in profiles: needed and sufficient"
 needs tzdata python 'date' '[ "$(TZ=Europe/Paris date +%Z)" = CET ] || [ "$(TZ=Europe/Paris date +%Z)" = CEST ]' ''
+check "base: applied by default, naming its profiles in the report" \
+	jq -e '([.profiles[].name] == ["users", "nss", "base", "tzdata"]) and ([.paths[] | select(.path == "/etc/passwd") | .reasons[0] | .profile == "users" and .rule == "/etc/passwd"] == [true])' \
+	"$work/python-with-tzdata.json"
 needs certs python 'python3 -c "import ssl"' \
 	'python3 -c "import ssl; n = len(ssl.create_default_context().get_ca_certs()); assert n > 100, n"' ''
 needs users python 'getent --version' 'getent passwd root' --no-default-profiles

@@ -55,6 +55,28 @@ static bool fails_with(const char *json, const char *msg)
 	return true;
 }
 
+/* Refused profiles: the JSON, a part of the message, what it shows. */
+static const struct {
+	const char *json, *msg, *what;
+} bad_profiles[] = {
+	{ "{\"name\": \"a\", \"kepe\": []}", "unknown key 'kepe'", "unknown keys are errors" },
+	{ "{\"keep\": []}", "key 'name': missing", "name is required" },
+	{ "{\"name\": \"Big Name\"}", "key 'name': use lowercase", "names are checked" },
+	{ "{\"name\": \"a\", \"keep\": \"/x\"}", "key 'keep': not a list", "lists are lists" },
+	{ "{\"name\": \"a\", \"keep\": [1]}", "key 'keep' item 1: not a string", "items are strings" },
+	{ "{\"name\": \"a\", \"exclude\": [\"/a\", \"rel/x\"]}", "key 'exclude' item 2",
+	  "relative globs are errors" },
+	{ "{\"name\": \"a\", \"keep\": [\"/a/**b\"]}", "'/a/**b' is not", "** must be a whole component" },
+	{ "{\"name\": \"a\", \"keep\": [\"/a/[bc\"]}", "'/a/[bc' is not", "brackets must close" },
+	{ "{\"name\": \"a\", \"units\": [\"rpm\"]}", "'rpm' is neither a glob nor",
+	  "unknown package databases are errors" },
+	{ "{\"name\": \"a\", \"include\": [\"Not A Name\"]}", "key 'include' item 1",
+	  "includes are names or files" },
+	{ "{\"name\": \"a\", \"name\": \"b\"}", "t.json: line 1", "duplicate keys are errors" },
+	{ "[]", "a profile is a JSON object", "the top level is an object" },
+	{ "{\"name\": \"a\",}", "t.json: line 1", "JSON errors name the line" },
+};
+
 static void test_parse(void)
 {
 	struct profile p;
@@ -79,26 +101,8 @@ static void test_parse(void)
 	free(json);
 	profile_free(&p);
 
-	ok(fails_with("{\"name\": \"a\", \"kepe\": []}", "unknown key 'kepe'"), "unknown keys are errors");
-	ok(fails_with("{\"keep\": []}", "key 'name': missing"), "name is required");
-	ok(fails_with("{\"name\": \"Big Name\"}", "key 'name': use lowercase"), "names are checked");
-	ok(fails_with("{\"name\": \"a\", \"keep\": \"/x\"}", "key 'keep': not a list"), "lists are lists");
-	ok(fails_with("{\"name\": \"a\", \"keep\": [1]}", "key 'keep' item 1: not a string"),
-	   "items are strings");
-	ok(fails_with("{\"name\": \"a\", \"exclude\": [\"/a\", \"rel/x\"]}", "key 'exclude' item 2"),
-	   "relative globs are errors");
-	ok(fails_with("{\"name\": \"a\", \"keep\": [\"/a/**b\"]}", "'/a/**b' is not"),
-	   "** must be a whole component");
-	ok(fails_with("{\"name\": \"a\", \"keep\": [\"/a/[bc\"]}", "'/a/[bc' is not"),
-	   "brackets must close");
-	ok(fails_with("{\"name\": \"a\", \"units\": [\"rpm\"]}", "'rpm' is neither a glob nor"),
-	   "unknown package databases are errors");
-	ok(fails_with("{\"name\": \"a\", \"include\": [\"Not A Name\"]}", "key 'include' item 1"),
-	   "includes are names or files");
-	ok(fails_with("{\"name\": \"a\", \"name\": \"b\"}", "t.json: line 1"),
-	   "duplicate keys are errors");
-	ok(fails_with("[]", "a profile is a JSON object"), "the top level is an object");
-	ok(fails_with("{\"name\": \"a\",}", "t.json: line 1"), "JSON errors name the line");
+	for (size_t i = 0; i < ARRAY_SIZE(bad_profiles); i++)
+		ok(fails_with(bad_profiles[i].json, bad_profiles[i].msg), "%s", bad_profiles[i].what);
 }
 
 static void test_builtins(void)
@@ -218,6 +222,20 @@ static bool has(const struct keepset *k, const char *path, enum keep_why why)
 	return false;
 }
 
+static void begin(struct rules *ru, struct keepset *k, struct units_state *st)
+{
+	rules_init(ru);
+	keepset_init(k);
+	memset(st, 0, sizeof(*st));
+}
+
+static void end(struct rules *ru, struct keepset *k, struct units_state *st)
+{
+	units_state_free(st);
+	keepset_free(k);
+	rules_free(ru);
+}
+
 static void test_units(void)
 {
 	char r[4200];
@@ -229,9 +247,8 @@ static void test_units(void)
 	/* directory units */
 	struct rules ru;
 	struct keepset k;
-	struct units_state st = { 0 };
-	rules_init(&ru);
-	keepset_init(&k);
+	struct units_state st;
+	begin(&ru, &k, &st);
 	rules_add(&ru.units, "/**/node_modules/[!@.]*", "node");
 	rules_add(&ru.units, "/**/node_modules/@*/*", "node");
 	rules_add(&ru.exclude, "/**/*.log", "node");
@@ -247,13 +264,10 @@ static void test_units(void)
 		   !strcmp(e->r[0].of, "app/node_modules/greet/index.js"),
 	   "a unit's path names its rule, profile and the kept file that pulled it in");
 	ok(st.n_pulled == 2, "two unit directories pulled in");
-	units_state_free(&st);
-	keepset_free(&k);
-	rules_free(&ru);
+	end(&ru, &k, &st);
 
 	/* dpkg packages */
-	rules_init(&ru);
-	keepset_init(&k);
+	begin(&ru, &k, &st);
 	rules_add_kind(&ru, UNIT_DEBIAN, "debian-packages");
 	keepset_add(&k, "/bin/tool", KEEP_TRACED, "exec");
 	ok(rules_close(&ru, &k, rootfd, &st, &err) == 0, "package units close (%s)", err.msg);
@@ -264,23 +278,17 @@ static void test_units(void)
 	ok(st.n_pulled == 1 && !strcmp(st.pulled[0].name, "tool") && !strcmp(st.pulled[0].because, "/usr/bin/tool"),
 	   "the report's pulled-in list names the package and why (%s)",
 	   st.n_pulled ? st.pulled[0].because : "none");
-	units_state_free(&st);
-	keepset_free(&k);
-	rules_free(&ru);
+	end(&ru, &k, &st);
 
-	rules_init(&ru);
-	keepset_init(&k);
+	begin(&ru, &k, &st);
 	rules_add_kind(&ru, UNIT_DEBIAN_DOCS, NULL);
 	keepset_add(&k, "/usr/lib/libtool.so.1", KEEP_TRACED, "open-read");
 	ok(rules_close(&ru, &k, rootfd, &st, &err) == 0 && keepset_find(&k, "usr/share/doc/tool/copyright"),
 	   "debian-docs keeps the documentation too");
-	units_state_free(&st);
-	keepset_free(&k);
-	rules_free(&ru);
+	end(&ru, &k, &st);
 
 	/* pip's RECORD */
-	rules_init(&ru);
-	keepset_init(&k);
+	begin(&ru, &k, &st);
 	rules_add_kind(&ru, UNIT_DIST_INFO, "python");
 	keepset_add(&k, "/usr/lib/python3/dist-packages/pkg/__init__.py", KEEP_TRACED, "open-read");
 	ok(rules_close(&ru, &k, rootfd, &st, &err) == 0, "dist-info units close (%s)", err.msg);
@@ -289,13 +297,10 @@ static void test_units(void)
 	ok(has(&k, "usr/local/bin/pkg-cli", KEEP_PACKAGE), "a script outside the package (../) comes");
 	ok(st.n_pulled == 1 && !strcmp(st.pulled[0].name, "pkg-1.0") && !strcmp(st.pulled[0].kind, "python"),
 	   "the distribution is named");
-	units_state_free(&st);
-	keepset_free(&k);
-	rules_free(&ru);
+	end(&ru, &k, &st);
 
 	/* keep rules and excludes */
-	rules_init(&ru);
-	keepset_init(&k);
+	begin(&ru, &k, &st);
 	rules_add(&ru.keep, "/usr/share/**", "p");
 	rules_add(&ru.keep, "/bin/other", NULL);
 	rules_add(&ru.exclude, "/usr/share/doc/**", NULL);
@@ -305,9 +310,7 @@ static void test_units(void)
 	ok(has(&k, "usr/bin/other", KEEP_RULE), "a literal keep through a symlinked directory lands physically");
 	ok(rules_excluded(&ru, "/usr/share/doc/x") && !rules_excluded(&ru, "/usr/share/x"),
 	   "rules_excluded matches exclude globs only");
-	units_state_free(&st);
-	keepset_free(&k);
-	rules_free(&ru);
+	end(&ru, &k, &st);
 	close(rootfd);
 }
 
