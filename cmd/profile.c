@@ -36,7 +36,8 @@ static const char help[] =
 	"Profiles are found by name in --profile-dir DIR, then ~/.config/pare/profiles,\n"
 	"then the built-ins. Run 'pare profile COMMAND --help' for a command's options.\n";
 
-enum { OPT_PROFILE_DIR = 1300, OPT_NAME, OPT_DESCRIPTION, OPT_IMAGE, OPT_MIN_FILES, OPT_REPORT };
+enum { OPT_PROFILE_DIR = 1300, OPT_NAME, OPT_DESCRIPTION, OPT_IMAGE, OPT_MIN_FILES, OPT_REPORT,
+       OPT_JSON };
 
 static struct {
 	const char *profile_dir, *output, *name, *description, *image, *report;
@@ -45,8 +46,8 @@ static struct {
 
 static int profile_opt(struct common_opts *co, int c)
 {
-	(void)co;
 	switch (c) {
+	case OPT_JSON: co->json = true; return 0;
 	case OPT_PROFILE_DIR: po.profile_dir = optarg; return 0;
 	case 'o': po.output = optarg; return 0;
 	case OPT_NAME: po.name = optarg; return 0;
@@ -71,19 +72,9 @@ static const struct option opts[] = {
 	{ "image", required_argument, NULL, OPT_IMAGE },
 	{ "min-files", required_argument, NULL, OPT_MIN_FILES },
 	{ "report", required_argument, NULL, OPT_REPORT },
-	{ "json", no_argument, NULL, 'j' },
+	{ "json", no_argument, NULL, OPT_JSON },
 	{ 0 },
 };
-
-/* --json is 'j' here only to share the table; it sets co->json. */
-static int profile_opt_json(struct common_opts *co, int c)
-{
-	if (c == 'j') {
-		co->json = true;
-		return 0;
-	}
-	return profile_opt(co, c);
-}
 
 static int parse(const char *cmd, int argc, char **argv, const char *h, int nargs,
 		 const char *desc, struct common_opts *co)
@@ -91,7 +82,7 @@ static int parse(const char *cmd, int argc, char **argv, const char *h, int narg
 	memset(&po, 0, sizeof(po));
 	po.min_files = 3;
 	parse_args_permute = true;
-	return parse_args(cmd, argc, argv, h, opts, profile_opt_json, co, nargs, desc);
+	return parse_args(cmd, argc, argv, h, opts, profile_opt, co, nargs, desc);
 }
 
 static int write_out(const char *text, struct perr *err)
@@ -197,6 +188,9 @@ static void count_matches(void *ctx, const char *rel, const struct stat *st)
 		if (*c->rule == '/' && glob_is_pattern(c->rule) &&
 		    (strcmp(c->kind, "units") || S_ISDIR(st->st_mode)) && glob_match(c->rule, abs))
 			c->matches++;
+		else if (!strcmp(c->rule, "dist-info") && S_ISREG(st->st_mode) &&
+			 glob_match("/**/*.dist-info/RECORD", abs))
+			c->matches++;
 	}
 }
 
@@ -233,11 +227,8 @@ static void close_root(struct image *img, struct rootfs *rfs, int rootfd)
 static size_t count_literal(int rootfd, const char *kind, const char *rule)
 {
 	char real[4097];
-	if (!strcmp(kind, "units")) {
-		if (!strcmp(rule, "debian") || !strcmp(rule, "debian-docs"))
-			return image_has_path(rootfd, "/var/lib/dpkg/info");
-		return 1; /* dist-info: RECORDs may appear anywhere; not worth a walk */
-	}
+	if (!strcmp(kind, "units")) /* debian, debian-docs: the dpkg database */
+		return image_has_path(rootfd, "/var/lib/dpkg/info");
 	return keepset_resolve(rootfd, rule, false, real) == 0;
 }
 
@@ -266,7 +257,8 @@ static int check_image(const struct profile_set *set, const char *ref,
 		struct check_walk w = { rc, n };
 		walk_tree(rootfd, count_matches, &w);
 		for (size_t i = 0; i < n; i++)
-			if (*rc[i].rule != '/' || !glob_is_pattern(rc[i].rule))
+			if ((*rc[i].rule != '/' || !glob_is_pattern(rc[i].rule)) &&
+			    strcmp(rc[i].rule, "dist-info"))
 				rc[i].matches = count_literal(rootfd, rc[i].kind, rc[i].rule);
 		size_t none = 0;
 		json_t *a = json_array();
