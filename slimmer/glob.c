@@ -13,9 +13,11 @@ bool glob_valid(const char *p)
 {
 	if (p[0] != '/')
 		return false;
+	int stars = 0;
 	for (const char *s = p; (s = strstr(s, "**")); s += 2) {
 		bool start = s == p || s[-1] == '/', end = !s[2] || s[2] == '/';
-		if (!start || !end)
+		/* Each "**" multiplies the matching work by the path's depth. */
+		if (!start || !end || ++stars > GLOB_MAX_ANY)
 			return false;
 	}
 	int depth = 0;

@@ -9,7 +9,10 @@
 bool glob_match(const char *pattern, const char *path);
 /* Does PATTERN use any glob syntax? */
 bool glob_is_pattern(const char *pattern);
-/* Is PATTERN valid (balanced brackets, "**" only as a whole component)? */
+/* At most this many "**" components in one pattern. */
+#define GLOB_MAX_ANY 4
+/* Is PATTERN valid (absolute, balanced brackets, "**" only as a whole
+ * component, at most GLOB_MAX_ANY of them)? */
 bool glob_valid(const char *pattern);
 
 #endif

@@ -72,8 +72,9 @@ static int parse_list(json_t *v, const char *key, enum list_kind kind, const cha
 			free(pat);
 			return perr_set(err, 0,
 					"%s: key '%s' item %zu: '%s' is not an absolute path or valid glob "
-					"(\"**\" must be a whole component, brackets must close)",
-					source, key, i + 1, s);
+					"(\"**\" must be a whole component, at most %d of them; brackets "
+					"must close)",
+					source, key, i + 1, s, GLOB_MAX_ANY);
 		}
 		strv_push(out, pat);
 	}

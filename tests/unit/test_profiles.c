@@ -73,6 +73,8 @@ static const struct {
 	{ "{\"name\": \"a\", \"include\": [\"Not A Name\"]}", "key 'include' item 1",
 	  "includes are names or files" },
 	{ "{\"name\": \"a\", \"name\": \"b\"}", "t.json: line 1", "duplicate keys are errors" },
+	{ "{\"name\": \"a\", \"keep\": [\"/**/a/**/b/**/c/**/d/**\"]}", "is not",
+	  "at most four ** in a glob (each multiplies the matching work)" },
 	{ "[]", "a profile is a JSON object", "the top level is an object" },
 	{ "{\"name\": \"a\",}", "t.json: line 1", "JSON errors name the line" },
 };
