@@ -632,9 +632,44 @@ static void say_reason(json_t *r, int depth)
 }
 
 struct explain {
-	json_t *paths; /* path -> reasons */
+	json_t *paths;   /* path -> reasons */
+	json_t *targets; /* kept symlink -> its target */
 	struct strset seen;
 };
+
+/* PATH with the kept symlinks on its way (not the last component) resolved
+ * as the slim image resolves them, so that /lib/x/libc.so.6 is found at
+ * /usr/lib/x/libc.so.6. Lexical, over the report alone. */
+static void resolve_report(const struct explain *x, const char *path, char *out, size_t sz)
+{
+	char cur[4097];
+	snprintf(cur, sizeof(cur), "%s", path);
+	for (int hops = 0; hops < 40; hops++) {
+		bool changed = false;
+		for (char *s = cur + 1; (s = strchr(s, '/')); s++) {
+			*s = 0;
+			const char *t = json_string_value(json_object_get(x->targets, cur));
+			if (t) {
+				char joined[8400], clean[4097];
+				struct perr ignored;
+				char *slash = strrchr(cur, '/');
+				*slash = 0;
+				snprintf(joined, sizeof(joined), "%s/%s/%s", t[0] == '/' ? "" : cur, t, s + 1);
+				if (clean_in_root_path(joined, clean + 1, sizeof(clean) - 2, &ignored) == 0) {
+					clean[0] = '/';
+					snprintf(cur, sizeof(cur), "%s", clean);
+					changed = true;
+					break;
+				}
+				*slash = '/';
+			}
+			*s = '/';
+		}
+		if (!changed)
+			break;
+	}
+	snprintf(out, sz, "%s", cur);
+}
 
 /* Every reason of PATH at the first level; below, the first reason of each
  * path named (the one that brought it in), down to a root cause: traced,
@@ -689,14 +724,22 @@ static int cmd_explain(int argc, char **argv)
 		json_decref(rep);
 		return EXIT_FAIL;
 	}
-	struct explain x = { json_object(), { 0 } };
+	struct explain x = { json_object(), json_object(), { 0 } };
 	size_t i;
 	json_t *e;
 	json_array_foreach (list, i, e) {
 		const char *p = json_string_value(json_object_get(e, "path"));
+		json_t *t = json_object_get(e, "target");
 		if (p)
 			json_object_set(x.paths, p, json_object_get(e, "reasons"));
+		if (p && json_is_string(t))
+			json_object_set(x.targets, p, t);
 	}
+	char typed[4097];
+	snprintf(typed, sizeof(typed), "%s", clean);
+	resolve_report(&x, typed, clean, sizeof(clean));
+	if (strcmp(typed, clean) && !co.json)
+		printf("%s is reached through symlinks as %s\n", typed, clean);
 	const char *image = json_string_value(json_object_get(rep, "output"));
 	if (json_object_get(x.paths, clean)) {
 		if (co.json) {
@@ -738,6 +781,7 @@ static int cmd_explain(int argc, char **argv)
 	}
 	strset_free(&x.seen);
 	json_decref(x.paths);
+	json_decref(x.targets);
 	json_decref(rep);
 	return r;
 }

@@ -668,8 +668,14 @@ static int write_report(const char *file, struct prepared *p, const char *dst,
 		if (!e && upper_fd >= 0 && fstatat(upper_fd, paths->v[i], &st, AT_SYMLINK_NOFOLLOW) == 0)
 			type[0] = S_ISDIR(st.st_mode) ? 'd' : S_ISLNK(st.st_mode) ? 'l' : 'f';
 		cleanup_free char *abs = xasprintf("/%s", paths->v[i]);
-		json_array_append_new(kept, json_pack("{s:s,s:s,s:o}", "path", abs, "type", type,
-						      "reasons", rs));
+		json_t *o = json_pack("{s:s,s:s,s:o}", "path", abs, "type", type, "reasons", rs);
+		char target[4097];
+		ssize_t n = type[0] == 'l' ? readlinkat(p->rootfd, paths->v[i], target, sizeof(target) - 1) : -1;
+		if (n >= 0) { /* lets 'pare profile explain' follow the names a user types */
+			target[n] = 0;
+			json_object_set_new(o, "target", json_string(target));
+		}
+		json_array_append_new(kept, o);
 	}
 	json_t *j = json_pack(
 		"{s:s,s:s,s:{s:I,s:I,s:I},s:{s:I,s:I,s:I,s:I,s:s,s:s},s:o,s:o,s:o}", "image",
