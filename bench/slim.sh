@@ -3,6 +3,9 @@
 # keep-set, builds and writes the layer) minus the probe's own run time,
 # next to `umoci unpack` of the same image, alternating, in the same run;
 # and pare's peak RSS. Targets: ratio <= 1.0, peak RSS <= 64 MB.
+# Then what keep-list profiles cost, from the rootfs cache: a slim with no
+# profile, with the default (base), and with python + tzdata (a glob walk
+# and unit expansion), as ratios to the first.
 . "$(dirname "$0")/lib.sh"
 rounds=${ROUNDS:-5}
 cp -r "$fx/oci" "$work/py"
@@ -26,3 +29,26 @@ echo "  pare slim minus its probe run: $p ms"
 echo "  umoci unpack                 : $u ms"
 awk -v p="$p" -v u="$u" 'BEGIN { printf "  ratio: %.2f (target <= 1.0)\n", p / u }'
 echo "  peak RSS of pare slim: $((rss / 1024)) MB (target <= 64 MB)"
+
+# Profiles: the same slim from the cache (unpacked once above), alternating.
+export PARE_CACHE_DIR=$work/cache
+variants=(none base python)
+declare -A opts=([none]=--no-default-profiles [base]= [python]="--profile python --profile tzdata")
+for v in "${variants[@]}"; do : >"$work/prof.$v"; done
+for i in $(seq "$rounds"); do
+	for v in "${variants[@]}"; do
+		s=$(date +%s%N)
+		# shellcheck disable=SC2086 # the options are words
+		"$top/pare" slim ${opts[$v]} -o "oci:$work/py:$v" --report "$work/r.json" --exec "$probe" \
+			"oci:$work/py:latest" 2>/dev/null
+		e=$(date +%s%N)
+		echo $(((e - s) / 1000000 - $(jq '[.probes[].duration_ms] | add' "$work/r.json"))) >>"$work/prof.$v"
+	done
+done
+n=$(median <"$work/prof.none")
+echo "keep-list profiles (pare slim from the cache, minus the probe; median of $rounds):"
+for v in "${variants[@]}"; do
+	m=$(median <"$work/prof.$v")
+	awk -v v="$v" -v m="$m" -v n="$n" -v o="${opts[$v]:-(default)}" \
+		'BEGIN { printf "  %-7s %-34s %5d ms  %.2fx\n", v, o, m, m / n }'
+done
