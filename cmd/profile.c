@@ -3,19 +3,18 @@
 #define _GNU_SOURCE
 #include "cmd.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "../slimmer/authoring.h"
 #include "../slimmer/glob.h"
 #include "../slimmer/keepset.h"
 #include "../slimmer/profiles.h"
 #include "../slimmer/resolve.h"
 #include "../slimmer/rootfs.h"
-#include "../tracer/config.h"
 #include "../tracer/trace.h"
 
 static const char help[] =
@@ -90,6 +89,19 @@ static int write_out(const char *text, struct perr *err)
 	if (!po.output || !strcmp(po.output, "-"))
 		return puts(text) < 0 ? perr_set(err, errno, "cannot write to standard output") : 0;
 	return write_file_atomic(po.output, text, err);
+}
+
+/* Write P (to -o or stdout) after checking that it loads back. */
+static int write_profile(const struct profile *p)
+{
+	struct perr err;
+	struct profile back;
+	cleanup_free char *json = profile_to_json(p);
+	if (profile_parse(json, strlen(json), po.output ? po.output : "the profile", &back, &err) < 0 ||
+	    write_out(json, &err) < 0)
+		return report(&err);
+	profile_free(&back);
+	return 0;
 }
 
 /* ---- list, show ---- */
@@ -169,31 +181,6 @@ static const char check_help[] =
 	"the rules that match nothing in it; they are warnings, the exit status stays 0.\n"
 	COMMON_HELP;
 
-struct rule_count {
-	const char *profile, *kind, *rule;
-	size_t matches;
-};
-
-struct check_walk {
-	struct rule_count *rc;
-	size_t n;
-};
-
-static void count_matches(void *ctx, const char *rel, const struct stat *st)
-{
-	struct check_walk *w = ctx;
-	cleanup_free char *abs = xasprintf("/%s", rel);
-	for (size_t i = 0; i < w->n; i++) {
-		struct rule_count *c = &w->rc[i];
-		if (*c->rule == '/' && glob_is_pattern(c->rule) &&
-		    (strcmp(c->kind, "units") || S_ISDIR(st->st_mode)) && glob_match(c->rule, abs))
-			c->matches++;
-		else if (!strcmp(c->rule, "dist-info") && S_ISREG(st->st_mode) &&
-			 glob_match("/**/*.dist-info/RECORD", abs))
-			c->matches++;
-	}
-}
-
 /* An image's unpacked root (from the cache), opened O_PATH. */
 static int open_root(const char *ref, const struct common_opts *co, struct image **img,
 		     struct rootfs *rfs, int *rootfd)
@@ -224,14 +211,6 @@ static void close_root(struct image *img, struct rootfs *rfs, int rootfd)
 	image_close(img);
 }
 
-static size_t count_literal(int rootfd, const char *kind, const char *rule)
-{
-	char real[4097];
-	if (!strcmp(kind, "units")) /* debian, debian-docs: the dpkg database */
-		return image_has_path(rootfd, "/var/lib/dpkg/info");
-	return keepset_resolve(rootfd, rule, false, real) == 0;
-}
-
 static int check_image(const struct profile_set *set, const char *ref,
 		       const struct common_opts *co)
 {
@@ -239,55 +218,39 @@ static int check_image(const struct profile_set *set, const char *ref,
 	struct rootfs rfs = { 0 };
 	int rootfd = -1;
 	int r = open_root(ref, co, &img, &rfs, &rootfd);
-	struct rule_count *rc = NULL;
-	size_t n = 0;
-	for (size_t i = 0; !r && i < set->n; i++) {
-		const struct profile *p = &set->p[i];
-		const struct {
-			const char *kind;
-			const struct strv *v;
-		} lists[] = { { "keep", &p->keep }, { "exclude", &p->exclude }, { "units", &p->units } };
-		for (size_t l = 0; l < ARRAY_SIZE(lists); l++)
-			for (size_t j = 0; j < lists[l].v->n; j++) {
-				rc = xrealloc(rc, (n + 1) * sizeof(*rc));
-				rc[n++] = (struct rule_count){ p->name, lists[l].kind, lists[l].v->v[j], 0 };
-			}
+	if (r) {
+		close_root(img, &rfs, rootfd);
+		return r;
 	}
-	if (!r) {
-		struct check_walk w = { rc, n };
-		walk_tree(rootfd, count_matches, &w);
-		for (size_t i = 0; i < n; i++)
-			if ((*rc[i].rule != '/' || !glob_is_pattern(rc[i].rule)) &&
-			    strcmp(rc[i].rule, "dist-info"))
-				rc[i].matches = count_literal(rootfd, rc[i].kind, rc[i].rule);
-		size_t none = 0;
-		json_t *a = json_array();
-		for (size_t i = 0; i < n; i++) {
-			json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:I}", "profile", rc[i].profile,
-							   "list", rc[i].kind, "rule", rc[i].rule,
-							   "matches", (json_int_t)rc[i].matches));
-			if (rc[i].matches)
-				continue;
-			none++;
-			if (!co->json)
-				printf("%s: %s '%s' matches nothing in %s\n", rc[i].profile, rc[i].kind,
-				       rc[i].rule, img->ref.text);
-		}
-		if (co->json) {
-			json_t *j = json_pack("{s:s,s:o,s:I}", "image", img->ref.text, "rules", a,
-					      "unmatched", (json_int_t)none);
-			json_dumpf(j, stdout, JSON_INDENT(1));
-			putchar('\n');
-			json_decref(j);
-		} else {
-			json_decref(a);
-			fprintf(stderr, "pare: profile check: %zu rules, %zu match nothing in %s\n", n,
-				none, img->ref.text);
-		}
+	struct rule_match *m;
+	size_t n, none = 0;
+	profile_set_matches(set, rootfd, &m, &n);
+	json_t *a = json_array();
+	for (size_t i = 0; i < n; i++) {
+		json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:I}", "profile", m[i].profile, "list",
+						   m[i].list, "rule", m[i].rule, "matches",
+						   (json_int_t)m[i].matches));
+		if (m[i].matches)
+			continue;
+		none++;
+		if (!co->json)
+			printf("%s: %s '%s' matches nothing in %s\n", m[i].profile, m[i].list, m[i].rule,
+			       img->ref.text);
 	}
-	free(rc);
+	if (co->json) {
+		json_t *j = json_pack("{s:s,s:o,s:I}", "image", img->ref.text, "rules", a, "unmatched",
+				      (json_int_t)none);
+		json_dumpf(j, stdout, JSON_INDENT(1));
+		putchar('\n');
+		json_decref(j);
+	} else {
+		json_decref(a);
+		fprintf(stderr, "pare: profile check: %zu rules, %zu match nothing in %s\n", n, none,
+			img->ref.text);
+	}
+	free(m);
 	close_root(img, &rfs, rootfd);
-	return r;
+	return 0;
 }
 
 static int cmd_check(int argc, char **argv)
@@ -339,83 +302,6 @@ static const char from_trace_help[] =
 	"      --min-files N       compact a directory only when it holds N files or\n"
 	"                          more (default 3)\n" COMMON_HELP;
 
-struct ft {
-	int rootfd;
-	struct strset files;  /* physical paths the traces saw (not directories) */
-	struct strset parents;/* their ancestors */
-	struct strv rules;
-	struct strv notes;    /* "GLOB covers N paths" */
-};
-
-/* Is directory DIR (physical, relative) entirely in F->files? N counts its
- * files. Only ancestors of traced files can be. */
-static bool dir_complete(struct ft *f, const char *dir, size_t *n)
-{
-	struct perr ignored;
-	cleanup_close int dfd = root_open_dir(f->rootfd, dir, &ignored);
-	cleanup_close int lfd = dfd >= 0 ? openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
-	DIR *d = lfd >= 0 ? fdopendir(lfd) : NULL;
-	if (!d)
-		return false;
-	lfd = -1;
-	bool all = true;
-	for (struct dirent *de; all && (de = readdir(d));) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		cleanup_free char *p = *dir ? xasprintf("%s/%s", dir, de->d_name) : xstrdup(de->d_name);
-		struct stat st;
-		char target[4097];
-		if (fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-			all = false;
-		else if (S_ISLNK(st.st_mode)) /* read through it: fanotify names the target */
-			all = strset_has(&f->files, p) ||
-			      (keepset_resolve(f->rootfd, p, true, target) == 0 &&
-			       strset_has(&f->files, target));
-		else if (S_ISDIR(st.st_mode))
-			all = strset_has(&f->parents, p) && dir_complete(f, p, n);
-		else
-			all = strset_has(&f->files, p);
-		if (all && !S_ISDIR(st.st_mode))
-			(*n)++;
-	}
-	closedir(d);
-	return all;
-}
-
-static void emit(struct ft *f, const char *dir, const struct strv *sorted)
-{
-	size_t n = 0;
-	if (*dir && dir_complete(f, dir, &n) && n >= po.min_files) {
-		strv_push(&f->rules, xasprintf("/%s/**", dir));
-		strv_push(&f->notes, xasprintf("/%s/** covers %zu paths", dir, n));
-		return;
-	}
-	size_t len = strlen(dir);
-	for (size_t i = 0; i < sorted->n; i++) {
-		const char *p = sorted->v[i];
-		if (len && (strncmp(p, dir, len) || p[len] != '/'))
-			continue;
-		const char *rest = p + (len ? len + 1 : 0);
-		const char *slash = strchr(rest, '/');
-		if (!slash) {
-			if (strset_has(&f->files, p))
-				strv_push(&f->rules, xasprintf("/%s", p));
-			continue;
-		}
-		/* the first path below each child directory recurses once */
-		cleanup_free char *child = xasprintf("%.*s", (int)(slash - p), p);
-		bool first = true;
-		for (size_t k = 0; k < i; k++)
-			if (!strncmp(sorted->v[k], child, strlen(child)) &&
-			    sorted->v[k][strlen(child)] == '/') {
-				first = false;
-				break;
-			}
-		if (first)
-			emit(f, child, sorted);
-	}
-}
-
 static char *trace_image(const char *file)
 {
 	json_error_t jerr;
@@ -449,27 +335,16 @@ static int cmd_from_trace(int argc, char **argv)
 	}
 	struct image *img = NULL;
 	struct rootfs rfs = { 0 };
-	struct ft f = { .rootfd = -1 };
-	r = open_root(ref, &co, &img, &rfs, &f.rootfd);
-	cleanup_strv struct strv sorted = { 0 };
-	for (size_t i = 0; !r && i < t.n; i++) {
-		char real[4097];
-		if (keepset_resolve(f.rootfd, t.e[i].path, false, real) < 0 || !*real)
-			continue; /* not in the image: a probe for a missing file, or created */
-		struct stat st;
-		if (fstatat(f.rootfd, real, &st, AT_SYMLINK_NOFOLLOW) < 0 || S_ISDIR(st.st_mode) ||
-		    !strset_add(&f.files, real))
-			continue;
-		strv_push(&sorted, xstrdup(real));
-		for (char *s = real; (s = strchr(s, '/')); s++) {
-			*s = 0;
-			strset_add(&f.parents, real);
-			*s = '/';
-		}
-	}
+	int rootfd = -1;
+	r = open_root(ref, &co, &img, &rfs, &rootfd);
 	if (!r) {
-		strv_sort(&sorted);
-		emit(&f, "", &sorted);
+		struct strv paths = { 0 };
+		for (size_t i = 0; i < t.n; i++)
+			strv_push(&paths, xstrdup(t.e[i].path));
+		struct compacted *c;
+		size_t n, files;
+		profile_compact(rootfd, &paths, (size_t)po.min_files, &c, &n, &files);
+		strv_free(&paths);
 		struct profile p = { 0 };
 		const char *base = po.output ? strrchr(po.output, '/') : NULL;
 		base = base ? base + 1 : po.output;
@@ -478,28 +353,20 @@ static int cmd_from_trace(int argc, char **argv)
 						     : xstrdup("from-trace");
 		p.description = po.description ? xstrdup(po.description)
 					       : xasprintf("files seen by %d trace(s) of %s", argc - optind, ref);
-		p.keep = f.rules;
-		f.rules = (struct strv){ 0 };
-		cleanup_free char *json = profile_to_json(&p);
-		/* What we write must load back. */
-		struct profile check;
-		if (profile_parse(json, strlen(json), po.output ? po.output : "the profile", &check, &err) < 0 ||
-		    write_out(json, &err) < 0) {
-			r = report(&err);
-		} else {
-			profile_free(&check);
-			fprintf(stderr, "pare: profile from-trace: %zu files -> %zu rules\n", sorted.n, p.keep.n);
-			for (size_t i = 0; i < f.notes.n; i++)
-				fprintf(stderr, "  %s\n", f.notes.v[i]);
+		for (size_t i = 0; i < n; i++)
+			strv_push(&p.keep, xstrdup(c[i].rule));
+		r = write_profile(&p);
+		if (!r) {
+			fprintf(stderr, "pare: profile from-trace: %zu files -> %zu rules\n", files, n);
+			for (size_t i = 0; i < n; i++)
+				if (glob_is_pattern(c[i].rule))
+					fprintf(stderr, "  %s covers %zu paths\n", c[i].rule, c[i].covers);
 		}
 		profile_free(&p);
+		compacted_free(c, n);
 	}
-	strset_free(&f.files);
-	strset_free(&f.parents);
-	strv_free(&f.rules);
-	strv_free(&f.notes);
 	trace_free(&t);
-	close_root(img, &rfs, f.rootfd);
+	close_root(img, &rfs, rootfd);
 	return r;
 }
 
@@ -515,69 +382,32 @@ static const char merge_help[] =
 	"      --description TEXT  its description\n"
 	"      --profile-dir DIR   look for profiles by name here first\n" COMMON_HELP;
 
-static void union_into(struct strv *dst, const struct strv *src, const struct strv *skip)
-{
-	for (size_t i = 0; i < src->n; i++) {
-		bool have = false;
-		for (size_t j = 0; !have && j < dst->n; j++)
-			have = !strcmp(dst->v[j], src->v[i]);
-		for (size_t j = 0; !have && skip && j < skip->n; j++)
-			have = !strcmp(skip->v[j], src->v[i]);
-		if (!have)
-			strv_push(dst, xstrdup(src->v[i]));
-	}
-}
-
 static int cmd_merge(int argc, char **argv)
 {
 	struct common_opts co;
 	int r = parse("profile merge", argc, argv, merge_help, -2, "two or more profiles", &co);
 	if (r >= 0)
 		return r;
-	r = 0;
 	struct profile_path pp;
 	struct perr err;
-	struct profile out = { 0 };
-	cleanup_strv struct strv names = { 0 };
-	char joined[512] = "";
+	size_t n = (size_t)(argc - optind), loaded = 0;
+	struct profile *ps = xcalloc(n, sizeof(*ps));
 	profile_path_init(&pp, po.profile_dir);
-	for (int i = optind; !r && i < argc; i++) {
-		struct profile p;
-		if (profile_load(&pp, argv[i], &p, &err) < 0) {
-			r = -1;
+	for (; loaded < n; loaded++)
+		if (profile_load(&pp, argv[optind + (int)loaded], &ps[loaded], &err) < 0)
 			break;
-		}
-		strv_push(&names, xstrdup(p.name));
-		snprintf(joined + strlen(joined), sizeof(joined) - strlen(joined), "%s%s",
-			 *joined ? "-" : "", p.name);
-		union_into(&out.include, &p.include, NULL);
-		union_into(&out.keep, &p.keep, NULL);
-		union_into(&out.exclude, &p.exclude, NULL);
-		union_into(&out.units, &p.units, NULL);
-		profile_free(&p);
-	}
 	profile_path_free(&pp);
-	if (r < 0) {
-		profile_free(&out);
-		return report(&err);
-	}
-	/* A merged profile including one it merged would include itself. */
-	struct strv includes = out.include;
-	out.include = (struct strv){ 0 };
-	union_into(&out.include, &includes, &names);
-	strv_free(&includes);
-	out.name = xstrdup(po.name ? po.name : joined);
-	char from[600];
-	snprintf(from, sizeof(from), "merged from %s", joined);
-	out.description = xstrdup(po.description ? po.description : from);
-	cleanup_free char *json = profile_to_json(&out);
-	struct profile check;
-	if (profile_parse(json, strlen(json), po.output ? po.output : "the merged profile", &check, &err) < 0 ||
-	    write_out(json, &err) < 0)
+	if (loaded < n) {
 		r = report(&err);
-	else
-		profile_free(&check);
-	profile_free(&out);
+	} else {
+		struct profile out;
+		profile_merge(ps, n, po.name, po.description, &out);
+		r = write_profile(&out);
+		profile_free(&out);
+	}
+	for (size_t i = 0; i < loaded; i++)
+		profile_free(&ps[i]);
+	free(ps);
 	return r;
 }
 

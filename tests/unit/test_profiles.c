@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include "helpers.h"
 #include "tap.h"
+#include "../../slimmer/authoring.h"
 #include "../../slimmer/profiles.h"
 #include "../../slimmer/rules.h"
 
@@ -316,6 +317,63 @@ static void test_units(void)
 	close(rootfd);
 }
 
+static void test_authoring(void)
+{
+	char r[4200];
+	snprintf(r, sizeof(r), "%s/img", dir);
+	int rootfd = open(r, O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+	struct strv seen = { 0 };
+	const char *paths[] = { "/app/node_modules/greet/index.js", "/app/node_modules/greet/lib/extra.js",
+				"/app/node_modules/greet/skip.log", "/app/node_modules/@s/one/index.js",
+				"/bin/tool", "/missing", "/usr/share" };
+	for (size_t i = 0; i < ARRAY_SIZE(paths); i++)
+		strv_push(&seen, xstrdup(paths[i]));
+	struct compacted *c;
+	size_t n, files;
+	profile_compact(rootfd, &seen, 2, &c, &n, &files);
+	ok(files == 5, "from-trace: the files seen in the image (not missing ones, not directories): %zu", files);
+	ok(n == 3 && !strcmp(c[0].rule, "/app/node_modules/@s/one/index.js") &&
+		   !strcmp(c[1].rule, "/app/node_modules/greet/**") && c[1].covers == 3 &&
+		   !strcmp(c[2].rule, "/usr/bin/tool"),
+	   "a directory read whole becomes DIR/** with its count; a small or partly read one stays paths; paths are physical");
+	compacted_free(c, n);
+	profile_compact(rootfd, &seen, 4, &c, &n, &files);
+	ok(n == 5, "--min-files above a directory's size keeps it as paths");
+	compacted_free(c, n);
+	strv_free(&seen);
+
+	struct profile_set set = { 0 };
+	struct perr err;
+	const char *json = "{\"name\": \"m\", \"keep\": [\"/usr/share/**\", \"/bin/tool\", \"/nope\"],"
+			   " \"units\": [\"debian\", \"dist-info\", \"/**/node_modules/*\"]}";
+	set.p = xcalloc(1, sizeof(*set.p));
+	set.n = profile_parse(json, strlen(json), "m.json", &set.p[0], &err) == 0;
+	struct rule_match *m;
+	profile_set_matches(&set, rootfd, &m, &n);
+	ok(n == 6 && m[0].matches >= 4 && m[1].matches == 1 && m[2].matches == 0 && m[3].matches == 1 &&
+		   m[4].matches == 1 && m[5].matches == 2,
+	   "check: each rule's matches in the image (globs, a literal through a symlink, none, dpkg, RECORDs, unit directories)");
+	free(m);
+	profile_set_free(&set);
+
+	struct profile two[2];
+	const char *a = "{\"name\": \"a\", \"include\": [\"b\", \"tzdata\"], \"keep\": [\"/x\", \"/y\"]}";
+	const char *b = "{\"name\": \"b\", \"keep\": [\"/y\", \"/z\"], \"units\": [\"debian\"]}";
+	struct profile merged;
+	if (profile_parse(a, strlen(a), "a", &two[0], &err) == 0 && profile_parse(b, strlen(b), "b", &two[1], &err) == 0) {
+		profile_merge(two, 2, NULL, NULL, &merged);
+		ok(!strcmp(merged.name, "a-b") && merged.keep.n == 3 && !strcmp(merged.keep.v[2], "/z") &&
+			   merged.include.n == 1 && !strcmp(merged.include.v[0], "tzdata") && merged.units.n == 1 &&
+			   !strcmp(merged.description, "merged from a-b"),
+		   "merge: each rule once, in order; an include of a merged profile dropped");
+		profile_free(&merged);
+		profile_free(&two[0]);
+		profile_free(&two[1]);
+	}
+	close(rootfd);
+}
+
 int main(void)
 {
 	char *d = test_tempdir();
@@ -325,6 +383,7 @@ int main(void)
 	test_builtins();
 	test_search();
 	test_units();
+	test_authoring();
 	rm_rf(dir);
 	return tap_done();
 }
