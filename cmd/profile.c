@@ -104,6 +104,16 @@ static int write_profile(const struct profile *p)
 	return 0;
 }
 
+/* REF (a name on the search path, or a file), without its includes. */
+static int load_profile(const char *ref, struct profile *p, struct perr *err)
+{
+	struct profile_path pp;
+	profile_path_init(&pp, po.profile_dir);
+	int r = profile_load(&pp, ref, p, err);
+	profile_path_free(&pp);
+	return r;
+}
+
 /* ---- list, show ---- */
 
 static const char list_help[] =
@@ -157,13 +167,9 @@ static int cmd_show(int argc, char **argv)
 	int r = parse("profile show", argc, argv, show_help, 1, "one profile", &co);
 	if (r >= 0)
 		return r;
-	struct profile_path pp;
 	struct profile p;
 	struct perr err;
-	profile_path_init(&pp, po.profile_dir);
-	r = profile_load(&pp, argv[optind], &p, &err);
-	profile_path_free(&pp);
-	if (r < 0)
+	if (load_profile(argv[optind], &p, &err) < 0)
 		return report(&err);
 	cleanup_free char *json = profile_to_json(&p);
 	fprintf(stderr, "# %s\n", p.source);
@@ -388,15 +394,12 @@ static int cmd_merge(int argc, char **argv)
 	int r = parse("profile merge", argc, argv, merge_help, -2, "two or more profiles", &co);
 	if (r >= 0)
 		return r;
-	struct profile_path pp;
 	struct perr err;
 	size_t n = (size_t)(argc - optind), loaded = 0;
 	struct profile *ps = xcalloc(n, sizeof(*ps));
-	profile_path_init(&pp, po.profile_dir);
 	for (; loaded < n; loaded++)
-		if (profile_load(&pp, argv[optind + (int)loaded], &ps[loaded], &err) < 0)
+		if (load_profile(argv[optind + (int)loaded], &ps[loaded], &err) < 0)
 			break;
-	profile_path_free(&pp);
 	if (loaded < n) {
 		r = report(&err);
 	} else {
