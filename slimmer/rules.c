@@ -9,6 +9,7 @@
 
 #include "glob.h"
 #include "resolve.h"
+#include "source.h"
 
 #define PATH_BUF 4097
 #define DB_MAX_BYTES (64u << 20) /* one .list or RECORD file */
@@ -51,7 +52,7 @@ void rules_free(struct rules *r)
 	list_free(&r->exclude);
 	list_free(&r->units);
 	for (int i = 0; i < UNIT__COUNT; i++)
-		free(r->kinds[i]);
+		free(r->kinds[i].profile);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -63,8 +64,8 @@ void rules_add(struct rule_list *list, const char *pattern, const char *profile)
 
 void rules_add_kind(struct rules *r, enum unit_kind kind, const char *profile)
 {
-	if (!r->kinds[kind])
-		r->kinds[kind] = xstrdup(profile ? profile : "--units");
+	if (!r->kinds[kind].on)
+		r->kinds[kind] = (struct kind_rule){ true, profile ? xstrdup(profile) : NULL };
 }
 
 void rules_add_profiles(struct rules *r, const struct profile_set *set)
@@ -127,24 +128,15 @@ void rules_seed(const struct rules *r, struct keepset *k, int rootfd)
 
 /* ---- package databases ---- */
 
+/* A database file below DIRFD as a string (no symlinks, regular files only). */
 static char *read_db_file(int dirfd, const char *name, struct perr *err)
 {
-	cleanup_close int fd = open_beneath_nofollow(dirfd, name, O_RDONLY, err);
-	struct stat st;
-	if (fd < 0)
+	char *buf;
+	size_t len;
+	if (read_file_beneath(dirfd, name, DB_MAX_BYTES, &buf, &len, err) < 0)
 		return NULL;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size > DB_MAX_BYTES) {
-		perr_set(err, 0, "'%s' is not a regular file below %u bytes", name, DB_MAX_BYTES);
-		return NULL;
-	}
-	char *buf = xmalloc((size_t)st.st_size + 1);
-	ssize_t n = read_full(fd, buf, (size_t)st.st_size);
-	if (n < 0) {
-		free(buf);
-		perr_set(err, errno, "cannot read '%s'", name);
-		return NULL;
-	}
-	buf[n] = 0;
+	buf = xrealloc(buf, len + 1);
+	buf[len] = 0;
 	return buf;
 }
 
@@ -316,9 +308,9 @@ static int load_databases(const struct rules *r, struct units_state *st, int roo
 	if (st->loaded)
 		return 0;
 	st->loaded = true;
-	if ((r->kinds[UNIT_DEBIAN] || r->kinds[UNIT_DEBIAN_DOCS]) && load_dpkg(st, rootfd, err) < 0)
+	if ((r->kinds[UNIT_DEBIAN].on || r->kinds[UNIT_DEBIAN_DOCS].on) && load_dpkg(st, rootfd, err) < 0)
 		return -1;
-	if (r->kinds[UNIT_DIST_INFO] && load_dist_info(st, rootfd, err) < 0)
+	if (r->kinds[UNIT_DIST_INFO].on && load_dist_info(st, rootfd, err) < 0)
 		return -1;
 	return 0;
 }
@@ -337,7 +329,7 @@ static void pulled_push(struct units_state *st, const char *kind, const char *na
 
 static bool skip_doc(const struct rules *r, const char *abs)
 {
-	if (r->kinds[UNIT_DEBIAN_DOCS])
+	if (r->kinds[UNIT_DEBIAN_DOCS].on)
 		return false;
 	for (size_t i = 0; i < ARRAY_SIZE(debian_docs); i++)
 		if (glob_match(debian_docs[i], abs))
@@ -350,19 +342,18 @@ static size_t pull_package(const struct rules *r, struct keepset *k, struct unit
 {
 	bool debian = !strcmp(p->kind, "debian");
 	cleanup_free char *rule = xasprintf("%s package %s", p->kind, p->name);
-	const char *profile = r->kinds[debian ? (r->kinds[UNIT_DEBIAN] ? UNIT_DEBIAN : UNIT_DEBIAN_DOCS)
-					      : UNIT_DIST_INFO];
+	const struct kind_rule *kr = &r->kinds[!debian ? UNIT_DIST_INFO
+					       : r->kinds[UNIT_DEBIAN].on ? UNIT_DEBIAN
+									  : UNIT_DEBIAN_DOCS];
 	size_t added = 0;
 	p->pulled = true;
 	for (size_t i = p->first; i < p->first + p->n; i++) {
 		cleanup_free char *abs = xasprintf("/%s", st->owned[i].path);
 		if ((debian && skip_doc(r, abs)) || rules_excluded(r, abs))
 			continue;
-		added += keepset_add_rule(k, abs, KEEP_PACKAGE, because, rule,
-					  strcmp(profile, "--units") ? profile : NULL);
+		added += keepset_add_rule(k, abs, KEEP_PACKAGE, because, rule, kr->profile);
 	}
-	pulled_push(st, debian ? "debian" : "python", p->name, because, rule,
-		    strcmp(profile, "--units") ? profile : NULL, added);
+	pulled_push(st, debian ? "debian" : "python", p->name, because, rule, kr->profile, added);
 	return added;
 }
 
@@ -422,7 +413,7 @@ int rules_close(const struct rules *r, struct keepset *k, int rootfd, struct uni
 {
 	bool any = r->units.n;
 	for (int i = 0; i < UNIT__COUNT; i++)
-		any |= r->kinds[i] != NULL;
+		any |= r->kinds[i].on;
 	for (;;) {
 		if (keepset_close(k, rootfd, err) < 0)
 			return -1;

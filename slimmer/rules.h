@@ -19,9 +19,16 @@ struct rule_list {
 	size_t n;
 };
 
+/* A package database in use, and the profile that asked for it (NULL:
+ * the command line's --units). */
+struct kind_rule {
+	bool on;
+	char *profile;
+};
+
 struct rules {
 	struct rule_list keep, exclude, units;
-	char *kinds[UNIT__COUNT]; /* package databases in use: the profile naming each */
+	struct kind_rule kinds[UNIT__COUNT];
 };
 
 void rules_init(struct rules *r);
