@@ -308,16 +308,6 @@ static const char from_trace_help[] =
 	"      --min-files N       compact a directory only when it holds N files or\n"
 	"                          more (default 3)\n" COMMON_HELP;
 
-static char *trace_image(const char *file)
-{
-	json_error_t jerr;
-	json_t *j = json_load_file(file, 0, &jerr);
-	const char *img = j ? json_string_value(json_object_get(j, "image")) : NULL;
-	char *out = img ? xstrdup(img) : NULL;
-	json_decref(j);
-	return out;
-}
-
 static int cmd_from_trace(int argc, char **argv)
 {
 	struct common_opts co;
@@ -333,7 +323,7 @@ static int cmd_from_trace(int argc, char **argv)
 			trace_free(&t);
 			return report(&err);
 		}
-	cleanup_free char *ref = po.image ? xstrdup(po.image) : trace_image(argv[optind]);
+	const char *ref = po.image ? po.image : t.image;
 	if (!ref) {
 		trace_free(&t);
 		fprintf(stderr, "pare: %s names no image; use --image REF\n", argv[optind]);

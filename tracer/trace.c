@@ -38,6 +38,7 @@ void trace_free(struct trace *t)
 		strv_free(&t->execs[i].argv);
 	free(t->execs);
 	free(t->sys);
+	free(t->image);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -275,6 +276,9 @@ int trace_read_file(struct trace *t, const char *file, struct perr *err)
 		perr_set(err, 0, "%s: \"paths\" must be an array", file);
 		goto out;
 	}
+	const char *image = json_string_value(json_object_get(j, "image"));
+	if (image && !t->image)
+		t->image = xstrdup(image);
 	size_t i;
 	json_t *e;
 	json_array_foreach(paths, i, e) {

@@ -64,6 +64,7 @@ struct trace {
 	struct trace_syscall *sys;
 	size_t n_sys;
 	uint64_t events_fanotify, stops_ptrace;
+	char *image;       /* the first read trace's "image" (trace_read_file) */
 	bool lost;         /* fanotify queue overflow or a path we could not read */
 	char lost_why[256];
 };
