@@ -48,6 +48,7 @@ void keepset_free(struct keepset *k)
 	free(k->e);
 	strindex_free(&k->index);
 	strv_free(&k->lib_dirs);
+	strv_free(&k->links);
 	memset(k, 0, sizeof(*k));
 }
 
@@ -486,32 +487,30 @@ int keepset_close(struct keepset *k, int rootfd, struct perr *err)
 {
 	if (elf_version(EV_CURRENT) == EV_NONE)
 		return perr_set(err, 0, "libelf: %s", elf_errmsg(-1));
-	struct strv links = { 0 };
-	bool listed = false;
+	struct strv *links = &k->links;
 	for (;;) {
 		for (size_t i = 0; i < k->n; i++) /* grows while we walk */
 			if (!k->e[i].closed)
 				close_entry(k, rootfd, i);
-		if (!listed) {
-			walk_tree(rootfd, collect_symlink, &links);
-			listed = true;
+		if (!k->links_read) {
+			walk_tree(rootfd, collect_symlink, links);
+			k->links_read = true;
 		}
 		bool more = false;
-		for (size_t i = 0; i < links.n; i++) {
-			const struct keep_entry *e = keepset_find(k, links.v[i]);
+		for (size_t i = 0; i < links->n; i++) {
+			const struct keep_entry *e = keepset_find(k, links->v[i]);
 			char real[PATH_BUF];
-			if (e || resolve_in(NULL, rootfd, links.v[i], true, real, NULL) < 0)
+			if (e || resolve_in(NULL, rootfd, links->v[i], true, real, NULL) < 0)
 				continue;
 			const struct keep_entry *t = keepset_find(k, real);
 			if (t && t->type) {
-				keepset_add(k, links.v[i], KEEP_LINK_TO, *real ? real : "/");
+				keepset_add(k, links->v[i], KEEP_LINK_TO, *real ? real : "/");
 				more = true;
 			}
 		}
 		if (!more)
 			break;
 	}
-	strv_free(&links);
 	/* Drop what is not in the image (ENOENT probes, files created at
 	 * run time, rules matching nothing). */
 	size_t w = 0;

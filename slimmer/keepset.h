@@ -58,6 +58,9 @@ struct keepset {
 	struct strindex index;   /* path -> position in e */
 	struct strv lib_dirs;    /* ld.so's search list, read from the image once */
 	bool lib_dirs_read;
+	struct strv links;       /* the image's symlinks, listed once (keepset_close() runs
+				  * again as units grow the set) */
+	bool links_read;
 };
 
 void keepset_init(struct keepset *k);
