@@ -397,10 +397,14 @@ static size_t expand(const struct rules *r, struct keepset *k, struct units_stat
 	char dir[PATH_BUF];
 	for (const char *s = path; r->units.n && (s = strchr(s, '/')); s++) {
 		snprintf(dir, sizeof(dir), "%.*s", (int)(s - path), path);
+		if (!strset_add(&st->dirs_seen, dir))
+			continue; /* its globs were matched for an earlier file */
 		cleanup_free char *abs = xasprintf("/%s", dir);
 		for (size_t i = 0; i < r->units.n; i++)
-			if (glob_match(r->units.v[i].pattern, abs) && strset_add(&st->unit_dirs, dir))
+			if (glob_match(r->units.v[i].pattern, abs)) {
 				added += pull_dir(r, k, st, rootfd, dir, path, &r->units.v[i]);
+				break;
+			}
 	}
 	size_t at = strindex_find(&st->owned_index, path, owned_key, st);
 	if (at != SIZE_MAX && !st->pkgs[st->owned[at].pkg].pulled)
@@ -444,7 +448,7 @@ void units_state_free(struct units_state *st)
 	for (size_t i = 0; i < st->n_pkgs; i++)
 		free(st->pkgs[i].name);
 	free(st->pkgs);
-	strset_free(&st->unit_dirs);
+	strset_free(&st->dirs_seen);
 	for (size_t i = 0; i < st->n_pulled; i++) {
 		free(st->pulled[i].kind);
 		free(st->pulled[i].name);

@@ -61,7 +61,7 @@ struct units_state {
 	struct pkg *pkgs;
 	size_t n_pkgs;
 	bool loaded;
-	struct strset unit_dirs; /* unit directories already expanded */
+	struct strset dirs_seen; /* ancestors of kept files whose units were looked at */
 	struct pulled *pulled;
 	size_t n_pulled;
 };
