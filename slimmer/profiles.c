@@ -196,7 +196,8 @@ bool profile_ref_is_file(const char *ref)
 
 static int read_text(const char *file, char **text, size_t *len, struct perr *err)
 {
-	cleanup_close int fd = open(file, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO named as a profile must not hang us in open() */
+	cleanup_close int fd = open(file, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	struct stat st;
 	if (fd < 0)
 		return perr_set(err, errno, "cannot read profile '%s'", file);
