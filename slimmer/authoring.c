@@ -36,11 +36,9 @@ static bool dir_complete(struct compact *c, const char *dir, size_t *n)
 {
 	struct perr ignored;
 	cleanup_close int dfd = root_open_dir(c->rootfd, dir, &ignored);
-	cleanup_close int lfd = dfd >= 0 ? openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
-	DIR *d = lfd >= 0 ? fdopendir(lfd) : NULL;
+	DIR *d = dfd >= 0 ? opendir_at(dfd, "") : NULL;
 	if (!d)
 		return false;
-	lfd = -1;
 	bool all = true;
 	for (struct dirent *de; all && (de = readdir(d));) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))

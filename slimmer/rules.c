@@ -205,11 +205,9 @@ static int load_dpkg(struct units_state *st, int rootfd, struct perr *err)
 	cleanup_close int dfd = root_open_dir(rootfd, "var/lib/dpkg/info", &ignored);
 	if (dfd < 0)
 		return 0; /* not a Debian image: nothing to pull in */
-	cleanup_close int lfd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *d = lfd >= 0 ? fdopendir(lfd) : NULL;
+	DIR *d = opendir_at(dfd, "");
 	if (!d)
 		return perr_set(err, errno, "cannot list /var/lib/dpkg/info");
-	lfd = -1;
 	struct strv lists = { 0 };
 	for (struct dirent *de; (de = readdir(d));) {
 		size_t len = strlen(de->d_name);

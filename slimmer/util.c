@@ -348,16 +348,24 @@ void strindex_free(struct strindex *x)
 	x->cap = 0;
 }
 
+DIR *opendir_at(int dirfd, const char *rel)
+{
+	int fd = openat(dirfd, *rel ? rel : ".", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!d && fd >= 0) {
+		int saved = errno;
+		close(fd);
+		errno = saved;
+	}
+	return d;
+}
+
 static void walk_dir(int rootfd, const char *rel, int depth,
 		     void (*fn)(void *ctx, const char *rel, const struct stat *st), void *ctx)
 {
-	int fd = openat(rootfd, *rel ? rel : ".", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-	if (!d) {
-		if (fd >= 0)
-			close(fd);
+	DIR *d = opendir_at(rootfd, rel);
+	if (!d)
 		return;
-	}
 	struct strv dirs = { 0 };
 	for (struct dirent *de; (de = readdir(d));) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))

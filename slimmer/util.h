@@ -8,6 +8,7 @@
 #ifndef PARE_UTIL_H
 #define PARE_UTIL_H
 
+#include <dirent.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -124,6 +125,10 @@ void strindex_put(struct strindex *x, size_t i, size_t n, strindex_key_fn key_at
 /* Index entries 0..N-1 afresh (after the caller reordered them). */
 void strindex_rebuild(struct strindex *x, size_t n, strindex_key_fn key_at, const void *ctx);
 void strindex_free(struct strindex *x);
+
+/* A directory stream for REL below DIRFD ("" = DIRFD itself, which may
+ * be an O_PATH fd), a final symlink never followed; NULL with errno set. */
+DIR *opendir_at(int dirfd, const char *rel);
 
 struct stat;
 /* Visit every entry below ROOTFD, depth first, never following a symlink;
