@@ -47,16 +47,46 @@ void common_init(struct common_opts *co);
  * a bad value (already reported). */
 int common_opt(struct common_opts *co, int c, const char *arg);
 
-/* Parse CMD's options: shared ones, --help (prints HELP), and those in
- * EXTRA (handled by ON_EXTRA; a printable `val` is also the short form).
- * Then exactly NARGS positional arguments must remain, or at least -NARGS
- * when negative (options then end at the first argument). Returns -1 to go on, or the exit code to return. */
-/* Set by commands whose arguments are not a command line (pare profile
- * merge A B --name X): options may then follow arguments. */
-extern bool parse_args_permute;
-int parse_args(const char *cmd, int argc, char **argv, const char *help,
-	       const struct option *extra, int (*on_extra)(struct common_opts *co, int c),
-	       struct common_opts *co, int nargs, const char *args_desc);
+/* How a command's words after its options are read. */
+enum args_style {
+	/* GNU: options before or after the arguments; "--" ends them. */
+	ARGS_PERMUTE,
+	/* docker run: options, then REF, then the command (a "--" right after
+	 * REF is skipped): `pare probe -o t.json IMG -- perl -e 1`. */
+	ARGS_IMAGE_COMMAND,
+	/* pare slim: options anywhere around REF; a command goes after "--". */
+	ARGS_PERMUTE_COMMAND,
+};
+
+/* A command's option grammar: shared options, --help (prints HELP), and
+ * those in OPTS, handled by ON_OPT(CTX, c, value): 0 handled, 1 not ours,
+ * -1 a bad value (already reported). A printable `val` is also the short
+ * form. NARGS positional arguments must remain (at least -NARGS when
+ * negative). */
+struct cmd_spec {
+	const char *name; /* "slim", "profile check": for messages */
+	const char *help;
+	const struct option *opts;
+	int (*on_opt)(void *ctx, int c, const char *arg);
+	enum args_style style;
+	int nargs;
+	const char *args_desc; /* "REF and DIR" */
+};
+
+/* The words left: positional arguments and, for the *_COMMAND styles, the
+ * command (pointers into argv). */
+struct args {
+	char **v;
+	size_t n;
+	char **cmd;
+	size_t ncmd;
+};
+void args_free(struct args *a);
+#define cleanup_args __attribute__((cleanup(args_free)))
+
+/* Returns -1 to go on, or the exit code to return (0 after --help). */
+int parse_args(const struct cmd_spec *spec, int argc, char **argv, struct common_opts *co,
+	       void *ctx, struct args *out);
 /* Parse reference TEXT and open the image; reports its own errors.
  * Returns 0, or EXIT_FAIL. */
 int open_image(const char *text, const struct common_opts *co, struct image **img);

@@ -89,55 +89,104 @@ const char *human_size(uint64_t n, char *buf)
 	return buf;
 }
 
-bool parse_args_permute;
+void args_free(struct args *a)
+{
+	free(a->v);
+	memset(a, 0, sizeof(*a));
+}
 
-int parse_args(const char *cmd, int argc, char **argv, const char *help,
-	       const struct option *extra, int (*on_extra)(struct common_opts *co, int c),
-	       struct common_opts *co, int nargs, const char *args_desc)
+/* getopt's short option string from the table: "-" (every argument
+ * returned in order, code 1) or "+" (stop at the first argument). */
+static void short_opts(const struct option *lo, size_t n, char plus_or_minus, char *out, size_t cap)
+{
+	size_t ns = 0;
+	out[ns++] = plus_or_minus;
+	out[ns++] = 'h';
+	for (size_t i = 0; i < n && ns + 3 < cap; i++)
+		if (lo[i].val > ' ' && lo[i].val < 127 && lo[i].val != 'h') {
+			out[ns++] = (char)lo[i].val;
+			if (lo[i].has_arg == required_argument)
+				out[ns++] = ':';
+		}
+	out[ns] = 0;
+}
+
+static int unknown_option(const struct cmd_spec *spec, char **argv)
+{
+	/* getopt sets optopt for a known option missing its value. */
+	return usage_error(spec->name, optopt ? "option '%s' needs a value or is unknown" : "unknown option '%s'",
+			   argv[optind - 1]);
+}
+
+static int check_count(const struct cmd_spec *spec, const struct args *a)
+{
+	size_t want = (size_t)(spec->nargs < 0 ? -spec->nargs : spec->nargs);
+	if (spec->nargs >= 0 ? a->n == want : a->n >= want)
+		return -1;
+	if (spec->style == ARGS_PERMUTE_COMMAND && a->n > want)
+		return usage_error(spec->name, "unexpected argument '%s' after the image; a command to run "
+					       "in place of the image's goes after '--' (pare %s [OPTIONS] REF -- CMD...)",
+				   a->v[want], spec->name);
+	return usage_error(spec->name, "expected %s", spec->args_desc);
+}
+
+int parse_args(const struct cmd_spec *spec, int argc, char **argv, struct common_opts *co,
+	       void *ctx, struct args *out)
 {
 	static const struct option shared[] = { COMMON_LONGOPTS };
 	struct option longopts[MAX_LONGOPTS] = { 0 };
 	size_t n = 0;
-	int c;
 	for (size_t i = 0; i < ARRAY_SIZE(shared); i++)
 		longopts[n++] = shared[i];
-	for (; extra && extra->name && n + 1 < MAX_LONGOPTS; extra++)
-		longopts[n++] = *extra;
-	/* Short forms come from the table; with a variable argument count the
-	 * arguments end at the first non-option ("+"): they are a command. */
+	for (const struct option *o = spec->opts; o && o->name && n + 1 < MAX_LONGOPTS; o++)
+		longopts[n++] = *o;
+	bool image_command = spec->style == ARGS_IMAGE_COMMAND;
 	char shorts[64];
-	size_t ns = 0;
-	if (nargs < 0 && !parse_args_permute)
-		shorts[ns++] = '+';
-	shorts[ns++] = 'h';
-	for (size_t i = 0; i < n && ns + 3 < sizeof(shorts); i++)
-		if (longopts[i].val > ' ' && longopts[i].val < 127 && longopts[i].val != 'h') {
-			shorts[ns++] = (char)longopts[i].val;
-			if (longopts[i].has_arg == required_argument)
-				shorts[ns++] = ':';
-		}
-	shorts[ns] = 0;
+	short_opts(longopts, n, image_command ? '+' : '-', shorts, sizeof(shorts));
+	memset(out, 0, sizeof(*out));
+	out->v = xcalloc((size_t)argc + 1, sizeof(*out->v));
 	common_init(co);
 	opterr = 0; /* one message, ours */
+	optind = 0; /* a fresh scan (pare profile parses a second argv) */
+	int c;
+	const char *last_value = NULL;
 	while ((c = getopt_long(argc, argv, shorts, longopts, NULL)) != -1) {
+		if (c == 1) { /* an argument, in order ("-" mode) */
+			out->v[out->n++] = optarg;
+			continue;
+		}
 		if (c == 'h') {
-			fputs(help, stdout);
+			fputs(spec->help, stdout);
 			return EXIT_OK;
 		}
+		last_value = optarg;
 		int r = common_opt(co, c, optarg);
-		if (r == 1 && on_extra)
-			r = on_extra(co, c);
+		if (r == 1 && spec->on_opt)
+			r = spec->on_opt(ctx, c, optarg);
 		if (r < 0)
 			return EXIT_USAGE;
 		if (r)
-			/* getopt sets optopt for a known option missing its value. */
-			return usage_error(cmd, optopt ? "option '%s' needs a value or is unknown"
-						       : "unknown option '%s'",
-					   argv[optind - 1]);
+			return unknown_option(spec, argv);
 	}
-	if (nargs >= 0 ? argc - optind != nargs : argc - optind < -nargs)
-		return usage_error(cmd, "expected %s", args_desc);
-	return -1;
+	/* What is left: after "--" (or, docker-style, the image and its
+	 * command). A "--" that was an option's value does not count. */
+	bool dashdash = optind > 0 && optind <= argc && !strcmp(argv[optind - 1], "--") &&
+			last_value != argv[optind - 1];
+	if (image_command) {
+		if (optind < argc)
+			out->v[out->n++] = argv[optind++];
+		if (out->n && optind < argc && !strcmp(argv[optind], "--"))
+			optind++;
+		out->cmd = argv + optind;
+		out->ncmd = (size_t)(argc - optind);
+	} else if (spec->style == ARGS_PERMUTE_COMMAND && dashdash) {
+		out->cmd = argv + optind;
+		out->ncmd = (size_t)(argc - optind);
+	} else {
+		while (optind < argc)
+			out->v[out->n++] = argv[optind++];
+	}
+	return check_count(spec, out);
 }
 
 int open_image(const char *text, const struct common_opts *co, struct image **img)

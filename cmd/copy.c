@@ -16,12 +16,14 @@ int cmd_copy(int argc, char **argv)
 	struct imgref dst;
 	struct perr err = { 0 };
 	cleanup_image struct image *img = NULL;
-	int r = parse_args("copy", argc, argv, help, NULL, NULL, &co, 2, "SRC and DST");
+	static const struct cmd_spec spec = { "copy", help, NULL, NULL, ARGS_PERMUTE, 2, "SRC and DST" };
+	cleanup_args struct args a;
+	int r = parse_args(&spec, argc, argv, &co, NULL, &a);
 	if (r >= 0)
 		return r;
-	if (open_image(argv[optind], &co, &img))
+	if (open_image(a.v[0], &co, &img))
 		return EXIT_FAIL;
-	if (imgref_parse(argv[optind + 1], true, &dst, &err) < 0) {
+	if (imgref_parse(a.v[1], true, &dst, &err) < 0) {
 		imgref_free(&dst);
 		return report(&err);
 	}

@@ -129,8 +129,10 @@ static void print_human(const struct image *img, const struct inspect_result *r)
 		printf("  layer %zu  /%s\n", r->whiteouts[i].layer + 1, r->whiteouts[i].path);
 }
 
-static int inspect_opt(struct common_opts *co, int c)
+static int inspect_opt(void *ctx, int c, const char *arg)
 {
+	struct common_opts *co = ctx;
+	(void)arg;
 	if (c != 'j')
 		return 1;
 	co->json = true;
@@ -144,10 +146,13 @@ int cmd_inspect(int argc, char **argv)
 	struct perr err = { 0 };
 	struct inspect_result res;
 	cleanup_image struct image *img = NULL;
-	int r = parse_args("inspect", argc, argv, help, extra, inspect_opt, &co, 1, "one image reference");
+	static const struct cmd_spec spec = { "inspect", help, extra, inspect_opt, ARGS_PERMUTE, 1,
+					      "one image reference" };
+	cleanup_args struct args a;
+	int r = parse_args(&spec, argc, argv, &co, &co, &a);
 	if (r >= 0)
 		return r;
-	if (open_image(argv[optind], &co, &img))
+	if (open_image(a.v[0], &co, &img))
 		return EXIT_FAIL;
 	struct progress p = { progress_layer, "inspect" };
 	if (image_inspect(img, &p, &res, &err) < 0) {

@@ -81,7 +81,10 @@ int cmd_probe(int argc, char **argv)
 	struct run_result res;
 	struct trace t;
 	struct perr err = { 0 };
-	int r = run_cmd_parse("probe", argc, argv, help, extra, &rc);
+	static const struct cmd_spec spec = { "probe", help, extra, run_cmd_opt, ARGS_IMAGE_COMMAND, 1,
+					      "an image" };
+	run_cmd_init(&rc);
+	int r = run_cmd_parse(&spec, argc, argv, &rc, &rc);
 	if (r >= 0)
 		return r;
 	if (!rc.output)

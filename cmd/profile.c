@@ -38,23 +38,27 @@ static const char help[] =
 enum { OPT_PROFILE_DIR = 1300, OPT_NAME, OPT_DESCRIPTION, OPT_IMAGE, OPT_MIN_FILES, OPT_REPORT,
        OPT_JSON };
 
-static struct {
+/* One subcommand's options and words. */
+struct profile_cmd {
+	struct common_opts co;
 	const char *profile_dir, *output, *name, *description, *image, *report;
 	uint64_t min_files;
-} po;
+	struct args a;
+};
 
-static int profile_opt(struct common_opts *co, int c)
+static int profile_opt(void *ctx, int c, const char *optarg)
 {
+	struct profile_cmd *pc = ctx;
 	switch (c) {
-	case OPT_JSON: co->json = true; return 0;
-	case OPT_PROFILE_DIR: po.profile_dir = optarg; return 0;
-	case 'o': po.output = optarg; return 0;
-	case OPT_NAME: po.name = optarg; return 0;
-	case OPT_DESCRIPTION: po.description = optarg; return 0;
-	case OPT_IMAGE: po.image = optarg; return 0;
-	case OPT_REPORT: po.report = optarg; return 0;
+	case OPT_JSON: pc->co.json = true; return 0;
+	case OPT_PROFILE_DIR: pc->profile_dir = optarg; return 0;
+	case 'o': pc->output = optarg; return 0;
+	case OPT_NAME: pc->name = optarg; return 0;
+	case OPT_DESCRIPTION: pc->description = optarg; return 0;
+	case OPT_IMAGE: pc->image = optarg; return 0;
+	case OPT_REPORT: pc->report = optarg; return 0;
 	case OPT_MIN_FILES:
-		if (parse_u64(optarg, &po.min_files) < 0 || po.min_files < 1) {
+		if (parse_u64(optarg, &pc->min_files) < 0 || pc->min_files < 1) {
 			fprintf(stderr, "pare: invalid --min-files '%s': a number >= 1\n", optarg);
 			return -1;
 		}
@@ -75,40 +79,47 @@ static const struct option opts[] = {
 	{ 0 },
 };
 
+/* Options may follow arguments: these are not command lines. */
 static int parse(const char *cmd, int argc, char **argv, const char *h, int nargs,
-		 const char *desc, struct common_opts *co)
+		 const char *desc, struct profile_cmd *pc)
 {
-	memset(&po, 0, sizeof(po));
-	po.min_files = 3;
-	parse_args_permute = true;
-	return parse_args(cmd, argc, argv, h, opts, profile_opt, co, nargs, desc);
+	memset(pc, 0, sizeof(*pc));
+	pc->min_files = 3;
+	const struct cmd_spec spec = { cmd, h, opts, profile_opt, ARGS_PERMUTE, nargs, desc };
+	return parse_args(&spec, argc, argv, &pc->co, pc, &pc->a);
 }
 
-static int write_out(const char *text, struct perr *err)
+static void profile_cmd_free(struct profile_cmd *pc)
 {
-	if (!po.output || !strcmp(po.output, "-"))
+	args_free(&pc->a);
+}
+#define cleanup_profile_cmd __attribute__((cleanup(profile_cmd_free)))
+
+static int write_out(const struct profile_cmd *pc, const char *text, struct perr *err)
+{
+	if (!pc->output || !strcmp(pc->output, "-"))
 		return puts(text) < 0 ? perr_set(err, errno, "cannot write to standard output") : 0;
-	return write_file_atomic(po.output, text, err);
+	return write_file_atomic(pc->output, text, err);
 }
 
 /* Write P (to -o or stdout) after checking that it loads back. */
-static int write_profile(const struct profile *p)
+static int write_profile(const struct profile_cmd *pc, const struct profile *p)
 {
 	struct perr err;
 	struct profile back;
 	cleanup_free char *json = profile_to_json(p);
-	if (profile_parse(json, strlen(json), po.output ? po.output : "the profile", &back, &err) < 0 ||
-	    write_out(json, &err) < 0)
+	if (profile_parse(json, strlen(json), pc->output ? pc->output : "the profile", &back, &err) < 0 ||
+	    write_out(pc, json, &err) < 0)
 		return report(&err);
 	profile_free(&back);
 	return 0;
 }
 
 /* REF (a name on the search path, or a file), without its includes. */
-static int load_profile(const char *ref, struct profile *p, struct perr *err)
+static int load_profile(const struct profile_cmd *pc, const char *ref, struct profile *p, struct perr *err)
 {
 	struct profile_path pp;
-	profile_path_init(&pp, po.profile_dir);
+	profile_path_init(&pp, pc->profile_dir);
 	int r = profile_load(&pp, ref, p, err);
 	profile_path_free(&pp);
 	return r;
@@ -124,20 +135,21 @@ static const char list_help[] =
 
 static int cmd_list(int argc, char **argv)
 {
-	struct common_opts co;
-	int r = parse("profile list", argc, argv, list_help, 0, "no arguments", &co);
+	cleanup_profile_cmd struct profile_cmd pcs;
+	struct profile_cmd *pc = &pcs;
+	int r = parse("profile list", argc, argv, list_help, 0, "no arguments", pc);
 	if (r >= 0)
 		return r;
 	struct profile_path pp;
 	struct profile_info *v;
 	size_t n;
 	struct perr err;
-	profile_path_init(&pp, po.profile_dir);
+	profile_path_init(&pp, pc->profile_dir);
 	r = profile_list(&pp, &v, &n, &err);
 	profile_path_free(&pp);
 	if (r < 0)
 		return report(&err);
-	json_t *a = co.json ? json_array() : NULL;
+	json_t *a = pc->co.json ? json_array() : NULL;
 	for (size_t i = 0; i < n; i++) {
 		if (a)
 			json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:b}", "name", v[i].name,
@@ -163,13 +175,14 @@ static const char show_help[] =
 
 static int cmd_show(int argc, char **argv)
 {
-	struct common_opts co;
-	int r = parse("profile show", argc, argv, show_help, 1, "one profile", &co);
+	cleanup_profile_cmd struct profile_cmd pcs;
+	struct profile_cmd *pc = &pcs;
+	int r = parse("profile show", argc, argv, show_help, 1, "one profile", pc);
 	if (r >= 0)
 		return r;
 	struct profile p;
 	struct perr err;
-	if (load_profile(argv[optind], &p, &err) < 0)
+	if (load_profile(pc, pc->a.v[0], &p, &err) < 0)
 		return report(&err);
 	cleanup_free char *json = profile_to_json(&p);
 	fprintf(stderr, "# %s\n", p.source);
@@ -261,25 +274,26 @@ static int check_image(const struct profile_set *set, const char *ref,
 
 static int cmd_check(int argc, char **argv)
 {
-	struct common_opts co;
+	cleanup_profile_cmd struct profile_cmd pcs;
+	struct profile_cmd *pc = &pcs;
 	int r = parse("profile check", argc, argv, check_help, -1, "a profile and an optional image",
-		      &co);
+		      pc);
 	if (r >= 0)
 		return r;
-	if (argc - optind > 2)
+	if ((int)pc->a.n > 2)
 		return usage_error("profile check", "expected a profile and an optional image");
 	struct profile_path pp;
 	struct profile_set set = { 0 };
 	struct perr err;
-	profile_path_init(&pp, po.profile_dir);
-	r = profile_set_add(&set, &pp, argv[optind], &err);
+	profile_path_init(&pp, pc->profile_dir);
+	r = profile_set_add(&set, &pp, pc->a.v[0], &err);
 	profile_path_free(&pp);
 	if (r < 0) {
 		profile_set_free(&set);
 		return report(&err);
 	}
-	if (argc - optind == 2) {
-		r = check_image(&set, argv[optind + 1], &co);
+	if ((int)pc->a.n == 2) {
+		r = check_image(&set, pc->a.v[1], &pc->co);
 	} else {
 		fprintf(stderr, "pare: profile check: %s is valid", set.p[set.n - 1].name);
 		for (size_t i = 0; i + 1 < set.n; i++)
@@ -310,48 +324,49 @@ static const char from_trace_help[] =
 
 static int cmd_from_trace(int argc, char **argv)
 {
-	struct common_opts co;
+	cleanup_profile_cmd struct profile_cmd pcs;
+	struct profile_cmd *pc = &pcs;
 	int r = parse("profile from-trace", argc, argv, from_trace_help, -1, "one or more traces",
-		      &co);
+		      pc);
 	if (r >= 0)
 		return r;
 	struct trace t;
 	struct perr err;
 	trace_init(&t);
-	for (int i = optind; i < argc; i++)
-		if (trace_read_file(&t, argv[i], &err) < 0) {
+	for (size_t i = 0; i < pc->a.n; i++)
+		if (trace_read_file(&t, pc->a.v[i], &err) < 0) {
 			trace_free(&t);
 			return report(&err);
 		}
-	const char *ref = po.image ? po.image : t.image;
+	const char *ref = pc->image ? pc->image : t.image;
 	if (!ref) {
 		trace_free(&t);
-		fprintf(stderr, "pare: %s names no image; use --image REF\n", argv[optind]);
+		fprintf(stderr, "pare: %s names no image; use --image REF\n", pc->a.v[0]);
 		return EXIT_FAIL;
 	}
 	struct image *img = NULL;
 	struct rootfs rfs = { 0 };
 	int rootfd = -1;
-	r = open_root(ref, &co, &img, &rfs, &rootfd);
+	r = open_root(ref, &pc->co, &img, &rfs, &rootfd);
 	if (!r) {
 		struct strv paths = { 0 };
 		for (size_t i = 0; i < t.n; i++)
 			strv_push(&paths, xstrdup(t.e[i].path));
 		struct compacted *c;
 		size_t n, files;
-		profile_compact(rootfd, &paths, (size_t)po.min_files, &c, &n, &files);
+		profile_compact(rootfd, &paths, (size_t)pc->min_files, &c, &n, &files);
 		strv_free(&paths);
 		struct profile p = { 0 };
-		const char *base = po.output ? strrchr(po.output, '/') : NULL;
-		base = base ? base + 1 : po.output;
-		p.name = po.name ? xstrdup(po.name)
+		const char *base = pc->output ? strrchr(pc->output, '/') : NULL;
+		base = base ? base + 1 : pc->output;
+		p.name = pc->name ? xstrdup(pc->name)
 			 : base && strcmp(base, "-") ? xasprintf("%.*s", (int)strcspn(base, "."), base)
 						     : xstrdup("from-trace");
-		p.description = po.description ? xstrdup(po.description)
-					       : xasprintf("files seen by %d trace(s) of %s", argc - optind, ref);
+		p.description = pc->description ? xstrdup(pc->description)
+					       : xasprintf("files seen by %d trace(s) of %s", (int)pc->a.n, ref);
 		for (size_t i = 0; i < n; i++)
 			strv_push(&p.keep, xstrdup(c[i].rule));
-		r = write_profile(&p);
+		r = write_profile(pc, &p);
 		if (!r) {
 			fprintf(stderr, "pare: profile from-trace: %zu files -> %zu rules\n", files, n);
 			for (size_t i = 0; i < n; i++)
@@ -380,22 +395,23 @@ static const char merge_help[] =
 
 static int cmd_merge(int argc, char **argv)
 {
-	struct common_opts co;
-	int r = parse("profile merge", argc, argv, merge_help, -2, "two or more profiles", &co);
+	cleanup_profile_cmd struct profile_cmd pcs;
+	struct profile_cmd *pc = &pcs;
+	int r = parse("profile merge", argc, argv, merge_help, -2, "two or more profiles", pc);
 	if (r >= 0)
 		return r;
 	struct perr err;
-	size_t n = (size_t)(argc - optind), loaded = 0;
+	size_t n = (size_t)((int)pc->a.n), loaded = 0;
 	struct profile *ps = xcalloc(n, sizeof(*ps));
 	for (; loaded < n; loaded++)
-		if (load_profile(argv[optind + (int)loaded], &ps[loaded], &err) < 0)
+		if (load_profile(pc, pc->a.v[loaded], &ps[loaded], &err) < 0)
 			break;
 	if (loaded < n) {
 		r = report(&err);
 	} else {
 		struct profile out;
-		profile_merge(ps, n, po.name, po.description, &out);
-		r = write_profile(&out);
+		profile_merge(ps, n, pc->name, pc->description, &out);
+		r = write_profile(pc, &out);
 		profile_free(&out);
 	}
 	for (size_t i = 0; i < loaded; i++)
@@ -521,28 +537,29 @@ static void explain_path(struct explain *x, const char *path, int depth)
 
 static int cmd_explain(int argc, char **argv)
 {
-	struct common_opts co;
-	int r = parse("profile explain", argc, argv, explain_help, 1, "one path", &co);
+	cleanup_profile_cmd struct profile_cmd pcs;
+	struct profile_cmd *pc = &pcs;
+	int r = parse("profile explain", argc, argv, explain_help, 1, "one path", pc);
 	if (r >= 0)
 		return r;
 	r = 0;
-	if (!po.report)
+	if (!pc->report)
 		return usage_error("profile explain", "--report FILE is required");
-	const char *arg = argv[optind];
+	const char *arg = pc->a.v[0];
 	char clean[4097];
 	struct perr err;
 	if (arg[0] != '/' || clean_in_root_path(arg, clean + 1, sizeof(clean) - 2, &err) < 0)
 		return usage_error("profile explain", "'%s' is not an absolute path", arg);
 	clean[0] = '/';
 	json_error_t jerr;
-	if (access(po.report, R_OK) < 0) {
-		fprintf(stderr, "pare: cannot read report '%s': %s\n", po.report, strerror(errno));
+	if (access(pc->report, R_OK) < 0) {
+		fprintf(stderr, "pare: cannot read report '%s': %s\n", pc->report, strerror(errno));
 		return EXIT_FAIL;
 	}
-	json_t *rep = json_load_file(po.report, 0, &jerr);
+	json_t *rep = json_load_file(pc->report, 0, &jerr);
 	json_t *list = rep ? json_object_get(rep, "paths") : NULL;
 	if (!json_is_array(list)) {
-		fprintf(stderr, "pare: %s: %s\n", po.report,
+		fprintf(stderr, "pare: %s: %s\n", pc->report,
 			rep ? "not a pare slim report (no \"paths\" list)" : jerr.text);
 		json_decref(rep);
 		return EXIT_FAIL;
@@ -561,11 +578,11 @@ static int cmd_explain(int argc, char **argv)
 	char typed[4097];
 	snprintf(typed, sizeof(typed), "%s", clean);
 	resolve_report(&x, typed, clean, sizeof(clean));
-	if (strcmp(typed, clean) && !co.json)
+	if (strcmp(typed, clean) && !pc->co.json)
 		printf("%s is reached through symlinks as %s\n", typed, clean);
 	const char *image = json_string_value(json_object_get(rep, "output"));
 	if (json_object_get(x.paths, clean)) {
-		if (co.json) {
+		if (pc->co.json) {
 			json_t *j = json_pack("{s:s,s:b,s:O}", "path", clean, "kept", 1, "reasons",
 					      json_object_get(x.paths, clean));
 			json_dumpf(j, stdout, JSON_INDENT(1));
@@ -584,7 +601,7 @@ static int cmd_explain(int argc, char **argv)
 				rule = json_string_value(json_object_get(e, "rule"));
 				profile = json_string_value(json_object_get(e, "profile"));
 			}
-		if (co.json) {
+		if (pc->co.json) {
 			json_t *j = json_pack("{s:s,s:b}", "path", clean, "kept", 0);
 			if (rule)
 				json_object_set_new(j, "excluded_by", json_pack("{s:s,s:s?}", "rule", rule,

@@ -16,7 +16,10 @@ int cmd_run(int argc, char **argv)
 	struct run_cmd rc;
 	struct prepared p;
 	struct run_result res;
-	int r = run_cmd_parse("run", argc, argv, help, extra, &rc);
+	static const struct cmd_spec spec = { "run", help, extra, run_cmd_opt, ARGS_IMAGE_COMMAND, 1,
+					      "an image" };
+	run_cmd_init(&rc);
+	int r = run_cmd_parse(&spec, argc, argv, &rc, &rc);
 	if (r >= 0)
 		return r;
 	r = run_prepare(&rc, &p);

@@ -13,8 +13,6 @@
 
 #define HOST_BUSYBOX "/bin/busybox"
 
-static struct run_cmd *current;
-
 static int bad(const char *opt, const char *arg)
 {
 	fprintf(stderr, "pare: invalid value '%s' for --%s\n", arg, opt);
@@ -30,10 +28,9 @@ static int parse_secs(const char *arg, uint64_t *ms)
 	return 0;
 }
 
-int run_cmd_opt(struct common_opts *co, int c)
+int run_cmd_opt(void *ctx, int c, const char *optarg)
 {
-	struct run_cmd *rc = current;
-	(void)co;
+	struct run_cmd *rc = ctx;
 	switch (c) {
 	case OPT_ENTRYPOINT:
 		rc->ov.entrypoint = optarg;
@@ -91,31 +88,26 @@ int run_cmd_opt(struct common_opts *co, int c)
 	}
 }
 
-int run_cmd_parse(const char *name, int argc, char **argv, const char *help,
-		  const struct option *extra, struct run_cmd *rc)
-{
-	return run_cmd_parse_fn(name, argc, argv, help, extra, run_cmd_opt, rc);
-}
-
-int run_cmd_parse_fn(const char *name, int argc, char **argv, const char *help,
-		     const struct option *extra, int (*fn)(struct common_opts *co, int c),
-		     struct run_cmd *rc)
+void run_cmd_init(struct run_cmd *rc)
 {
 	memset(rc, 0, sizeof(*rc));
 	rc->grace_ms = 10000; /* docker's default stop timeout */
 	rc->mode = TRACER_AUTO;
 	rc->ov.hostname = "pare";
-	current = rc;
-	bool json = false;
-	int r = parse_args(name, argc, argv, help, extra, fn, &rc->co, -1, "an image");
-	json = rc->co.json;
-	if (r >= 0)
-		return r;
-	rc->co.json = json;
-	rc->ref = argv[optind];
-	rc->cmd = argv + optind + 1;
-	rc->ncmd = (size_t)(argc - optind - 1);
-	return -1;
+}
+
+int run_cmd_parse(const struct cmd_spec *spec, int argc, char **argv, void *ctx,
+		  struct run_cmd *rc)
+{
+	struct args a;
+	int r = parse_args(spec, argc, argv, &rc->co, ctx, &a);
+	if (r < 0) {
+		rc->ref = a.v[0];
+		rc->cmd = a.cmd;
+		rc->ncmd = a.ncmd;
+	}
+	args_free(&a);
+	return r;
 }
 
 /* Raw mode for our side of an interactive session; restored at the end. */

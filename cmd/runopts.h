@@ -81,14 +81,14 @@ struct prepared {
 	struct http_result *http_results;
 };
 
-int run_cmd_opt(struct common_opts *co, int c);
-/* Parse options and "REF [CMD...]". Returns -1 to go on, else an exit code. */
-int run_cmd_parse(const char *name, int argc, char **argv, const char *help,
-		  const struct option *extra, struct run_cmd *rc);
-/* The same with FN handling extra options (falling back to run_cmd_opt). */
-int run_cmd_parse_fn(const char *name, int argc, char **argv, const char *help,
-		     const struct option *extra, int (*fn)(struct common_opts *co, int c),
-		     struct run_cmd *rc);
+/* The options run, probe and slim share; CTX is the struct run_cmd. */
+int run_cmd_opt(void *ctx, int c, const char *arg);
+void run_cmd_init(struct run_cmd *rc);
+/* Parse SPEC's options (SPEC->on_opt gets CTX; it falls back to
+ * run_cmd_opt) and "REF [CMD...]" into RC. Returns -1 to go on, else an
+ * exit code. */
+int run_cmd_parse(const struct cmd_spec *spec, int argc, char **argv, void *ctx,
+		  struct run_cmd *rc);
 void run_cmd_free(struct run_cmd *rc);
 /* Open the image, get its rootfs, build the process. 0 or an exit code. */
 int run_prepare(struct run_cmd *rc, struct prepared *p);

@@ -21,13 +21,15 @@
 #include "../tracer/syscalls.h"
 
 static const char help[] =
-	"usage: pare slim [OPTIONS] REF [CMD [ARG...]]\n\n"
+	"usage: pare slim REF [OPTIONS] [-- CMD [ARG...]]\n\n"
 	"Run REF's program under probes in the sandbox, record every file it touches,\n"
 	"and write an image holding only those files plus their closure (symlinks,\n"
 	"parent directories, ELF interpreter and libraries, #! interpreters) and what\n"
 	"--keep names. With --verify, the same probes run against the slim image and\n"
-	"must behave the same (exit status and stdout, HTTP status and body). CMD\n"
-	"replaces the image's cmd, as with pare run.\n\n"
+	"must behave the same (exit status and stdout, HTTP status and body).\n"
+	"Options may come before or after REF. A CMD after '--' replaces the image's\n"
+	"cmd for the probe runs, as with pare run:\n"
+	"  pare slim app.tar -o oci:out:app --verify -- /app/tool.pl '{\"a\":[1]}'\n\n"
 	"options:\n"
 	"  -o, --output DST        where to write (oci:DIR[:TAG], docker-archive:FILE[:NAME:TAG],\n"
 	"                          docker-daemon:NAME:TAG); default: REF's tag + \"-slim\",\n"
@@ -71,74 +73,6 @@ static const char help[] =
 enum { OPT_EXEC = 1200, OPT_HTTP, OPT_HTTP_FILE, OPT_KEEP_WRITTEN, OPT_EXEC_FILE, OPT_TRACE, OPT_KEEP, OPT_KEEP_FILE, OPT_EXCLUDE,
        OPT_REPORT, OPT_VERIFY, OPT_PROFILE, OPT_PROFILE_DIR, OPT_NO_DEFAULT_PROFILES, OPT_UNITS };
 
-struct slim_cmd {
-	struct strv probes, http, http_files, traces, keep, exclude, profiles, units;
-	const char *report, *profile_dir;
-	bool verify, keep_written, no_default_profiles;
-	int bad;
-};
-static struct slim_cmd sc;
-
-static void read_lines(const char *file, struct strv *out)
-{
-	FILE *f = fopen(file, "re");
-	if (!f) {
-		fprintf(stderr, "pare: cannot read '%s': %s\n", file, strerror(errno));
-		sc.bad = 1;
-		return;
-	}
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t n;
-	while ((n = getline(&line, &cap, f)) > 0) {
-		line[strcspn(line, "\n")] = 0;
-		if (*line && *line != '#')
-			strv_push(out, xstrdup(line));
-	}
-	free(line);
-	fclose(f);
-}
-
-static int slim_opt(struct common_opts *co, int c)
-{
-	switch (c) {
-	case OPT_EXEC: strv_push(&sc.probes, xstrdup(optarg)); return 0;
-	case OPT_HTTP: strv_push(&sc.http, xstrdup(optarg)); return 0;
-	case OPT_HTTP_FILE: strv_push(&sc.http_files, xstrdup(optarg)); return 0;
-	case OPT_EXEC_FILE: read_lines(optarg, &sc.probes); return sc.bad ? -1 : 0;
-	case OPT_TRACE: strv_push(&sc.traces, xstrdup(optarg)); return 0;
-	case OPT_KEEP:
-	case OPT_EXCLUDE:
-		if (optarg[0] != '/' || !glob_valid(optarg)) {
-			fprintf(stderr, "pare: invalid --%s '%s': an absolute path or glob\n",
-				c == OPT_KEEP ? "keep" : "exclude", optarg);
-			return -1;
-		}
-		strv_push(c == OPT_KEEP ? &sc.keep : &sc.exclude, xstrdup(optarg));
-		return 0;
-	case OPT_KEEP_FILE: read_lines(optarg, &sc.keep); return sc.bad ? -1 : 0;
-	case OPT_REPORT: sc.report = optarg; return 0;
-	case OPT_VERIFY: sc.verify = true; return 0;
-	case OPT_KEEP_WRITTEN: sc.keep_written = true; return 0;
-	case OPT_PROFILE: strv_push(&sc.profiles, xstrdup(optarg)); return 0;
-	case OPT_PROFILE_DIR: sc.profile_dir = optarg; return 0;
-	case OPT_NO_DEFAULT_PROFILES: sc.no_default_profiles = true; return 0;
-	case OPT_UNITS: {
-		cleanup_free char *copy = xstrdup(optarg);
-		char *save = NULL;
-		for (char *u = strtok_r(copy, ",", &save); u; u = strtok_r(NULL, ",", &save)) {
-			if (unit_kind_parse(u) < 0) {
-				fprintf(stderr, "pare: invalid --units '%s': use debian, debian-docs or dist-info\n", u);
-				return -1;
-			}
-			strv_push(&sc.units, xstrdup(u));
-		}
-		return 0;
-	}
-	default: return run_cmd_opt(co, c);
-	}
-}
-
 /* ---- probes ---- */
 
 enum probe_kind { P_COMMAND, P_EXEC, P_HTTP };
@@ -150,6 +84,122 @@ struct probe {
 	char *label;
 };
 
+/* Traced paths an exclude rule dropped, for the report. */
+struct dropped {
+	char *path;
+	const struct rule *rule;
+};
+
+/* One slim: its options, then what the steps found. */
+struct slim {
+	struct run_cmd rc;
+	struct strv execs, http, http_files, traces, keep, exclude, profile_names, unit_kinds;
+	const char *report, *profile_dir;
+	bool verify, keep_written, no_default_profiles;
+	struct probe *probes;
+	size_t nprobes;
+	bool used_fanotify, used_ptrace, rootless;
+	struct rules rules;
+	struct profile_set profiles;
+	struct units_state units;
+	struct dropped *dropped;
+	size_t n_dropped;
+};
+
+/* A user's list file: one entry per line, '#' comments. Errors name the
+ * option. */
+static int read_lines(const char *opt, const char *file, struct strv *out)
+{
+	struct perr err;
+	cleanup_free char *text = NULL;
+	size_t len;
+	if (read_side_file(file, SIDE_FILE_MAX, &text, &len, &err) < 0) {
+		fprintf(stderr, "pare: --%s: %s\n", opt, err.msg);
+		return -1;
+	}
+	char *save = NULL;
+	for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		if (*line != '#')
+			strv_push(out, xstrdup(line));
+	return 0;
+}
+
+static bool looks_like_image(const char *arg)
+{
+	struct stat st;
+	static const char *const prefixes[] = { "oci:", "docker-archive:", "docker-daemon:", "docker://",
+						"oci-archive:" };
+	for (size_t i = 0; i < ARRAY_SIZE(prefixes); i++)
+		if (!strncmp(arg, prefixes[i], strlen(prefixes[i])))
+			return true;
+	return arg[0] != '/' && stat(arg, &st) == 0;
+}
+
+/* A malformed probe is a usage error, found before anything runs. */
+static int check_http(const char *arg)
+{
+	struct http_probe h;
+	struct perr err;
+	if (looks_like_image(arg)) {
+		fprintf(stderr, "pare: --http took '%s' as its value, but that is an image; "
+				"an HTTP probe is [METHOD:]PATH[:PORT] (e.g. --http GET:/)\n"
+				"(Hint: see 'pare slim --help')\n", arg);
+		return -1;
+	}
+	if (http_probe_parse(arg, 80, &h, &err) < 0) {
+		fprintf(stderr, "pare: %s\n(Hint: [METHOD:]PATH[:PORT], e.g. GET:/ or POST:/api:8080)\n",
+			err.msg);
+		return -1;
+	}
+	http_probe_free(&h);
+	return 0;
+}
+
+static int slim_opt(void *ctx, int c, const char *optarg)
+{
+	struct slim *s = ctx;
+	switch (c) {
+	case OPT_EXEC: strv_push(&s->execs, xstrdup(optarg)); return 0;
+	case OPT_HTTP:
+		if (check_http(optarg) < 0)
+			return -1;
+		strv_push(&s->http, xstrdup(optarg));
+		return 0;
+	case OPT_HTTP_FILE: strv_push(&s->http_files, xstrdup(optarg)); return 0;
+	case OPT_EXEC_FILE: return read_lines("exec-file", optarg, &s->execs);
+	case OPT_TRACE: strv_push(&s->traces, xstrdup(optarg)); return 0;
+	case OPT_KEEP:
+	case OPT_EXCLUDE:
+		if (optarg[0] != '/' || !glob_valid(optarg)) {
+			fprintf(stderr, "pare: invalid --%s '%s': an absolute path or glob\n",
+				c == OPT_KEEP ? "keep" : "exclude", optarg);
+			return -1;
+		}
+		strv_push(c == OPT_KEEP ? &s->keep : &s->exclude, xstrdup(optarg));
+		return 0;
+	case OPT_KEEP_FILE: return read_lines("keep-file", optarg, &s->keep);
+	case OPT_REPORT: s->report = optarg; return 0;
+	case OPT_VERIFY: s->verify = true; return 0;
+	case OPT_KEEP_WRITTEN: s->keep_written = true; return 0;
+	case OPT_PROFILE: strv_push(&s->profile_names, xstrdup(optarg)); return 0;
+	case OPT_PROFILE_DIR: s->profile_dir = optarg; return 0;
+	case OPT_NO_DEFAULT_PROFILES: s->no_default_profiles = true; return 0;
+	case OPT_UNITS: {
+		cleanup_free char *copy = xstrdup(optarg);
+		char *save = NULL;
+		for (char *u = strtok_r(copy, ",", &save); u; u = strtok_r(NULL, ",", &save)) {
+			if (unit_kind_parse(u) < 0) {
+				fprintf(stderr, "pare: invalid --units '%s': use debian, debian-docs or dist-info\n", u);
+				return -1;
+			}
+			strv_push(&s->unit_kinds, xstrdup(u));
+		}
+		return 0;
+	}
+	default: return run_cmd_opt(&s->rc, c, optarg);
+	}
+}
+
 struct probe_result {
 	uint64_t duration_ms;
 	int code;                 /* exit code (128+signal), or the HTTP status */
@@ -159,14 +209,11 @@ struct probe_result {
 	char error[160];
 };
 
-static struct probe *probes;
-static size_t nprobes;
-static bool used_fanotify, used_ptrace, rootless;
 
-static void add_probe(enum probe_kind kind, const char *cmd, const struct http_probe *h)
+static void add_probe(struct slim *s, enum probe_kind kind, const char *cmd, const struct http_probe *h)
 {
-	probes = xrealloc(probes, (nprobes + 1) * sizeof(*probes));
-	struct probe *p = &probes[nprobes++];
+	s->probes = xrealloc(s->probes, (s->nprobes + 1) * sizeof(*s->probes));
+	struct probe *p = &s->probes[s->nprobes++];
 	memset(p, 0, sizeof(*p));
 	p->kind = kind;
 	p->cmd = cmd;
@@ -177,15 +224,15 @@ static void add_probe(enum probe_kind kind, const char *cmd, const struct http_p
 				    : xstrdup("the image's command");
 }
 
-static void free_probes(void)
+static void free_probes(struct slim *s)
 {
-	for (size_t i = 0; i < nprobes; i++) {
-		free(probes[i].label);
-		http_probe_free(&probes[i].http);
+	for (size_t i = 0; i < s->nprobes; i++) {
+		free(s->probes[i].label);
+		http_probe_free(&s->probes[i].http);
 	}
-	free(probes);
-	probes = NULL;
-	nprobes = 0;
+	free(s->probes);
+	s->probes = NULL;
+	s->nprobes = 0;
 }
 
 static unsigned first_tcp_port(const struct image_config *c, size_t *count)
@@ -206,40 +253,40 @@ static unsigned first_tcp_port(const struct image_config *c, size_t *count)
 
 /* --exec probes, then --http probes (or GET / on every exposed TCP port
  * when no probe is given), else the image's own command. */
-static int plan_probes(const struct image_config *c)
+static int plan_probes(struct slim *s, const struct image_config *c)
 {
 	size_t nports;
 	unsigned port = first_tcp_port(c, &nports);
-	for (size_t i = 0; i < sc.probes.n; i++)
-		add_probe(P_EXEC, sc.probes.v[i], NULL);
-	for (size_t i = 0; i < sc.http.n; i++) {
+	for (size_t i = 0; i < s->execs.n; i++)
+		add_probe(s, P_EXEC, s->execs.v[i], NULL);
+	for (size_t i = 0; i < s->http.n; i++) {
 		struct http_probe h;
 		struct perr err;
-		if (http_probe_parse(sc.http.v[i], port, &h, &err) < 0)
+		if (http_probe_parse(s->http.v[i], port, &h, &err) < 0)
 			return report(&err);
-		add_probe(P_HTTP, NULL, &h);
+		add_probe(s, P_HTTP, NULL, &h);
 	}
-	for (size_t i = 0; i < sc.http_files.n; i++) {
+	for (size_t i = 0; i < s->http_files.n; i++) {
 		struct http_probe *hp = NULL;
 		size_t n = 0;
 		struct perr err;
-		if (http_probe_file(sc.http_files.v[i], port, &hp, &n, &err) < 0)
+		if (http_probe_file(s->http_files.v[i], port, &hp, &n, &err) < 0)
 			return report(&err);
 		for (size_t j = 0; j < n; j++)
-			add_probe(P_HTTP, NULL, &hp[j]);
+			add_probe(s, P_HTTP, NULL, &hp[j]);
 		free(hp);
 	}
-	if (!sc.probes.n && !sc.http.n && !sc.http_files.n) {
+	if (!s->execs.n && !s->http.n && !s->http_files.n) {
 		for (size_t i = 0; i < c->exposed_ports.n; i++) {
 			unsigned pt;
 			char proto[8] = "tcp";
 			if (sscanf(c->exposed_ports.v[i], "%u/%7s", &pt, proto) < 1 || strcmp(proto, "tcp"))
 				continue;
 			struct http_probe h = { .method = "GET", .path = xstrdup("/"), .port = pt };
-			add_probe(P_HTTP, NULL, &h);
+			add_probe(s, P_HTTP, NULL, &h);
 		}
 		if (!nports)
-			add_probe(P_COMMAND, NULL, NULL);
+			add_probe(s, P_COMMAND, NULL, NULL);
 	}
 	return 0;
 }
@@ -260,27 +307,27 @@ static void digest_fd(int fd, struct probe_result *pr)
 	sha256_free(&h);
 }
 
-static int fail_probe(const char *what, size_t i, const char *why)
+static int fail_probe(const struct slim *s, const char *what, size_t i, const char *why)
 {
-	fprintf(stderr, "pare: slim: %sprobe %zu (%s) %s\n", what, i + 1, probes[i].label, why);
+	fprintf(stderr, "pare: slim: %sprobe %zu (%s) %s\n", what, i + 1, s->probes[i].label, why);
 	return EXIT_FAIL;
 }
 
 /* One sandbox per exec probe (or for the command); one for all HTTP
  * probes, against the running entrypoint. Traced into T when T is set.
  * 0, or an exit code after reporting. */
-static int run_probes(struct run_cmd *rc, struct prepared *p, struct trace *t,
+static int run_probes(struct slim *s, struct run_cmd *rc, struct prepared *p, struct trace *t,
 		      struct probe_result *out, const char *what, bool must_succeed)
 {
 	char **saved_argv = p->spec.proc.argv;
 	size_t nhttp = 0;
-	for (size_t i = 0; i < nprobes; i++) {
-		if (probes[i].kind == P_HTTP) {
+	for (size_t i = 0; i < s->nprobes; i++) {
+		if (s->probes[i].kind == P_HTTP) {
 			nhttp++;
 			continue;
 		}
-		char *argv[] = { "/bin/sh", "-c", (char *)probes[i].cmd, NULL };
-		if (probes[i].kind == P_EXEC)
+		char *argv[] = { "/bin/sh", "-c", (char *)s->probes[i].cmd, NULL };
+		if (s->probes[i].kind == P_EXEC)
 			p->spec.proc.argv = argv;
 		cleanup_close int mfd = memfd_create("pare-probe-stdout", MFD_CLOEXEC);
 		p->spec.proc.fds[1] = mfd;
@@ -290,15 +337,15 @@ static int run_probes(struct run_cmd *rc, struct prepared *p, struct trace *t,
 		if (r)
 			return r;
 		if (t) {
-			used_fanotify |= res.used_fanotify;
-			used_ptrace |= res.used_ptrace;
-			rootless |= res.rootless;
+			s->used_fanotify |= res.used_fanotify;
+			s->used_ptrace |= res.used_ptrace;
+			s->rootless |= res.rootless;
 		}
 		struct probe_result *pr = &out[i];
 		pr->code = exit_code_of(&res);
 		pr->timed_out = res.timed_out;
 		pr->duration_ms = res.duration_ms;
-		pr->ok = pr->code == 0 || (res.timed_out && probes[i].kind == P_COMMAND);
+		pr->ok = pr->code == 0 || (res.timed_out && s->probes[i].kind == P_COMMAND);
 		digest_fd(mfd, pr);
 		/* A one-shot probe must succeed; an entrypoint stopped by our
 		 * --timeout is how a server's run ends. */
@@ -306,7 +353,7 @@ static int run_probes(struct run_cmd *rc, struct prepared *p, struct trace *t,
 			char why[64];
 			snprintf(why, sizeof(why), "exited with %d%s", pr->code,
 				 res.timed_out ? " (timed out)" : "");
-			return fail_probe(what, i, why);
+			return fail_probe(s, what, i, why);
 		}
 	}
 	if (!nhttp)
@@ -314,10 +361,10 @@ static int run_probes(struct run_cmd *rc, struct prepared *p, struct trace *t,
 	struct http_probe *hp = xcalloc(nhttp, sizeof(*hp));
 	struct http_result *hr = xcalloc(nhttp, sizeof(*hr));
 	size_t *idx = xcalloc(nhttp, sizeof(*idx)), k = 0;
-	for (size_t i = 0; i < nprobes; i++)
-		if (probes[i].kind == P_HTTP) {
+	for (size_t i = 0; i < s->nprobes; i++)
+		if (s->probes[i].kind == P_HTTP) {
 			idx[k] = i;
-			hp[k++] = probes[i].http;
+			hp[k++] = s->probes[i].http;
 		}
 	cleanup_close int mfd = memfd_create("pare-probe-stdout", MFD_CLOEXEC);
 	p->spec.proc.fds[1] = mfd;
@@ -328,14 +375,14 @@ static int run_probes(struct run_cmd *rc, struct prepared *p, struct trace *t,
 	int r = run_execute(rc, p, t ? rc->mode : TRACER_OFF, t, &res);
 	p->n_http = 0;
 	if (!r && t) {
-		used_fanotify |= res.used_fanotify;
-		used_ptrace |= res.used_ptrace;
-		rootless |= res.rootless;
+		s->used_fanotify |= res.used_fanotify;
+		s->used_ptrace |= res.used_ptrace;
+		s->rootless |= res.rootless;
 	}
 	for (size_t j = 0; !r && j < nhttp; j++) {
 		struct probe_result *pr = &out[idx[j]];
 		pr->duration_ms = res.duration_ms;
-		int want = probes[idx[j]].http.expect;
+		int want = s->probes[idx[j]].http.expect;
 		pr->ok = hr[j].ok && (want ? hr[j].status == want : hr[j].status < 400);
 		pr->code = hr[j].status;
 		snprintf(pr->digest, sizeof(pr->digest), "%s", hr[j].body_digest);
@@ -347,7 +394,7 @@ static int run_probes(struct run_cmd *rc, struct prepared *p, struct trace *t,
 				snprintf(why, sizeof(why), "answered HTTP %d", hr[j].status);
 			else
 				snprintf(why, sizeof(why), "failed: %s", hr[j].error);
-			r = fail_probe(what, idx[j], why);
+			r = fail_probe(s, what, idx[j], why);
 		}
 	}
 	free(hp);
@@ -358,57 +405,46 @@ static int run_probes(struct run_cmd *rc, struct prepared *p, struct trace *t,
 
 /* ---- the keep-set ---- */
 
-static struct rules rules;
-static struct profile_set profiles;
-static struct units_state units;
 
-/* Traced paths an exclude rule dropped, for the report. */
-struct dropped {
-	char *path;
-	const struct rule *rule;
-};
-static struct dropped *dropped;
-static size_t n_dropped;
-
-static bool excluded(const char *path)
+static bool excluded(const struct slim *s, const char *path)
 {
-	return rules_excluded(&rules, path) != NULL;
+	return rules_excluded(&s->rules, path) != NULL;
 }
 
 /* The profiles (base unless --no-default-profiles, then --profile's, each
  * with its includes) and the command line's rules, as one rule set. */
-static int load_rules(void)
+static int load_rules(struct slim *s)
 {
 	struct profile_path pp;
 	struct perr err;
 	int r = 0;
-	profile_path_init(&pp, sc.profile_dir);
-	if (!sc.no_default_profiles && profile_set_add(&profiles, &pp, "base", &err) < 0)
+	profile_path_init(&pp, s->profile_dir);
+	if (!s->no_default_profiles && profile_set_add(&s->profiles, &pp, "base", &err) < 0)
 		r = -1;
-	for (size_t i = 0; !r && i < sc.profiles.n; i++)
-		if (profile_set_add(&profiles, &pp, sc.profiles.v[i], &err) < 0)
+	for (size_t i = 0; !r && i < s->profile_names.n; i++)
+		if (profile_set_add(&s->profiles, &pp, s->profile_names.v[i], &err) < 0)
 			r = -1;
 	profile_path_free(&pp);
 	if (r < 0)
 		return report(&err);
-	rules_add_profiles(&rules, &profiles);
-	for (size_t i = 0; i < sc.keep.n; i++)
-		rules_add(&rules.keep, sc.keep.v[i], NULL);
-	for (size_t i = 0; i < sc.exclude.n; i++)
-		rules_add(&rules.exclude, sc.exclude.v[i], NULL);
-	for (size_t i = 0; i < sc.units.n; i++)
-		rules_add_kind(&rules, (enum unit_kind)unit_kind_parse(sc.units.v[i]), NULL);
+	rules_add_profiles(&s->rules, &s->profiles);
+	for (size_t i = 0; i < s->keep.n; i++)
+		rules_add(&s->rules.keep, s->keep.v[i], NULL);
+	for (size_t i = 0; i < s->exclude.n; i++)
+		rules_add(&s->rules.exclude, s->exclude.v[i], NULL);
+	for (size_t i = 0; i < s->unit_kinds.n; i++)
+		rules_add_kind(&s->rules, (enum unit_kind)unit_kind_parse(s->unit_kinds.v[i]), NULL);
 	return 0;
 }
 
-static void seed(struct keepset *k, struct prepared *p, const struct trace *t)
+static void seed(struct slim *s, struct keepset *k, struct prepared *p, const struct trace *t)
 {
 	for (size_t i = 0; i < t->n; i++) {
-		const struct rule *ex = rules_excluded(&rules, t->e[i].path);
+		const struct rule *ex = rules_excluded(&s->rules, t->e[i].path);
 		if (ex) {
 			if (t->e[i].exists) {
-				dropped = xrealloc(dropped, (n_dropped + 1) * sizeof(*dropped));
-				dropped[n_dropped++] = (struct dropped){ xstrdup(t->e[i].path), ex };
+				s->dropped = xrealloc(s->dropped, (s->n_dropped + 1) * sizeof(*s->dropped));
+				s->dropped[s->n_dropped++] = (struct dropped){ xstrdup(t->e[i].path), ex };
 			}
 			continue;
 		}
@@ -458,7 +494,7 @@ static void seed(struct keepset *k, struct prepared *p, const struct trace *t)
 	}
 	for (size_t i = 0; i < p->img->config.volumes.n; i++)
 		keepset_add(k, p->img->config.volumes.v[i], KEEP_ALWAYS, "VOLUME");
-	rules_seed(&rules, k, p->rootfd);
+	rules_seed(&s->rules, k, p->rootfd);
 }
 
 /* Regular files and bytes of the unpacked image (the "before"). */
@@ -477,12 +513,12 @@ static void count_entry(void *ctx, const char *rel, const struct stat *st)
 
 /* What the probes wrote, still there in the shared upper directory (not
  * whiteouts): PATHS gets them too, WRITTEN names them for the builder. */
-static void collect_written(const struct trace *t, int upper_fd, const struct keepset *k,
+static void collect_written(struct slim *s, const struct trace *t, int upper_fd, const struct keepset *k,
 			    struct strv *paths, struct strset *written)
 {
 	for (size_t i = 0; i < t->n; i++) {
 		const char *path = t->e[i].path;
-		if (!(t->e[i].ops & (1u << OP_OPEN_WRITE | 1u << OP_MODIFY)) || excluded(path))
+		if (!(t->e[i].ops & (1u << OP_OPEN_WRITE | 1u << OP_MODIFY)) || excluded(s, path))
 			continue;
 		char parent[4097];
 		struct perr ignored;
@@ -552,13 +588,13 @@ static int write_image(struct prepared *p, const struct imgref *dst, const struc
 	return writer_commit(iw, err);
 }
 
-static json_t *probes_json(const struct probe_result *pr, size_t n)
+static json_t *probes_json(const struct slim *s, const struct probe_result *pr, size_t n)
 {
 	json_t *a = json_array();
 	for (size_t i = 0; i < n; i++) {
-		json_t *o = json_pack("{s:s,s:I}", "probe", probes[i].label, "duration_ms",
+		json_t *o = json_pack("{s:s,s:I}", "probe", s->probes[i].label, "duration_ms",
 				      (json_int_t)pr[i].duration_ms);
-		if (probes[i].kind == P_HTTP) {
+		if (s->probes[i].kind == P_HTTP) {
 			json_object_set_new(o, "http_status", json_integer(pr[i].code));
 			json_object_set_new(o, "body_sha256", json_string(pr[i].digest));
 			json_object_set_new(o, "body_bytes", json_integer((json_int_t)pr[i].len));
@@ -577,10 +613,10 @@ static json_t *probes_json(const struct probe_result *pr, size_t n)
 }
 
 /* The unit directory holding PATH that RULE pulled in. */
-static const char *unit_of(const char *path, const char *rule)
+static const char *unit_of(const struct slim *s, const char *path, const char *rule)
 {
-	for (size_t i = 0; i < units.n_pulled; i++) {
-		const struct pulled *u = &units.pulled[i];
+	for (size_t i = 0; i < s->units.n_pulled; i++) {
+		const struct pulled *u = &s->units.pulled[i];
 		size_t n = strlen(u->name);
 		if (!strcmp(u->kind, "unit") && !strcmp(u->rule, rule) && !strncmp(path, u->name, n) &&
 		    (!path[n] || path[n] == '/'))
@@ -591,7 +627,7 @@ static const char *unit_of(const char *path, const char *rule)
 
 /* {"why", "of", "by", "rule", "profile", "unit"}: enough for 'pare profile
  * explain' to follow the chain. */
-static json_t *reason_json(const struct keep_reason *kr, const char *path, const struct trace *t)
+static json_t *reason_json(const struct slim *s, const struct keep_reason *kr, const char *path, const struct trace *t)
 {
 	enum keep_why why = kr->why;
 	json_t *o = json_pack("{s:s}", "why", keep_why_names[why]);
@@ -606,7 +642,7 @@ static json_t *reason_json(const struct keep_reason *kr, const char *path, const
 	if (kr->rule || why == KEEP_RULE)
 		json_object_set_new(o, "profile", kr->profile ? json_string(kr->profile) : json_null());
 	if (why == KEEP_UNIT) {
-		const char *dir = unit_of(path, kr->rule);
+		const char *dir = unit_of(s, path, kr->rule);
 		cleanup_free char *abs = dir ? xasprintf("/%s", dir) : NULL;
 		if (abs)
 			json_object_set_new(o, "unit", json_string(abs));
@@ -622,14 +658,14 @@ static json_t *reason_json(const struct keep_reason *kr, const char *path, const
 	return o;
 }
 
-static json_t *report_rules(void)
+static json_t *report_rules(const struct slim *s)
 {
 	json_t *o = json_object(), *ps = json_array(), *pulled = json_array(), *ex = json_array();
-	for (size_t i = 0; i < profiles.n; i++)
-		json_array_append_new(ps, json_pack("{s:s,s:s}", "name", profiles.p[i].name, "source",
-						    profiles.p[i].source));
-	for (size_t i = 0; i < units.n_pulled; i++) {
-		const struct pulled *u = &units.pulled[i];
+	for (size_t i = 0; i < s->profiles.n; i++)
+		json_array_append_new(ps, json_pack("{s:s,s:s}", "name", s->profiles.p[i].name, "source",
+						    s->profiles.p[i].source));
+	for (size_t i = 0; i < s->units.n_pulled; i++) {
+		const struct pulled *u = &s->units.pulled[i];
 		cleanup_free char *abs = !strcmp(u->kind, "unit") ? xasprintf("/%s", u->name) : NULL;
 		json_array_append_new(pulled, json_pack("{s:s,s:s,s:s,s:s,s:o,s:I}", "kind", u->kind,
 							"name", abs ? abs : u->name, "because", u->because,
@@ -637,11 +673,11 @@ static json_t *report_rules(void)
 							u->profile ? json_string(u->profile) : json_null(),
 							"paths", (json_int_t)u->paths));
 	}
-	for (size_t i = 0; i < n_dropped; i++)
-		json_array_append_new(ex, json_pack("{s:s,s:s,s:o}", "path", dropped[i].path, "rule",
-						    dropped[i].rule->pattern, "profile",
-						    dropped[i].rule->profile
-							    ? json_string(dropped[i].rule->profile)
+	for (size_t i = 0; i < s->n_dropped; i++)
+		json_array_append_new(ex, json_pack("{s:s,s:s,s:o}", "path", s->dropped[i].path, "rule",
+						    s->dropped[i].rule->pattern, "profile",
+						    s->dropped[i].rule->profile
+							    ? json_string(s->dropped[i].rule->profile)
 							    : json_null()));
 	json_object_set_new(o, "profiles", ps);
 	json_object_set_new(o, "pulled_in", pulled);
@@ -649,7 +685,7 @@ static json_t *report_rules(void)
 	return o;
 }
 
-static int write_report(const char *file, struct prepared *p, const char *dst,
+static int write_report(struct slim *s, const char *file, struct prepared *p, const char *dst,
 			const struct keepset *k, const struct trace *t, const struct strset *written,
 			int upper_fd,
 			const struct strv *paths, const struct written *w,
@@ -662,7 +698,7 @@ static int write_report(const char *file, struct prepared *p, const char *dst,
 		if (!e || strset_has(written, paths->v[i]))
 			json_array_append_new(rs, json_pack("{s:s}", "why", "written by a probe (--keep-written)"));
 		for (size_t r = 0; e && r < e->nr; r++)
-			json_array_append_new(rs, reason_json(&e->r[r], paths->v[i], t));
+			json_array_append_new(rs, reason_json(s, &e->r[r], paths->v[i], t));
 		char type[2] = { e ? e->type : 'f', 0 };
 		struct stat st;
 		if (!e && upper_fd >= 0 && fstatat(upper_fd, paths->v[i], &st, AT_SYMLINK_NOFOLLOW) == 0)
@@ -685,15 +721,15 @@ static int write_report(const char *file, struct prepared *p, const char *dst,
 		"bytes", (json_int_t)w->after_bytes,
 		"uncompressed", (json_int_t)w->layer.uncompressed, "entries",
 		(json_int_t)w->layer.entries, "layer", w->layer.digest, "diff_id", w->layer.diff_id,
-		"probes", probes_json(pr, npr), "verify",
+		"probes", probes_json(s, pr, npr), "verify",
 		verified ? json_string(verified) : json_null(), "paths", kept);
 	json_t *tr = json_array();
-	if (used_fanotify)
+	if (s->used_fanotify)
 		json_array_append_new(tr, json_string("fanotify"));
-	if (used_ptrace)
+	if (s->used_ptrace)
 		json_array_append_new(tr, json_string("ptrace"));
 	json_object_set_new(j, "tracers", tr);
-	json_t *rules_j = report_rules();
+	json_t *rules_j = report_rules(s);
 	json_object_update(j, rules_j);
 	json_decref(rules_j);
 	if (t->n_sys) {
@@ -708,7 +744,7 @@ static int write_report(const char *file, struct prepared *p, const char *dst,
 		}
 		json_object_set_new(j, "syscalls", sys);
 	}
-	json_object_set_new(j, "rootless", json_boolean(rootless));
+	json_object_set_new(j, "rootless", json_boolean(s->rootless));
 	int r = json_dump_file(j, file, JSON_INDENT(1));
 	json_decref(j);
 	if (r < 0)
@@ -718,7 +754,7 @@ static int write_report(const char *file, struct prepared *p, const char *dst,
 
 /* ---- verify ---- */
 
-static int verify(struct run_cmd *rc, const char *dst, const struct probe_result *orig, size_t n,
+static int verify(struct slim *s, struct run_cmd *rc, const char *dst, const struct probe_result *orig, size_t n,
 		  const char **verdict)
 {
 	struct run_cmd vrc = *rc;
@@ -730,14 +766,14 @@ static int verify(struct run_cmd *rc, const char *dst, const struct probe_result
 		strv_push(&vrc.env, xstrdup(rc->env.v[i]));
 	int r = run_prepare(&vrc, &vp);
 	if (!r)
-		r = run_probes(&vrc, &vp, NULL, now, "verify:", false);
+		r = run_probes(s, &vrc, &vp, NULL, now, "verify:", false);
 	for (size_t i = 0; !r && i < n; i++) {
 		bool same_out = !strcmp(orig[i].digest, now[i].digest);
 		if (orig[i].code == now[i].code && same_out && orig[i].ok == now[i].ok)
 			continue;
-		bool http = probes[i].kind == P_HTTP;
+		bool http = s->probes[i].kind == P_HTTP;
 		fprintf(stderr, "pare: slim: verify: probe %zu (%s) diverged: %s %d -> %d%s%s, %s %s\n",
-			i + 1, probes[i].label, http ? "status" : "exit", orig[i].code, now[i].code,
+			i + 1, s->probes[i].label, http ? "status" : "exit", orig[i].code, now[i].code,
 			*now[i].error ? " " : "", now[i].error, http ? "body" : "stdout",
 			same_out ? "same" : "differs");
 		r = EXIT_FAIL;
@@ -751,21 +787,21 @@ static int verify(struct run_cmd *rc, const char *dst, const struct probe_result
 	return r;
 }
 
-static void slim_state_free(void)
+static void slim_state_free(struct slim *s)
 {
-	free_probes();
-	struct strv *lists[] = { &sc.probes, &sc.http, &sc.http_files, &sc.traces, &sc.keep,
-				 &sc.exclude, &sc.profiles, &sc.units };
+	free_probes(s);
+	struct strv *lists[] = { &s->execs, &s->http, &s->http_files, &s->traces, &s->keep,
+				 &s->exclude, &s->profile_names, &s->unit_kinds };
 	for (size_t i = 0; i < ARRAY_SIZE(lists); i++)
 		strv_free(lists[i]);
-	for (size_t i = 0; i < n_dropped; i++)
-		free(dropped[i].path);
-	free(dropped);
-	dropped = NULL;
-	n_dropped = 0;
-	units_state_free(&units);
-	rules_free(&rules);
-	profile_set_free(&profiles);
+	for (size_t i = 0; i < s->n_dropped; i++)
+		free(s->dropped[i].path);
+	free(s->dropped);
+	s->dropped = NULL;
+	s->n_dropped = 0;
+	units_state_free(&s->units);
+	rules_free(&s->rules);
+	profile_set_free(&s->profiles);
 }
 
 int cmd_slim(int argc, char **argv)
@@ -792,7 +828,8 @@ int cmd_slim(int argc, char **argv)
 		{ "units", required_argument, NULL, OPT_UNITS },
 		{ 0 },
 	};
-	struct run_cmd rc;
+	struct slim sl = { 0 }, *s = &sl;
+	struct run_cmd *rc = &s->rc;
 	struct prepared p;
 	struct perr err = { 0 };
 	struct trace t;
@@ -804,39 +841,41 @@ int cmd_slim(int argc, char **argv)
 	char *upper_dir = NULL;
 	int upper_fd = -1;
 	struct strset written = { 0 };
-	memset(&sc, 0, sizeof(sc));
-	int r = run_cmd_parse_fn("slim", argc, argv, help, extra, slim_opt, &rc);
-	if (r >= 0)
+	static const struct cmd_spec spec = { "slim", help, extra, slim_opt, ARGS_PERMUTE_COMMAND, 1,
+					      "an image" };
+	run_cmd_init(rc);
+	rules_init(&s->rules);
+	int r = run_cmd_parse(&spec, argc, argv, s, rc);
+	if (r >= 0) {
+		slim_state_free(s);
 		return r;
+	}
 	struct probe_result *pr = NULL;
 	size_t npr = 0;
 	trace_init(&t);
 	keepset_init(&k);
 	const char *verdict = NULL;
-	rules_init(&rules);
-	memset(&profiles, 0, sizeof(profiles));
-	memset(&units, 0, sizeof(units));
-	if ((r = load_rules())) {
-		run_cmd_free(&rc);
-		slim_state_free();
+	if ((r = load_rules(s))) {
+		run_cmd_free(rc);
+		slim_state_free(s);
 		return r;
 	}
-	r = run_prepare(&rc, &p);
-	if (r || (r = plan_probes(&p.img->config)))
+	r = run_prepare(rc, &p);
+	if (r || (r = plan_probes(s, &p.img->config)))
 		goto out;
-	npr = nprobes;
+	npr = s->nprobes;
 	pr = xcalloc(npr, sizeof(*pr));
-	dst_text = rc.output ? xstrdup(rc.output) : default_output(&p.img->ref);
+	dst_text = rc->output ? xstrdup(rc->output) : default_output(&p.img->ref);
 	if (imgref_parse(dst_text, true, &dst, &err) < 0) {
 		r = report(&err);
 		goto out;
 	}
-	if (sc.probes.n && !image_has_path(p.rootfd, "/bin/sh")) {
+	if (s->execs.n && !image_has_path(p.rootfd, "/bin/sh")) {
 		fprintf(stderr, "pare: slim: --exec needs /bin/sh in the image\n");
 		r = EXIT_FAIL;
 		goto out;
 	}
-	if (sc.keep_written) {
+	if (s->keep_written) {
 		/* One writable layer on the host for all probes, to read back. */
 		upper_dir = make_tempdir("pare-written", &err);
 		cleanup_free char *u = upper_dir ? xasprintf("%s/upper", upper_dir) : NULL;
@@ -850,31 +889,31 @@ int cmd_slim(int argc, char **argv)
 		}
 		p.spec.upper_dir = upper_dir;
 	}
-	if ((r = run_probes(&rc, &p, &t, pr, "", true)))
+	if ((r = run_probes(s, rc, &p, &t, pr, "", true)))
 		goto out;
 	if (t.lost) {
 		fprintf(stderr, "pare: slim: the trace is incomplete (%s); refusing to slim\n", t.lost_why);
 		r = EXIT_FAIL;
 		goto out;
 	}
-	if (rc.seccomp_profile && seccomp_profile_write(&t, rc.seccomp_profile, &err) < 0) {
+	if (rc->seccomp_profile && seccomp_profile_write(&t, rc->seccomp_profile, &err) < 0) {
 		r = report(&err);
 		goto out;
 	}
-	for (size_t i = 0; i < sc.traces.n; i++)
-		if (trace_read_file(&t, sc.traces.v[i], &err) < 0) {
+	for (size_t i = 0; i < s->traces.n; i++)
+		if (trace_read_file(&t, s->traces.v[i], &err) < 0) {
 			r = report(&err);
 			goto out;
 		}
 	trace_check_image(&t, p.rootfd); /* "exists", for the report's excluded paths */
-	seed(&k, &p, &t);
-	if (rules_close(&rules, &k, p.rootfd, &units, &err) < 0) {
+	seed(s, &k, &p, &t);
+	if (rules_close(&s->rules, &k, p.rootfd, &s->units, &err) < 0) {
 		r = report(&err);
 		goto out;
 	}
 	keepset_paths(&k, &paths);
 	if (upper_fd >= 0)
-		collect_written(&t, upper_fd, &k, &paths, &written);
+		collect_written(s, &t, upper_fd, &k, &paths, &written);
 	for (size_t i = 0; i < p.img->manifest.n_layers; i++)
 		w.before_compressed += (uint64_t)p.img->manifest.layers[i].size;
 	struct tree_size ts = { 0 };
@@ -897,10 +936,10 @@ int cmd_slim(int argc, char **argv)
 		goto out;
 	}
 	char b1[32], b2[32], b3[32], b4[32], profile_names[512] = "";
-	for (size_t i = 0; i < profiles.n; i++)
+	for (size_t i = 0; i < s->profiles.n; i++)
 		snprintf(profile_names + strlen(profile_names), sizeof(profile_names) - strlen(profile_names),
-			 "%s%s", i ? ", " : "", profiles.p[i].name);
-	if (!profiles.n)
+			 "%s%s", i ? ", " : "", s->profiles.p[i].name);
+	if (!s->profiles.n)
 		snprintf(profile_names, sizeof(profile_names), "none");
 	fprintf(stderr, "pare: slim: %s -> %s\n  files: %llu -> %llu entries\n"
 			"  size:  %s -> %s of files, %s -> %s compressed (%.1f%%)\n"
@@ -912,8 +951,8 @@ int cmd_slim(int argc, char **argv)
 		human_size((uint64_t)w.layer.size, b4),
 		w.before_compressed ? 100.0 * (double)w.layer.size / (double)w.before_compressed : 0.0,
 		npr, profile_names);
-	for (size_t i = 0; i < units.n_pulled; i++) {
-		const struct pulled *u = &units.pulled[i];
+	for (size_t i = 0; i < s->units.n_pulled; i++) {
+		const struct pulled *u = &s->units.pulled[i];
 		if (strcmp(u->kind, "unit"))
 			fprintf(stderr, "  pulled in %s package %s (%zu paths) for %s\n", u->kind, u->name,
 				u->paths, u->because);
@@ -921,13 +960,13 @@ int cmd_slim(int argc, char **argv)
 			fprintf(stderr, "  pulled in unit /%s (%zu paths) for %s\n", u->name, u->paths,
 				u->because);
 	}
-	if (sc.verify) {
-		r = verify(&rc, dst_text, pr, npr, &verdict);
+	if (s->verify) {
+		r = verify(s, rc, dst_text, pr, npr, &verdict);
 		if (!r)
 			fprintf(stderr, "  verify: the slim image behaves the same (%zu probes)\n", npr);
 	}
-	if (sc.report) {
-		int rr = write_report(sc.report, &p, dst_text, &k, &t, &written, upper_fd, &paths, &w, pr, npr, verdict);
+	if (s->report) {
+		int rr = write_report(s, s->report, &p, dst_text, &k, &t, &written, upper_fd, &paths, &w, pr, npr, verdict);
 		r = r ? r : rr;
 	}
 out:
@@ -945,7 +984,7 @@ out:
 	trace_free(&t);
 	imgref_free(&dst);
 	run_cleanup(&p);
-	run_cmd_free(&rc);
-	slim_state_free();
+	run_cmd_free(rc);
+	slim_state_free(s);
 	return r;
 }

@@ -13,16 +13,18 @@ int cmd_unpack(int argc, char **argv)
 	struct common_opts co;
 	struct perr err = { 0 };
 	cleanup_image struct image *img = NULL;
-	int r = parse_args("unpack", argc, argv, help, NULL, NULL, &co, 2, "REF and DIR");
+	static const struct cmd_spec spec = { "unpack", help, NULL, NULL, ARGS_PERMUTE, 2, "REF and DIR" };
+	cleanup_args struct args a;
+	int r = parse_args(&spec, argc, argv, &co, NULL, &a);
 	if (r >= 0)
 		return r;
-	if (open_image(argv[optind], &co, &img))
+	if (open_image(a.v[0], &co, &img))
 		return EXIT_FAIL;
 	struct apply_opts ao = { .lim = co.open.lim, .privileged = geteuid() == 0,
 				 .warn = warn_print, .ctx = "unpack", .layer_done = progress_layer };
 	struct apply_stats st;
-	if (image_unpack(img, argv[optind + 1], &ao, &st, &err) < 0) {
-		perr_wrap(&err, "cannot unpack %s into '%s'", img->ref.text, argv[optind + 1]);
+	if (image_unpack(img, a.v[1], &ao, &st, &err) < 0) {
+		perr_wrap(&err, "cannot unpack %s into '%s'", img->ref.text, a.v[1]);
 		return report(&err);
 	}
 	return EXIT_OK;

@@ -194,35 +194,12 @@ bool profile_ref_is_file(const char *ref)
 	return strchr(ref, '/') || (n > 5 && !strcmp(ref + n - 5, ".json"));
 }
 
-static int read_text(const char *file, char **text, size_t *len, struct perr *err)
-{
-	/* O_NONBLOCK: a FIFO named as a profile must not hang us in open() */
-	cleanup_close int fd = open(file, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-	struct stat st;
-	if (fd < 0)
-		return perr_set(err, errno, "cannot read profile '%s'", file);
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
-		return perr_set(err, 0, "%s: not a regular file", file);
-	if ((uint64_t)st.st_size > PROFILE_MAX_BYTES)
-		return perr_set(err, 0, "%s: larger than %u bytes", file, PROFILE_MAX_BYTES);
-	char *buf = xmalloc((size_t)st.st_size + 1);
-	ssize_t n = read_full(fd, buf, (size_t)st.st_size);
-	if (n < 0) {
-		free(buf);
-		return perr_set(err, errno, "cannot read profile '%s'", file);
-	}
-	buf[n] = 0;
-	*text = buf;
-	*len = (size_t)n;
-	return 0;
-}
-
 static int load_file(const char *file, const char *want_name, struct profile *out,
 		     struct perr *err)
 {
 	cleanup_free char *text = NULL;
 	size_t len = 0;
-	if (read_text(file, &text, &len, err) < 0 || profile_parse(text, len, file, out, err) < 0)
+	if (read_side_file(file, PROFILE_MAX_BYTES, &text, &len, err) < 0 || profile_parse(text, len, file, out, err) < 0)
 		return -1;
 	if (want_name && strcmp(out->name, want_name)) {
 		perr_set(err, 0, "%s: key 'name': '%s' does not match the file name '%s.json'", file,

@@ -394,6 +394,33 @@ void walk_tree(int rootfd, void (*fn)(void *ctx, const char *rel, const struct s
 	walk_dir(rootfd, "", 0, fn, ctx);
 }
 
+int read_side_file(const char *file, uint64_t max, char **text, size_t *len, struct perr *err)
+{
+	/* O_NONBLOCK: a FIFO must not hang us in open(); fstat then refuses it. */
+	cleanup_close int fd = open(file, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	struct stat st;
+	if (fd < 0)
+		return perr_set(err, errno, "cannot read '%s'", file);
+	if (fstat(fd, &st) < 0)
+		return perr_set(err, errno, "cannot read '%s'", file);
+	if (!S_ISREG(st.st_mode))
+		return perr_set(err, 0, "'%s' is %s, not a regular file", file,
+				S_ISFIFO(st.st_mode) ? "a FIFO" : S_ISDIR(st.st_mode) ? "a directory"
+				: S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "a device" : "a socket");
+	if ((uint64_t)st.st_size > max)
+		return perr_set(err, 0, "'%s' is larger than %llu bytes", file, (unsigned long long)max);
+	char *buf = xmalloc((size_t)st.st_size + 1);
+	ssize_t n = read_full(fd, buf, (size_t)st.st_size);
+	if (n < 0) {
+		free(buf);
+		return perr_set(err, errno, "cannot read '%s'", file);
+	}
+	buf[n] = 0;
+	*text = buf;
+	*len = (size_t)n;
+	return 0;
+}
+
 int write_file_atomic(const char *path, const char *text, struct perr *err)
 {
 	char *tmp = xasprintf("%s.tmp-%d", path, (int)getpid());

@@ -72,6 +72,12 @@ int write_all(int fd, const void *buf, size_t len);
  * number read (less than LEN only at end of file) or -1. */
 ssize_t read_full(int fd, void *buf, size_t len);
 
+/* A file the user named beside the image (a trace, a profile, a probe
+ * list): opened without blocking, refused unless regular, at most MAX
+ * bytes; TEXT gets a final NUL. Errors name the file. */
+#define SIDE_FILE_MAX (16u << 20)
+int read_side_file(const char *file, uint64_t max, char **text, size_t *len, struct perr *err);
+
 /* Write TEXT and a final newline to PATH through PATH.tmp-PID and a
  * rename: a reader never sees half a file. */
 int write_file_atomic(const char *path, const char *text, struct perr *err);

@@ -117,9 +117,13 @@ int http_probe_file(const char *file, unsigned default_port, struct http_probe *
 		    struct perr *err)
 {
 	json_error_t je;
-	json_t *j = json_load_file(file, JSON_REJECT_DUPLICATES, &je);
+	cleanup_free char *text = NULL;
+	size_t len;
+	if (read_side_file(file, SIDE_FILE_MAX, &text, &len, err) < 0)
+		return -1;
+	json_t *j = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
 	if (!j)
-		return perr_set(err, 0, "%s: %s (line %d)", file, je.text, je.line);
+		return perr_set(err, 0, "'%s': not valid JSON: %s (line %d)", file, je.text, je.line);
 	int rc = 0;
 	if (!json_is_array(j)) {
 		rc = perr_set(err, 0, "%s: expected an array of requests", file);

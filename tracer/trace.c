@@ -261,9 +261,11 @@ static int op_by_name(const char *name)
 int trace_read_file(struct trace *t, const char *file, struct perr *err)
 {
 	json_error_t je;
-	if (access(file, R_OK) < 0)
-		return perr_set(err, errno, "cannot read trace '%s'", file);
-	json_t *j = json_load_file(file, JSON_REJECT_DUPLICATES, &je);
+	cleanup_free char *text = NULL;
+	size_t len;
+	if (read_side_file(file, 1u << 30, &text, &len, err) < 0)
+		return perr_wrap(err, "trace");
+	json_t *j = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
 	if (!j)
 		return perr_set(err, 0, "%s: not a trace: %s (line %d)", file, je.text, je.line);
 	int rc = -1;

@@ -166,7 +166,7 @@ check "errors: an unknown profile command is a usage error" \
 check "errors: explain needs --report" \
 	bash -c "$(declare -f one_line_error); work='$work'; one_line_error 2 '$PARE' profile explain /etc/passwd"
 check "errors: from-trace of a missing trace names it" \
-	bash -c "$(declare -f one_line_error); work='$work'; one_line_error 1 '$PARE' profile from-trace '$work/none.json' && grep -q \"cannot read trace '$work/none.json'\" '$work/err'"
+	bash -c "$(declare -f one_line_error); work='$work'; one_line_error 1 '$PARE' profile from-trace '$work/none.json' && grep -q \"trace: cannot read '$work/none.json'\" '$work/err'"
 check "errors: merge of one profile is a usage error" \
 	bash -c "$(declare -f one_line_error); work='$work'; one_line_error 2 '$PARE' profile merge tzdata"
 
