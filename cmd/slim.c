@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include "runopts.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <time.h>
 #include <fcntl.h>
@@ -536,17 +537,36 @@ static void collect_written(struct slim *s, const struct trace *t, int upper_fd,
 
 /* ---- output ---- */
 
-static char *default_output(const struct imgref *in)
+/* Next to the input, as docker users name things: app.tar ->
+ * app-slim.tar tagged NAME:TAG-slim (the archive's own tag), oci:DIR:TAG ->
+ * oci:DIR:TAG-slim, docker-daemon:NAME:TAG -> docker-daemon:NAME:TAG-slim.
+ * NULL when the input has no place to be next to (stdin). */
+static char *default_output(const struct image *img)
 {
-	const char *tag = in->tag ? in->tag : "latest";
+	const struct imgref *in = &img->ref;
+	const char *tag = in->tag ? in->tag : img->tag;
 	switch (in->transport) {
 	case T_OCI:
-		return xasprintf("oci:%s:%s-slim", in->path, tag);
+		return xasprintf("oci:%s:%s-slim", in->path, tag ? tag : "latest");
 	case T_DOCKER_DAEMON:
-		return xasprintf("docker-daemon:%s-slim", tag);
+		return xasprintf("docker-daemon:%s-slim", in->tag);
 	default: {
-		const char *name = in->tag ? in->tag : "pare/slim:latest";
-		return xasprintf("docker-archive:%s-slim.tar:%s-slim", in->path, name);
+		if (!strcmp(in->path, "-"))
+			return NULL;
+		size_t n = strlen(in->path);
+		size_t stem = n > 4 && !strcmp(in->path + n - 4, ".tar") ? n - 4 : n;
+		if (tag)
+			return xasprintf("docker-archive:%.*s-slim.tar:%s-slim", (int)stem, in->path, tag);
+		/* No tag of its own: name it after the file, as a repository
+		 * name must be spelled (lowercase, [a-z0-9._-]). */
+		const char *base = memrchr(in->path, '/', stem);
+		base = base ? base + 1 : in->path;
+		cleanup_free char *name = strndup(base, stem - (size_t)(base - in->path));
+		for (char *c = name; *c; c++)
+			*c = strchr("abcdefghijklmnopqrstuvwxyz0123456789._-", tolower((unsigned char)*c))
+				     ? (char)tolower((unsigned char)*c) : '-';
+		return xasprintf("docker-archive:%.*s-slim.tar:%s:latest-slim", (int)stem, in->path,
+				 *name && isalnum((unsigned char)*name) ? name : "image");
 	}
 	}
 }
@@ -865,7 +885,11 @@ int cmd_slim(int argc, char **argv)
 		goto out;
 	npr = s->nprobes;
 	pr = xcalloc(npr, sizeof(*pr));
-	dst_text = rc->output ? xstrdup(rc->output) : default_output(&p.img->ref);
+	dst_text = rc->output ? xstrdup(rc->output) : default_output(p.img);
+	if (!dst_text) {
+		r = usage_error("slim", "the image comes from standard input: name the output with -o");
+		goto out;
+	}
 	if (imgref_parse(dst_text, true, &dst, &err) < 0) {
 		r = report(&err);
 		goto out;

@@ -4,10 +4,45 @@
 #include <string.h>
 #include <sys/stat.h>
 
+static const char *const transport_names[] = { "oci", "docker-archive", "docker-daemon" };
+#define KNOWN_TRANSPORTS "oci:DIR[:TAG], docker-archive:FILE[:NAME:TAG], docker-daemon:NAME:TAG"
+
 const char *transport_name(enum transport t)
 {
-	static const char *const names[] = { "oci", "docker-archive", "docker-daemon" };
-	return names[t];
+	return transport_names[t];
+}
+
+/* distribution/reference's ParseNormalizedNamed, for comparing: a first
+ * component with a '.' or ':' (or "localhost") is a registry, else the
+ * registry is docker.io, where one-component names live in library/. */
+char *docker_ref_canonical(const char *ref)
+{
+	const char *slash = strrchr(ref, '/');
+	const char *colon = strrchr(slash ? slash : ref, ':');
+	const char *at = strchr(ref, '@');
+	size_t name_len = at ? (size_t)(at - ref) : colon ? (size_t)(colon - ref) : strlen(ref);
+	const char *suffix = at ? at : colon ? colon : ":latest";
+	cleanup_free char *name = strndup(ref, name_len);
+	const char *first_slash = strchr(name, '/');
+	size_t first_len = first_slash ? (size_t)(first_slash - name) : 0;
+	bool has_domain = first_slash && (memchr(name, '.', first_len) || memchr(name, ':', first_len) ||
+					  (first_len == 9 && !strncmp(name, "localhost", 9)));
+	const char *domain = "docker.io", *path = name;
+	cleanup_free char *dom = NULL;
+	if (has_domain) {
+		dom = strndup(name, first_len);
+		domain = strcmp(dom, "index.docker.io") ? dom : "docker.io";
+		path = name + first_len + 1;
+	}
+	bool library = !strcmp(domain, "docker.io") && !strchr(path, '/');
+	return xasprintf("%s/%s%s%s", domain, library ? "library/" : "", path, suffix);
+}
+
+bool docker_ref_equal(const char *a, const char *b)
+{
+	cleanup_free char *ca = docker_ref_canonical(a);
+	cleanup_free char *cb = docker_ref_canonical(b);
+	return !strcmp(ca, cb);
 }
 
 char *docker_normalize_tag(const char *nametag)
@@ -73,23 +108,36 @@ int imgref_parse(const char *s, bool for_write, struct imgref *out, struct perr 
 		if (parse_docker_tag(out, s[14] ? xstrdup(s + 14) : NULL, true, err) < 0)
 			return -1;
 		return 0;
-	} else if (strchr(s, ':') && !strchr(s, '/') && access(s, F_OK) != 0) {
-		return perr_set(err, 0, "'%s': unknown transport (use oci:, docker-archive: or docker-daemon:)", s);
-	} else {
+	} else if (stat(s, &st) == 0) {
 		out->path = xstrdup(s);
-		if (stat(s, &st) == 0)
-			out->transport = S_ISDIR(st.st_mode) ? T_OCI : T_DOCKER_ARCHIVE;
-		else if (!for_write)
-			return perr_set(err, errno, "'%s'", s);
-		else
-			out->transport = s[strlen(s) - 1] == '/' ? T_OCI : T_DOCKER_ARCHIVE;
-		if (out->transport == T_OCI && stat(s, &st) == 0) {
+		out->transport = S_ISDIR(st.st_mode) ? T_OCI : T_DOCKER_ARCHIVE;
+		if (out->transport == T_OCI) {
 			char *marker = xasprintf("%s/oci-layout", s);
 			bool is_oci = access(marker, F_OK) == 0;
 			free(marker);
 			if (!is_oci && !for_write)
 				return perr_set(err, 0, "'%s': directory is not an OCI layout (no oci-layout file)", s);
 		}
+	} else {
+		int e = errno;
+		const char *colon = strchr(s, ':');
+		size_t word = colon ? strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-") : 0;
+		if (colon && word && s + word == colon && (colon[1] == '/' || colon[1] == '.'))
+			return perr_set(err, 0, "'%s': unknown transport '%.*s' (known: " KNOWN_TRANSPORTS ")",
+					s, (int)word, s);
+		/* What docker users type for an image in the daemon: name:tag,
+		 * or a name without a file-like dot ("app.tar" is a file). */
+		const char *base = strrchr(s, '/') ? strrchr(s, '/') + 1 : s;
+		bool name_like = colon || (!for_write && !strchr(base, '.'));
+		if (s[0] != '/' && s[0] != '.' && docker_name_valid(s) && name_like)
+			return perr_set(err, 0, for_write ? "'%s' is an image name, not a file; did you mean "
+							    "docker-daemon:%s%s or docker-archive:FILE:%s?"
+							  : "'%s': no such file; did you mean docker-daemon:%s%s?",
+					s, s, colon ? "" : ":latest", s);
+		if (!for_write)
+			return perr_set(err, e, "'%s'", s);
+		out->path = xstrdup(s);
+		out->transport = s[strlen(s) - 1] == '/' ? T_OCI : T_DOCKER_ARCHIVE;
 	}
 	if (!out->path || !*out->path)
 		return perr_set(err, 0, "'%s': missing path", s);

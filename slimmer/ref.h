@@ -20,6 +20,11 @@ struct imgref {
 int imgref_parse(const char *s, bool for_write, struct imgref *out, struct perr *err);
 void imgref_free(struct imgref *r);
 const char *transport_name(enum transport t);
+/* docker's full form of a reference, for comparing names as docker does:
+ * "rw/php" -> "docker.io/rw/php:latest", "redis:7" ->
+ * "docker.io/library/redis:7"; malloc'd. */
+char *docker_ref_canonical(const char *ref);
+bool docker_ref_equal(const char *a, const char *b);
 /* "name:tag" with ":latest" added when no tag is given; malloc'd. */
 char *docker_normalize_tag(const char *nametag);
 

@@ -493,6 +493,8 @@ static int open_oci(struct image *img, const struct platform_want *w, struct per
 		return perr_wrap(err, "index.json");
 	}
 	r = select_by_tag(&idx, img->ref.tag, &cand, &n, err);
+	if (r == 0 && n && cand[0].ref_name)
+		img->tag = xstrdup(cand[0].ref_name);
 	if (r == 0)
 		r = choose_manifest(img, cand, n, w, 0, &chosen, err);
 	index_free(&idx);
@@ -585,7 +587,7 @@ static int select_docker_entry(const struct docker_manifest *dm, const char *tag
 	for (size_t i = 0; i < dm->n; i++)
 		for (size_t t = 0; t < dm->e[i].repo_tags.n; t++) {
 			const char *rt = dm->e[i].repo_tags.v[t];
-			if (tag && !strcmp(rt, tag)) {
+			if (tag && docker_ref_equal(rt, tag)) {
 				*out = i;
 				return 0;
 			}
@@ -667,6 +669,8 @@ static int open_docker_archive(struct image *img, int fd, struct perr *err)
 		cleanup_free char *want = digest_from_member_name(e->config);
 		for (size_t t = 0; t < e->repo_tags.n; t++)
 			strv_push(&img->repo_tags, xstrdup(e->repo_tags.v[t]));
+		if (!img->ref.tag && e->repo_tags.n)
+			img->tag = xstrdup(e->repo_tags.v[0]);
 		r = read_member(img, e->config, &img->config_raw, &img->config_len, err);
 		if (r == 0) {
 			sha256_buf(img->config_raw, img->config_len, img->config_digest);
@@ -828,6 +832,7 @@ void image_close(struct image *img)
 	image_config_free(&img->config);
 	free(img->config_raw);
 	strv_free(&img->repo_tags);
+	free(img->tag);
 	if (img->dir_fd >= 0)
 		close(img->dir_fd);
 	if (img->tar_fd >= 0)

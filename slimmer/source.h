@@ -29,6 +29,9 @@ struct image {
 	size_t config_len;
 	char config_digest[80];
 	struct strv repo_tags;     /* docker-archive only */
+	/* The tag it was found by, or that it carries: the OCI ref name, the
+	 * archive's first RepoTag; NULL when it has none. */
+	char *tag;
 	/* backends */
 	int dir_fd;                /* OCI layout directory */
 	int tar_fd;                /* docker-archive, always seekable (spooled if need be) */

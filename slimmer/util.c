@@ -421,10 +421,21 @@ int read_side_file(const char *file, uint64_t max, char **text, size_t *len, str
 	return 0;
 }
 
+mode_t umask_mode(mode_t mode)
+{
+	static int mask = -1;
+	if (mask < 0) { /* read once: umask() can only be read by setting it */
+		mode_t m = umask(022);
+		umask(m);
+		mask = (int)m;
+	}
+	return mode & ~(mode_t)mask;
+}
+
 int write_file_atomic(const char *path, const char *text, struct perr *err)
 {
 	char *tmp = xasprintf("%s.tmp-%d", path, (int)getpid());
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
 	int rc = 0;
 	if (fd < 0) {
 		rc = perr_set(err, errno, "cannot create '%s'", tmp);

@@ -82,6 +82,11 @@ int read_side_file(const char *file, uint64_t max, char **text, size_t *len, str
  * rename: a reader never sees half a file. */
 int write_file_atomic(const char *path, const char *text, struct perr *err);
 
+/* MODE less the process's umask: what open(..., MODE) would give, for
+ * outputs made by mkstemp (0600) or mkdtemp (0700) that users expect to
+ * look like any file they write. */
+mode_t umask_mode(mode_t mode);
+
 /* Create PATH and its missing parents with MODE (existing ones are fine). */
 int mkdir_p(const char *path, mode_t mode, struct perr *err);
 /* 'f' regular file, 'd' directory, 'l' symlink, 'o' anything else. */

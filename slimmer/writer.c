@@ -60,6 +60,16 @@ static int tmp_sibling(const char *path, char **out, bool dir, struct perr *err)
 		free(t);
 		return -1;
 	}
+	/* It becomes the output: the user's umask, not mkstemp's 0600. */
+	if (dir ? chmod(t, umask_mode(0777)) : fchmod(fd, umask_mode(0666))) {
+		perr_set(err, errno, "cannot set the mode of '%s'", t);
+		if (dir)
+			rmdir(t);
+		else
+			close(fd), unlink(t);
+		free(t);
+		return -1;
+	}
 	*out = t;
 	return dir ? 0 : fd;
 }
@@ -72,7 +82,7 @@ static int mkdirs_at(int dfd, const char *rel, struct perr *err)
 	for (char *s = strchr(p, '/');; s = strchr(s + 1, '/')) {
 		if (s)
 			*s = 0;
-		if (mkdirat(dfd, p, 0755) < 0 && errno != EEXIST)
+		if (mkdirat(dfd, p, 0777) < 0 && errno != EEXIST)
 			return perr_set(err, errno, "cannot create '%s'", p);
 		if (!s)
 			return 0;
@@ -115,7 +125,7 @@ static int oci_put_file(struct image_writer *w, const char *rel, const char *dat
 			struct perr *err)
 {
 	cleanup_free char *tmp = xasprintf("%s.pare-tmp", rel);
-	cleanup_close int fd = openat(w->layout_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+	cleanup_close int fd = openat(w->layout_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0666);
 	if (fd < 0)
 		return perr_set(err, errno, "cannot create '%s'", rel);
 	strv_push(&w->tmp_names, xstrdup(tmp));
@@ -338,8 +348,10 @@ int writer_layer_tmpfile(struct image_writer *w, struct perr *err)
 		char name[] = "blobs/sha256/.pare-tmp-XXXXXX";
 		char *path = xasprintf("/proc/self/fd/%d/%s", w->layout_fd, name);
 		int fd = mkostemp(path, O_CLOEXEC);
-		if (fd < 0) {
+		if (fd < 0 || fchmod(fd, umask_mode(0666)) < 0) {
 			perr_set(err, errno, "cannot create a temporary blob in '%s'", w->dst.text);
+			if (fd >= 0)
+				close(fd), unlink(path);
 			free(path);
 			return -1;
 		}
