@@ -83,14 +83,29 @@ static void print_list(const char *label, const struct strv *v)
 	printf("%s\n", v->n ? "" : "-");
 }
 
+/* A command as docker prints it ({{json .Config.Cmd}}): each argument
+ * quoted, so ["UTC","hello pare"] is not mistaken for three words. */
+static void print_command(const char *label, const struct strv *v)
+{
+	if (!v->n) {
+		printf("%-13s-\n", label);
+		return;
+	}
+	json_t *a = strv_json(v);
+	char *text = json_dumps(a, JSON_COMPACT);
+	printf("%-13s%s\n", label, text);
+	free(text);
+	json_decref(a);
+}
+
 static void print_config(const struct image *img)
 {
 	const struct image_config *c = &img->config;
 	printf("Image:       %s\nConfig:      %s\nPlatform:    %s/%s%s%s\n", img->ref.text,
 	       img->config_digest, c->platform.os, c->platform.arch, c->platform.variant ? "/" : "",
 	       c->platform.variant ? c->platform.variant : "");
-	print_list("Entrypoint:", &c->entrypoint);
-	print_list("Cmd:", &c->cmd);
+	print_command("Entrypoint:", &c->entrypoint);
+	print_command("Cmd:", &c->cmd);
 	printf("User:        %s\nWorkdir:     %s\n", c->user && *c->user ? c->user : "-",
 	       c->workdir && *c->workdir ? c->workdir : "-");
 	print_list("Ports:", &c->exposed_ports);

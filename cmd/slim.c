@@ -314,51 +314,121 @@ static int fail_probe(const struct slim *s, const char *what, size_t i, const ch
 	return EXIT_FAIL;
 }
 
-/* One sandbox per exec probe (or for the command); one for all HTTP
- * probes, against the running entrypoint. Traced into T when T is set.
- * 0, or an exit code after reporting. */
-static int run_probes(struct slim *s, struct run_cmd *rc, struct prepared *p, struct trace *t,
-		      struct probe_result *out, const char *what, bool must_succeed)
+/* The last lines a probe wrote to FD (a memfd), indented, after a failure. */
+static void show_tail(const char *who, const char *stream, int fd)
+{
+	enum { MAX_LINES = 10, MAX_BYTES = 4096 };
+	char buf[MAX_BYTES + 1];
+	off_t size = lseek(fd, 0, SEEK_END);
+	off_t from = size > MAX_BYTES ? size - MAX_BYTES : 0;
+	ssize_t n = size > 0 ? pread(fd, buf, (size_t)(size - from), from) : 0;
+	if (n <= 0)
+		return;
+	while (n > 0 && buf[n - 1] == '\n')
+		n--;
+	buf[n] = 0;
+	char *start = buf + n;
+	for (int lines = 0; start > buf && lines < MAX_LINES; lines += *--start == '\n')
+		;
+	if (*start == '\n')
+		start++;
+	fprintf(stderr, "  %s%s %s:\n", from || start > buf ? "last lines of " : "", who, stream);
+	for (char *save = NULL, *l = strtok_r(start, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
+		fprintf(stderr, "  | %s\n", l);
+}
+
+/* Where one run's stdout and stderr go: memfds, for the digest and for
+ * the last lines of a failure. */
+struct run_output {
+	int out, err;
+};
+
+static void output_open(struct run_output *o, struct prepared *p)
+{
+	o->out = memfd_create("pare-probe-stdout", MFD_CLOEXEC);
+	o->err = memfd_create("pare-probe-stderr", MFD_CLOEXEC);
+	p->spec.proc.fds[1] = o->out >= 0 ? o->out : STDOUT_FILENO;
+	p->spec.proc.fds[2] = o->err >= 0 ? o->err : STDERR_FILENO;
+}
+
+static void output_close(struct run_output *o, struct prepared *p)
+{
+	p->spec.proc.fds[1] = STDOUT_FILENO;
+	p->spec.proc.fds[2] = STDERR_FILENO;
+	closep(&o->out);
+	closep(&o->err);
+}
+
+static void output_show(const struct run_output *o, const char *who)
+{
+	if (o->out >= 0)
+		show_tail(who, "stdout", o->out);
+	if (o->err >= 0)
+		show_tail(who, "stderr", o->err);
+}
+
+static void note_tracers(struct slim *s, const struct run_result *res)
+{
+	s->used_fanotify |= res->used_fanotify;
+	s->used_ptrace |= res->used_ptrace;
+	s->rootless |= res->rootless;
+}
+
+/* One sandbox per exec probe (or for the command). 0, or an exit code
+ * after reporting. */
+static int run_exec_probe(struct slim *s, size_t i, struct run_cmd *rc, struct prepared *p,
+			  struct trace *t, struct probe_result *pr, const char *what, bool must_succeed)
 {
 	char **saved_argv = p->spec.proc.argv;
-	size_t nhttp = 0;
-	for (size_t i = 0; i < s->nprobes; i++) {
-		if (s->probes[i].kind == P_HTTP) {
-			nhttp++;
-			continue;
-		}
-		char *argv[] = { "/bin/sh", "-c", (char *)s->probes[i].cmd, NULL };
-		if (s->probes[i].kind == P_EXEC)
-			p->spec.proc.argv = argv;
-		cleanup_close int mfd = memfd_create("pare-probe-stdout", MFD_CLOEXEC);
-		p->spec.proc.fds[1] = mfd;
-		struct run_result res;
-		int r = run_execute(rc, p, t ? rc->mode : TRACER_OFF, t, &res);
-		p->spec.proc.argv = saved_argv;
-		if (r)
-			return r;
-		if (t) {
-			s->used_fanotify |= res.used_fanotify;
-			s->used_ptrace |= res.used_ptrace;
-			s->rootless |= res.rootless;
-		}
-		struct probe_result *pr = &out[i];
+	char *argv[] = { "/bin/sh", "-c", (char *)s->probes[i].cmd, NULL };
+	if (s->probes[i].kind == P_EXEC)
+		p->spec.proc.argv = argv;
+	struct run_output o;
+	output_open(&o, p);
+	struct run_result res;
+	int r = run_execute(rc, p, t ? rc->mode : TRACER_OFF, t, &res);
+	p->spec.proc.argv = saved_argv;
+	if (!r) {
+		if (t)
+			note_tracers(s, &res);
 		pr->code = exit_code_of(&res);
 		pr->timed_out = res.timed_out;
 		pr->duration_ms = res.duration_ms;
 		pr->ok = pr->code == 0 || (res.timed_out && s->probes[i].kind == P_COMMAND);
-		digest_fd(mfd, pr);
+		if (o.out >= 0)
+			digest_fd(o.out, pr);
 		/* A one-shot probe must succeed; an entrypoint stopped by our
 		 * --timeout is how a server's run ends. */
 		if (must_succeed && !pr->ok) {
 			char why[64];
 			snprintf(why, sizeof(why), "exited with %d%s", pr->code,
 				 res.timed_out ? " (timed out)" : "");
-			return fail_probe(s, what, i, why);
+			r = fail_probe(s, what, i, why);
+			output_show(&o, "its");
 		}
 	}
-	if (!nhttp)
-		return 0;
+	output_close(&o, p);
+	return r;
+}
+
+/* Why an HTTP probe failed, in the user's terms. */
+static void http_why(const struct http_result *hr, const struct run_result *res, unsigned port,
+		     char *why, size_t sz)
+{
+	if (hr->ok)
+		snprintf(why, sz, "answered HTTP %d", hr->status);
+	else if (hr->no_result && res->have_status && !res->timed_out && !res->interrupted)
+		snprintf(why, sz, "got no answer: the entrypoint exited with %d before port %u answered",
+			 exit_code_of(res), port);
+	else
+		snprintf(why, sz, "failed: %s", hr->error);
+}
+
+/* All HTTP probes in one sandbox, against the running entrypoint. */
+static int run_http_probes(struct slim *s, size_t nhttp, struct run_cmd *rc, struct prepared *p,
+			   struct trace *t, struct probe_result *out, const char *what,
+			   bool must_succeed)
+{
 	struct http_probe *hp = xcalloc(nhttp, sizeof(*hp));
 	struct http_result *hr = xcalloc(nhttp, sizeof(*hr));
 	size_t *idx = xcalloc(nhttp, sizeof(*idx)), k = 0;
@@ -367,19 +437,16 @@ static int run_probes(struct slim *s, struct run_cmd *rc, struct prepared *p, st
 			idx[k] = i;
 			hp[k++] = s->probes[i].http;
 		}
-	cleanup_close int mfd = memfd_create("pare-probe-stdout", MFD_CLOEXEC);
-	p->spec.proc.fds[1] = mfd;
+	struct run_output o;
+	output_open(&o, p);
 	p->http = hp;
 	p->n_http = nhttp;
 	p->http_results = hr;
 	struct run_result res;
 	int r = run_execute(rc, p, t ? rc->mode : TRACER_OFF, t, &res);
 	p->n_http = 0;
-	if (!r && t) {
-		s->used_fanotify |= res.used_fanotify;
-		s->used_ptrace |= res.used_ptrace;
-		s->rootless |= res.rootless;
-	}
+	if (!r && t)
+		note_tracers(s, &res);
 	for (size_t j = 0; !r && j < nhttp; j++) {
 		struct probe_result *pr = &out[idx[j]];
 		pr->duration_ms = res.duration_ms;
@@ -390,18 +457,37 @@ static int run_probes(struct slim *s, struct run_cmd *rc, struct prepared *p, st
 		snprintf(pr->error, sizeof(pr->error), "%s", hr[j].error);
 		pr->len = hr[j].body_len;
 		if (must_succeed && !pr->ok) {
-			char why[200];
-			if (hr[j].ok)
-				snprintf(why, sizeof(why), "answered HTTP %d", hr[j].status);
-			else
-				snprintf(why, sizeof(why), "failed: %s", hr[j].error);
+			char why[300];
+			http_why(&hr[j], &res, hp[j].port, why, sizeof(why));
 			r = fail_probe(s, what, idx[j], why);
 		}
 	}
+	if (r == EXIT_FAIL) /* once, after the failures: what the entrypoint said */
+		output_show(&o, "the entrypoint's");
+	output_close(&o, p);
 	free(hp);
 	free(hr);
 	free(idx);
 	return r;
+}
+
+/* Every probe, in order: exec probes one sandbox each, then the HTTP
+ * probes in one. Traced into T when T is set. 0, or an exit code after
+ * reporting. */
+static int run_probes(struct slim *s, struct run_cmd *rc, struct prepared *p, struct trace *t,
+		      struct probe_result *out, const char *what, bool must_succeed)
+{
+	size_t nhttp = 0;
+	for (size_t i = 0; i < s->nprobes; i++) {
+		if (s->probes[i].kind == P_HTTP) {
+			nhttp++;
+			continue;
+		}
+		int r = run_exec_probe(s, i, rc, p, t, &out[i], what, must_succeed);
+		if (r)
+			return r;
+	}
+	return nhttp ? run_http_probes(s, nhttp, rc, p, t, out, what, must_succeed) : 0;
 }
 
 /* ---- the keep-set ---- */
@@ -573,6 +659,7 @@ static char *default_output(const struct image *img)
 
 struct written {
 	struct built_layer layer;
+	enum compression comp; /* of the slim layer */
 	uint64_t before_bytes, before_files, before_compressed, after_bytes;
 };
 
@@ -585,6 +672,7 @@ static int write_image(struct prepared *p, const struct imgref *dst, const struc
 		return -1;
 	struct build_opts bo = { .comp = writer_wants_uncompressed(iw) ? COMP_NONE : COMP_GZIP,
 				 .from_upper = from_upper, .upper_fd = upper_fd };
+	w->comp = bo.comp;
 	bo.clamp_mtime = source_date_epoch(&bo.epoch);
 	int fd = writer_layer_tmpfile(iw, err);
 	if (fd < 0 || layer_build(p->rootfd, paths, fd, &bo, &w->layer, err) < 0)
@@ -772,6 +860,63 @@ static int write_report(struct slim *s, const char *file, struct prepared *p, co
 	return r < 0 ? EXIT_FAIL : 0;
 }
 
+/* ---- the summary ---- */
+
+/* "gzip", "uncompressed", or "mixed" when the layers differ. */
+static const char *layers_compression(const struct image *img)
+{
+	const char *name = NULL;
+	for (size_t i = 0; i < img->manifest.n_layers; i++) {
+		enum compression c = image_layer_compression(img, i);
+		const char *n = c == COMP_NONE ? "uncompressed" : compression_name(c);
+		if (name && strcmp(name, n))
+			return "mixed";
+		name = n;
+	}
+	return name ? name : "uncompressed";
+}
+
+static void print_summary(const struct slim *s, const struct image *img, const char *dst,
+			  const struct written *w, size_t npr)
+{
+	char b1[32], b2[32], b3[32], b4[32], names[512] = "";
+	for (size_t i = 0; i < s->profiles.n; i++)
+		snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s", i ? ", " : "",
+			 s->profiles.p[i].name);
+	const char *before_comp = layers_compression(img);
+	const char *after_comp = w->comp == COMP_NONE ? "uncompressed" : compression_name(w->comp);
+	char ratio[32] = ""; /* only like against like */
+	if (!strcmp(before_comp, after_comp) && w->before_compressed)
+		snprintf(ratio, sizeof(ratio), " (%.1f%%)",
+			 100.0 * (double)w->layer.size / (double)w->before_compressed);
+	fprintf(stderr, "pare: slim: %s -> %s\n  files:  %llu -> %llu entries\n"
+			"  size:   %s -> %s of files (%.1f%%)\n"
+			"  layers: %s %s -> %s %s%s\n"
+			"  probes: %zu passed\n"
+			"  profiles: %s\n",
+		img->ref.text, dst, (unsigned long long)w->before_files,
+		(unsigned long long)w->layer.entries, human_size(w->before_bytes, b1),
+		human_size(w->after_bytes, b2),
+		w->before_bytes ? 100.0 * (double)w->after_bytes / (double)w->before_bytes : 0.0,
+		human_size(w->before_compressed, b3), before_comp, human_size((uint64_t)w->layer.size, b4),
+		after_comp, ratio, npr, s->profiles.n ? names : "none");
+	/* Units and packages in one line; each is in the report. */
+	size_t units = 0, packages = 0, paths = 0, idle = 0;
+	for (size_t i = 0; i < s->units.n_pulled; i++) {
+		const struct pulled *u = &s->units.pulled[i];
+		*(strcmp(u->kind, "unit") ? &packages : &units) += 1;
+		paths += u->paths;
+		idle += u->paths == 0;
+	}
+	char none_new[48] = "";
+	if (idle)
+		snprintf(none_new, sizeof(none_new), "; %zu added nothing new", idle);
+	if (units + packages)
+		fprintf(stderr, "  pulled in: %zu unit%s, %zu package%s, %zu more paths%s (%s)\n", units,
+			units == 1 ? "" : "s", packages, packages == 1 ? "" : "s", paths, none_new,
+			s->report ? "each is in the report" : "--report FILE lists each");
+}
+
 /* ---- verify ---- */
 
 static int verify(struct slim *s, struct run_cmd *rc, const char *dst, const struct probe_result *orig, size_t n,
@@ -785,6 +930,7 @@ static int verify(struct slim *s, struct run_cmd *rc, const char *dst, const str
 	for (size_t i = 0; i < rc->env.n; i++)
 		strv_push(&vrc.env, xstrdup(rc->env.v[i]));
 	int r = run_prepare(&vrc, &vp);
+	vp.what = "verify";
 	if (!r)
 		r = run_probes(s, &vrc, &vp, NULL, now, "verify:", false);
 	for (size_t i = 0; !r && i < n; i++) {
@@ -881,6 +1027,7 @@ int cmd_slim(int argc, char **argv)
 		return r;
 	}
 	r = run_prepare(rc, &p);
+	p.what = "slim";
 	if (r || (r = plan_probes(s, &p.img->config)))
 		goto out;
 	npr = s->nprobes;
@@ -959,35 +1106,12 @@ int cmd_slim(int argc, char **argv)
 		r = report(&err);
 		goto out;
 	}
-	char b1[32], b2[32], b3[32], b4[32], profile_names[512] = "";
-	for (size_t i = 0; i < s->profiles.n; i++)
-		snprintf(profile_names + strlen(profile_names), sizeof(profile_names) - strlen(profile_names),
-			 "%s%s", i ? ", " : "", s->profiles.p[i].name);
-	if (!s->profiles.n)
-		snprintf(profile_names, sizeof(profile_names), "none");
-	fprintf(stderr, "pare: slim: %s -> %s\n  files: %llu -> %llu entries\n"
-			"  size:  %s -> %s of files, %s -> %s compressed (%.1f%%)\n"
-			"  probes: %zu passed\n"
-			"  profiles: %s\n",
-		p.img->ref.text, dst_text, (unsigned long long)w.before_files,
-		(unsigned long long)w.layer.entries, human_size(w.before_bytes, b1),
-		human_size(w.after_bytes, b2), human_size(w.before_compressed, b3),
-		human_size((uint64_t)w.layer.size, b4),
-		w.before_compressed ? 100.0 * (double)w.layer.size / (double)w.before_compressed : 0.0,
-		npr, profile_names);
-	for (size_t i = 0; i < s->units.n_pulled; i++) {
-		const struct pulled *u = &s->units.pulled[i];
-		if (strcmp(u->kind, "unit"))
-			fprintf(stderr, "  pulled in %s package %s (%zu paths) for %s\n", u->kind, u->name,
-				u->paths, u->because);
-		else
-			fprintf(stderr, "  pulled in unit /%s (%zu paths) for %s\n", u->name, u->paths,
-				u->because);
-	}
+	print_summary(s, p.img, dst_text, &w, npr);
 	if (s->verify) {
 		r = verify(s, rc, dst_text, pr, npr, &verdict);
 		if (!r)
-			fprintf(stderr, "  verify: the slim image behaves the same (%zu probes)\n", npr);
+			fprintf(stderr, "  verify: the slim image behaves the same (%zu probe%s)\n", npr,
+				npr == 1 ? "" : "s");
 	}
 	if (s->report) {
 		int rr = write_report(s, s->report, &p, dst_text, &k, &t, &written, upper_fd, &paths, &w, pr, npr, verdict);

@@ -142,9 +142,14 @@ int http_probe_file(const char *file, unsigned default_port, struct http_probe *
 	return rc;
 }
 
-/* Connect to 127.0.0.1:PORT, retrying while the server is not up yet. */
-static int connect_until(unsigned port, uint64_t deadline, char *why, size_t sz)
+/* Connect to 127.0.0.1:PORT, retrying while the server is not up yet.
+ * OUT hears "WAIT PORT" first, so that the loop can say what it waits for. */
+static int connect_until(unsigned port, uint64_t started, uint64_t deadline, int out, char *why,
+			 size_t sz)
 {
+	char line[32];
+	snprintf(line, sizeof(line), "WAIT %u\n", port);
+	(void)!write(out, line, strlen(line));
 	for (;;) {
 		int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
@@ -158,17 +163,19 @@ static int connect_until(unsigned port, uint64_t deadline, char *why, size_t sz)
 		if (s >= 0)
 			close(s);
 		if (monotonic_ms() >= deadline) {
-			snprintf(why, sz, "cannot connect to port %u: %s", port, strerror(e));
+			snprintf(why, sz, "timed out after %llu s waiting for port %u to accept a connection "
+				 "(last attempt: %s)", (unsigned long long)((deadline - started + 999) / 1000),
+				 port, strerror(e));
 			return -1;
 		}
 		usleep(100000);
 	}
 }
 
-static void one_probe(const struct http_probe *p, uint64_t deadline, int out)
+static void one_probe(const struct http_probe *p, uint64_t started, uint64_t deadline, int out)
 {
 	char why[160] = "", line[256];
-	int s = connect_until(p->port, deadline, why, sizeof(why));
+	int s = connect_until(p->port, started, deadline, out, why, sizeof(why));
 	if (s < 0) {
 		snprintf(line, sizeof(line), "ERR %s\n", why);
 		(void)!write(out, line, strlen(line));
@@ -232,9 +239,10 @@ int http_start(pid_t init, const struct http_probe *p, size_t n, uint64_t timeou
 			(void)!write(pfd[1], "ERR cannot join the sandbox's network\n", 38);
 			_exit(1);
 		}
-		uint64_t deadline = monotonic_ms() + (timeout_ms ? timeout_ms : 30000);
+		uint64_t started = monotonic_ms();
+		uint64_t deadline = started + (timeout_ms ? timeout_ms : HTTP_DEFAULT_TIMEOUT_MS);
 		for (size_t i = 0; i < n; i++)
-			one_probe(&p[i], deadline, pfd[1]);
+			one_probe(&p[i], started, deadline, pfd[1]);
 		_exit(0);
 	}
 	close(pfd[1]);
@@ -250,6 +258,11 @@ void http_collect(const char *buf, size_t len, struct http_result *r, size_t n)
 		const char *nl = memchr(p, '\n', (size_t)(buf + len - p));
 		if (!nl)
 			break;
+		if (!strncmp(p, "WAIT ", 5)) { /* progress, not a result */
+			p = nl + 1;
+			i--;
+			continue;
+		}
 		memset(&r[i], 0, sizeof(r[i]));
 		unsigned long long blen = 0;
 		if (!strncmp(p, "OK ", 3) &&
@@ -264,6 +277,7 @@ void http_collect(const char *buf, size_t len, struct http_result *r, size_t n)
 	}
 	for (; i < n; i++) {
 		memset(&r[i], 0, sizeof(r[i]));
-		snprintf(r[i].error, sizeof(r[i].error), "no result (the probe helper died)");
+		r[i].no_result = true;
+		snprintf(r[i].error, sizeof(r[i].error), "no answer: the run ended first");
 	}
 }

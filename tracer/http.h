@@ -23,8 +23,12 @@ struct http_result {
 	int status;
 	char body_digest[DIGEST_STR_LEN + 1];
 	uint64_t body_len;
-	char error[160];
+	bool no_result;          /* the run ended before the probe got its turn or an answer */
+	char error[200];
 };
+
+/* How long the helper waits for a port when no --timeout is given. */
+#define HTTP_DEFAULT_TIMEOUT_MS 30000
 
 /* "[METHOD:]PATH[:PORT]"; PORT defaults to DEFAULT_PORT (0 = required). */
 int http_probe_parse(const char *spec, unsigned default_port, struct http_probe *out,
@@ -40,7 +44,8 @@ int http_probe_file(const char *file, unsigned default_port, struct http_probe *
  * results arrive on *FD (EOF when done): pass them to http_collect(). */
 int http_start(pid_t init, const struct http_probe *p, size_t n, uint64_t timeout_ms, pid_t *pid,
 	       int *fd, struct perr *err);
-/* Parse the helper's output BUF into R[N]; missing ones get an error. */
+/* Parse the helper's output BUF into R[N]; missing ones get an error.
+ * "WAIT PORT" lines (the helper is waiting for PORT) are skipped. */
 void http_collect(const char *buf, size_t len, struct http_result *r, size_t n);
 
 #endif

@@ -63,6 +63,8 @@ struct loop {
 	int helper_fd;
 	char *helper_buf;
 	size_t helper_len;
+	unsigned wait_port;          /* the helper waits for this port to accept */
+	uint64_t wait_since, wait_told;
 };
 
 static struct proc *proc_find(struct loop *l, pid_t pid, bool create)
@@ -562,6 +564,34 @@ static void request_stop(struct loop *l)
 	l->kill_at = monotonic_ms() + l->o->grace_ms;
 }
 
+/* The helper's newest complete line says whether it waits for a port. */
+static void helper_waiting(struct loop *l)
+{
+	const char *end = l->helper_buf + l->helper_len, *line = end - 1;
+	unsigned port = 0;
+	if (l->helper_len && *line == '\n') {
+		while (line > l->helper_buf && line[-1] != '\n')
+			line--;
+		if (!strncmp(line, "WAIT ", 5))
+			port = (unsigned)strtoul(line + 5, NULL, 10);
+	}
+	if (port != l->wait_port) {
+		if (!port && l->o->on_wait)
+			l->o->on_wait(l->o->wait_ctx, 0, 0);
+		l->wait_port = port;
+		l->wait_since = l->wait_told = monotonic_ms();
+	}
+}
+
+static void wait_tell(struct loop *l)
+{
+	uint64_t now = monotonic_ms();
+	if (!l->wait_port || !l->o->on_wait || now < l->wait_told + 1000)
+		return;
+	l->wait_told = now;
+	l->o->on_wait(l->o->wait_ctx, l->wait_port, now - l->wait_since);
+}
+
 static void helper_read(struct loop *l)
 {
 	char buf[4096];
@@ -570,8 +600,12 @@ static void helper_read(struct loop *l)
 		l->helper_buf = xrealloc(l->helper_buf, l->helper_len + (size_t)n);
 		memcpy(l->helper_buf + l->helper_len, buf, (size_t)n);
 		l->helper_len += (size_t)n;
+		helper_waiting(l);
 		return;
 	}
+	if (l->wait_port && l->o->on_wait)
+		l->o->on_wait(l->o->wait_ctx, 0, 0);
+	l->wait_port = 0;
 	if (n < 0 && (errno == EINTR || errno == EAGAIN))
 		return;
 	close(l->helper_fd); /* done: every probe answered or gave up */
@@ -586,6 +620,8 @@ static int poll_timeout(struct loop *l)
 		next = l->deadline;
 	else if (l->stop_sent && !l->kill_sent)
 		next = l->kill_at;
+	if (l->wait_port && l->o->on_wait && (!next || next > l->wait_told + 1000))
+		next = l->wait_told + 1000;
 	if (!next)
 		return -1;
 	return next > now ? (int)(next - now) : 0;
@@ -620,6 +656,7 @@ static int run_loop(struct loop *l, struct perr *err)
 			on_signal(l);
 		reap(l);
 		on_timer(l);
+		wait_tell(l);
 		if (i_fan >= 0 && pf[i_fan].revents)
 			fan_drain(l);
 		if (i_exec >= 0 && pf[i_exec].revents) {

@@ -27,6 +27,10 @@ struct tracer_opts {
 	const struct http_probe *http;
 	size_t n_http;
 	struct http_result *http_results;
+	/* Told, about once a second, while the HTTP helper waits for PORT to
+	 * accept (WAITED_MS so far), and once with PORT 0 when it stops. */
+	void (*on_wait)(void *ctx, unsigned port, uint64_t waited_ms);
+	void *wait_ctx;
 };
 
 struct run_result {

@@ -103,7 +103,7 @@ http_404() {
 check "an HTTP probe answered 404 fails the slim" http_404
 http_refused() {
 	! "$PARE" slim -o "oci:$work/nginx:bad" --timeout 2 --http /:81 "oci:$work/nginx:latest" 2>"$work/81.err" &&
-		grep -q 'cannot connect to port 81' "$work/81.err"
+		grep -q 'timed out after 2 s waiting for port 81 to accept' "$work/81.err"
 }
 check "an HTTP probe to a closed port fails after the deadline, naming it" http_refused
 http_file() {
