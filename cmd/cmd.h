@@ -5,6 +5,7 @@
 #include <getopt.h>
 
 #include "../slimmer/image.h"
+#include "../slimmer/rootfs.h"
 #include "../slimmer/source.h"
 
 enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
@@ -91,6 +92,13 @@ int parse_args(const struct cmd_spec *spec, int argc, char **argv, struct common
  * Returns 0, or EXIT_FAIL. */
 int open_image(const char *text, const struct common_opts *co, struct image **img);
 
+/* IMG's tree from the cache (or a temporary one with NO_CACHE), evicting
+ * past CACHE_MAX (CACHE_MAX_UNSET: $PARE_CACHE_MAX or the default), and
+ * *ROOTFD on it (O_PATH); reports its own errors. 0, or EXIT_FAIL. */
+#define CACHE_MAX_UNSET UINT64_MAX
+int open_rootfs(struct image *img, const struct common_opts *co, bool no_cache, uint64_t cache_max,
+		struct rootfs *rfs, int *rootfd);
+
 /* Report an error: "pare: <msg>" on stderr. Returns EXIT_FAIL. */
 int report(const struct perr *err);
 /* Report a usage error with a hint. Returns EXIT_USAGE. */
@@ -99,6 +107,8 @@ int usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(pri
 /* Progress on a terminal: "CMD: layer I/N" rewritten in place. */
 void progress_layer(void *ctx, size_t idx, size_t n);
 void warn_print(void *ctx, const char *msg);
+/* On a terminal: "CTX: waiting for port N to accept (S s)", cleared at 0. */
+void progress_wait(void *ctx, unsigned port, uint64_t waited_ms);
 
 /* Human sizes: "12.3 MB". BUF of at least 32 bytes. */
 const char *human_size(uint64_t n, char *buf);
@@ -110,5 +120,6 @@ int cmd_run(int argc, char **argv);
 int cmd_probe(int argc, char **argv);
 int cmd_slim(int argc, char **argv);
 int cmd_profile(int argc, char **argv);
+int cmd_cache(int argc, char **argv);
 
 #endif

@@ -1,5 +1,8 @@
+#define _GNU_SOURCE
 #include "cmd.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <string.h>
 
@@ -66,6 +69,18 @@ void progress_layer(void *ctx, size_t idx, size_t n)
 		return;
 	fprintf(stderr, "\r%s: layer %zu/%zu", what, idx + 1, n);
 	if (idx + 1 == n)
+		fputs("\r\033[K", stderr);
+	fflush(stderr);
+}
+
+void progress_wait(void *ctx, unsigned port, uint64_t waited_ms)
+{
+	if (!isatty(STDERR_FILENO))
+		return;
+	if (port)
+		fprintf(stderr, "\r%s: waiting for port %u to accept a connection (%llu s)\033[K",
+			(const char *)ctx, port, (unsigned long long)(waited_ms / 1000));
+	else
 		fputs("\r\033[K", stderr);
 	fflush(stderr);
 }
@@ -187,6 +202,27 @@ int parse_args(const struct cmd_spec *spec, int argc, char **argv, struct common
 			out->v[out->n++] = argv[optind++];
 	}
 	return check_count(spec, out);
+}
+
+int open_rootfs(struct image *img, const struct common_opts *co, bool no_cache, uint64_t cache_max,
+		struct rootfs *rfs, int *rootfd)
+{
+	struct perr err = { 0 };
+	cleanup_free char *cache = no_cache ? NULL : rootfs_default_cache();
+	struct apply_opts ao = { .lim = co->open.lim, .privileged = geteuid() == 0,
+				 .warn = warn_print, .ctx = "unpack", .layer_done = progress_layer };
+	if (cache_max == CACHE_MAX_UNSET && rootfs_cache_max(&cache_max, &err) < 0)
+		return report(&err);
+	if (rootfs_get(img, cache, cache_max, &ao, rfs, &err) < 0) {
+		perr_wrap(&err, "cannot unpack %s", img->ref.text);
+		return report(&err);
+	}
+	*rootfd = open(rfs->path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (*rootfd < 0) {
+		perr_set(&err, errno, "cannot open '%s'", rfs->path);
+		return report(&err);
+	}
+	return 0;
 }
 
 int open_image(const char *text, const struct common_opts *co, struct image **img)

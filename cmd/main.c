@@ -22,6 +22,7 @@ static const struct command commands[] = {
 	{ "probe", cmd_probe, "run it traced and record every file it touches" },
 	{ "slim", cmd_slim, "probe it, keep what it uses, write a small image, verify it" },
 	{ "profile", cmd_profile, "list, check, write and explain keep-list profiles" },
+	{ "cache", cmd_cache, "list and prune the unpacked images run, probe and slim reuse" },
 };
 
 static void usage(FILE *f)

@@ -204,22 +204,9 @@ static const char check_help[] =
 static int open_root(const char *ref, const struct common_opts *co, struct image **img,
 		     struct rootfs *rfs, int *rootfd)
 {
-	struct perr err = { 0 };
 	if (open_image(ref, co, img))
 		return EXIT_FAIL;
-	cleanup_free char *cache = rootfs_default_cache();
-	struct apply_opts ao = { .lim = co->open.lim, .privileged = geteuid() == 0,
-				 .warn = warn_print, .ctx = "unpack", .layer_done = progress_layer };
-	if (rootfs_get(*img, cache, &ao, rfs, &err) < 0) {
-		perr_wrap(&err, "cannot unpack %s", (*img)->ref.text);
-		return report(&err);
-	}
-	*rootfd = open(rfs->path, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (*rootfd < 0) {
-		perr_set(&err, errno, "cannot open '%s'", rfs->path);
-		return report(&err);
-	}
-	return 0;
+	return open_rootfs(*img, co, false, CACHE_MAX_UNSET, rfs, rootfd);
 }
 
 static void close_root(struct image *img, struct rootfs *rfs, int rootfd)

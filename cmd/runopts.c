@@ -65,6 +65,8 @@ int run_cmd_opt(void *ctx, int c, const char *optarg)
 	case OPT_NO_CACHE:
 		rc->no_cache = true;
 		return 0;
+	case OPT_CACHE_MAX:
+		return parse_size(optarg, &rc->cache_max) < 0 ? bad("cache-max", optarg) : 0;
 	case OPT_SHELL:
 		rc->shell = true;
 		return 0;
@@ -94,6 +96,7 @@ void run_cmd_init(struct run_cmd *rc)
 	rc->grace_ms = 10000; /* docker's default stop timeout */
 	rc->mode = TRACER_AUTO;
 	rc->ov.hostname = "pare";
+	rc->cache_max = CACHE_MAX_UNSET;
 }
 
 int run_cmd_parse(const struct cmd_spec *spec, int argc, char **argv, void *ctx,
@@ -151,18 +154,8 @@ int run_prepare(struct run_cmd *rc, struct prepared *p)
 	p->rootfd = p->master = p->slave = p->null_fd = -1;
 	if (open_image(rc->ref, &rc->co, &p->img))
 		return EXIT_FAIL;
-	cleanup_free char *cache = rc->no_cache ? NULL : rootfs_default_cache();
-	struct apply_opts ao = { .lim = rc->co.open.lim, .privileged = geteuid() == 0,
-				 .warn = warn_print, .ctx = "unpack", .layer_done = progress_layer };
-	if (rootfs_get(p->img, cache, &ao, &p->rfs, &err) < 0) {
-		perr_wrap(&err, "cannot unpack %s", p->img->ref.text);
-		return report(&err);
-	}
-	p->rootfd = open(p->rfs.path, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (p->rootfd < 0) {
-		perr_set(&err, errno, "cannot open '%s'", p->rfs.path);
-		return report(&err);
-	}
+	if (open_rootfs(p->img, &rc->co, rc->no_cache, rc->cache_max, &p->rfs, &p->rootfd))
+		return EXIT_FAIL;
 	if (rc->shell) {
 		int r = pick_shell(p->rootfd, rc, p);
 		if (r)
@@ -219,7 +212,8 @@ int run_execute(struct run_cmd *rc, struct prepared *p, enum tracer_mode mode, s
 	struct tracer_opts o = { .mode = mode, .syscalls = rc->syscalls,
 				 .timeout_ms = rc->timeout_ms, .stop_signal = p->plan.stop_signal,
 				 .grace_ms = rc->grace_ms, .tty_master = p->master,
-				 .http = p->http, .n_http = p->n_http, .http_results = p->http_results };
+				 .http = p->http, .n_http = p->n_http, .http_results = p->http_results,
+				 .on_wait = progress_wait, .wait_ctx = (void *)(p->what ? p->what : "run") };
 	if (p->master >= 0 && rc->interactive)
 		tty_raw(p);
 	int r = tracer_run(&p->spec, &o, t, res, &err);

@@ -23,6 +23,7 @@ enum {
 	OPT_SYSCALLS,
 	OPT_JSON_SUMMARY,
 	OPT_SECCOMP_PROFILE,
+	OPT_CACHE_MAX,
 };
 
 #define RUN_LONGOPTS                                                      \
@@ -36,7 +37,8 @@ enum {
 	{ "stop-timeout", required_argument, NULL, OPT_STOP_TIMEOUT },    \
 	{ "interactive", no_argument, NULL, 'i' },                        \
 	{ "tty", no_argument, NULL, 't' },                                \
-	{ "no-cache", no_argument, NULL, OPT_NO_CACHE }
+	{ "no-cache", no_argument, NULL, OPT_NO_CACHE },                  \
+	{ "cache-max", required_argument, NULL, OPT_CACHE_MAX }
 
 #define RUN_HELP                                                                          \
 	"      --entrypoint CMD    replace the image's entrypoint (\"\" clears it)\n"           \
@@ -51,14 +53,18 @@ enum {
 	"  -i, --interactive       pass our standard input to the program\n"                   \
 	"  -t, --tty               give the program a terminal\n"                              \
 	"      --no-cache          unpack to a temporary directory instead of the cache\n"     \
-	"                          ($PARE_CACHE_DIR, /var/cache/pare as root, ~/.cache/pare)\n"
+	"                          ($PARE_CACHE_DIR, /var/cache/pare as root, ~/.cache/pare)\n" \
+	"      --cache-max SIZE    after unpacking a new image, remove the least recently\n"     \
+	"                          used trees until the cache holds at most SIZE (default\n"    \
+	"                          $PARE_CACHE_MAX, else 10G; 0 = no limit). Trees in use\n"   \
+	"                          are never removed; see 'pare cache'\n"
 
 struct run_cmd {
 	struct common_opts co;
 	struct run_overrides ov;
 	struct strv env;
 	bool net_host, interactive, tty, no_cache, shell, syscalls;
-	uint64_t timeout_ms, grace_ms;
+	uint64_t timeout_ms, grace_ms, cache_max;
 	enum tracer_mode mode;
 	const char *output;
 	const char *seccomp_profile; /* write a Docker seccomp profile here */
@@ -79,6 +85,7 @@ struct prepared {
 	const struct http_probe *http;
 	size_t n_http;
 	struct http_result *http_results;
+	const char *what; /* "slim", "verify": for the waiting line on a terminal */
 };
 
 /* The options run, probe and slim share; CTX is the struct run_cmd. */
