@@ -9,6 +9,7 @@
 #include "../../slimmer/ref.h"
 #include "../../slimmer/resolve.h"
 
+#include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -207,7 +208,42 @@ static void test_refs(void)
 	imgref_free(&r);
 	ok(imgref_parse("docker-daemon:a b", true, &r, &err) < 0, "invalid docker name refused");
 	imgref_free(&r);
-	ok(imgref_parse("weird:thing", false, &r, &err) < 0 && strstr(err.msg, "transport"), "unknown transport");
+	ok(imgref_parse("weird:/thing", false, &r, &err) < 0 && strstr(err.msg, "unknown transport 'weird'") &&
+	   strstr(err.msg, "docker-archive:FILE"), "word:/path: unknown transport, naming the known ones");
+	imgref_free(&r);
+	ok(imgref_parse("oci-archive:./x.tar", false, &r, &err) < 0 && strstr(err.msg, "unknown transport 'oci-archive'"),
+	   "word:./path: unknown transport");
+	imgref_free(&r);
+	ok(imgref_parse("weird:thing", false, &r, &err) < 0 &&
+	   strstr(err.msg, "no such file; did you mean docker-daemon:weird:thing?"), "a bare name:tag: did you mean docker-daemon");
+	imgref_free(&r);
+	ok(imgref_parse("rw/php", false, &r, &err) < 0 && strstr(err.msg, "did you mean docker-daemon:rw/php:latest?"),
+	   "a bare name: did you mean docker-daemon NAME:latest");
+	imgref_free(&r);
+	ok(imgref_parse("/nonexistent/app.tar", false, &r, &err) < 0 && !strstr(err.msg, "did you mean") &&
+	   err.errnum == ENOENT, "a missing file is just missing");
+	imgref_free(&r);
+	ok(imgref_parse("myapp:slim", true, &r, &err) < 0 && strstr(err.msg, "is an image name, not a file"),
+	   "an output that is a bare name:tag is refused with a hint");
+	imgref_free(&r);
+	static const char *const canon[][2] = {
+		{ "rw/php:latest", "docker.io/rw/php:latest" },
+		{ "rw/php", "docker.io/rw/php:latest" },
+		{ "redis", "docker.io/library/redis:latest" },
+		{ "redis:7", "docker.io/library/redis:7" },
+		{ "docker.io/redis:7", "docker.io/library/redis:7" },
+		{ "index.docker.io/rw/php:1", "docker.io/rw/php:1" },
+		{ "localhost/app:1", "localhost/app:1" },
+		{ "127.0.0.1:5000/a/b", "127.0.0.1:5000/a/b:latest" },
+		{ "ghcr.io/o/r:v1", "ghcr.io/o/r:v1" },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(canon); i++) {
+		char *c = docker_ref_canonical(canon[i][0]);
+		ok(!strcmp(c, canon[i][1]), "docker normalises %s to %s (got %s)", canon[i][0], canon[i][1], c);
+		free(c);
+	}
+	ok(docker_ref_equal("rw/php:latest", "docker.io/rw/php:latest") && !docker_ref_equal("rw/php:1", "rw/php:2"),
+	   "names compare as docker compares them");
 	imgref_free(&r);
 	ok(imgref_parse("/nonexistent/pare", false, &r, &err) < 0, "missing bare path");
 	imgref_free(&r);
