@@ -89,11 +89,11 @@ test-bins: pare $(UNIT_BIN) $(TOOL_BIN) $(FUZZ_REPLAY) $(B)/tests/golden
 check-unit: test-bins
 	tests/run-unit.sh $(B)/tests
 
+# The end-to-end suites share one private dockerd (tests/e2e/all.sh).
+E2E := tests/e2e/run.sh tests/e2e/tracer.sh tests/e2e/slim.sh tests/e2e/profiles.sh tests/e2e/readme.sh
+
 check-e2e: test-bins
-	tests/e2e/run.sh
-	tests/e2e/tracer.sh
-	tests/e2e/slim.sh
-	tests/e2e/profiles.sh
+	tests/e2e/all.sh $(E2E)
 
 check-tracer: test-bins
 	tests/e2e/tracer.sh
@@ -104,13 +104,13 @@ check-slim: test-bins
 check-profiles: test-bins
 	tests/e2e/profiles.sh
 
+check-readme: test-bins
+	tests/e2e/readme.sh
+
 check: deps
 	$(MAKE) test-bins
 	tests/run-unit.sh $(B)/tests
-	tests/e2e/run.sh
-	tests/e2e/tracer.sh
-	tests/e2e/slim.sh
-	tests/e2e/profiles.sh
+	tests/e2e/all.sh $(E2E)
 
 # Unit tests under valgrind (run by .ci/run).
 check-valgrind: test-bins
@@ -141,7 +141,7 @@ clean:
 	rm -rf $(B) pare
 
 FORCE:
-.PHONY: all deps check check-unit check-e2e check-tracer check-slim check-profiles bench-tracer check-valgrind fuzz demo bench lint clean test-bins FORCE
+.PHONY: all deps check check-unit check-e2e check-tracer check-slim check-profiles check-readme bench-tracer check-valgrind fuzz demo bench lint clean test-bins FORCE
 .SECONDARY:
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -1,7 +1,7 @@
 # Shared by the end-to-end scripts (sourced after setting $top and
 # $suite): a work directory kept when a test fails, TAP-style checks.
 work=$(mktemp -d "/var/tmp/pare-$suite.XXXXXX")
-pass=0 fail=0
+pass=0 fail=0 skipped=0
 cleanup_hooks=()
 
 cleanup() {
@@ -18,6 +18,10 @@ check() { # check NAME CMD... : pass when CMD succeeds
 	else
 		fail=$((fail + 1)); echo "not ok - $name"; sed 's/^/#   /' "$work/last.out" | tail -15
 	fi
+}
+
+skip() { # skip NAME REASON : reported, counted, not run
+	skipped=$((skipped + 1)); echo "ok - $1 # SKIP $2"
 }
 
 same_tree() { # same_tree A B
@@ -39,7 +43,11 @@ build_fixtures() { # sets fixtures=(...) to the five cached fixture images
 	[ ${#fixtures[@]} -eq 5 ] || { echo "fixture build failed"; exit 1; }
 }
 
-start_dockerd() { # a private dockerd for this suite, stopped at exit
+start_dockerd() { # the run's shared dockerd (tests/e2e/all.sh), else a private one, stopped at exit
+	if [ -n "${PARE_TEST_DOCKER_HOST:-}" ]; then
+		export DOCKER_HOST=$PARE_TEST_DOCKER_HOST
+		return
+	fi
 	dockerdir=$work/docker
 	cleanup_hooks+=(stop_dockerd)
 	echo "# starting a private dockerd"
@@ -49,6 +57,6 @@ start_dockerd() { # a private dockerd for this suite, stopped at exit
 stop_dockerd() { "$top/tests/e2e/dockerd.sh" stop "$dockerdir"; }
 
 finish() {
-	echo "$suite: $pass passed, $fail failed"
+	echo "$suite: $pass passed, $fail failed, $skipped skipped"
 	[ $fail -eq 0 ]
 }
