@@ -180,6 +180,11 @@ int parse_args(const struct cmd_spec *spec, int argc, char **argv, struct common
 			r = spec->on_opt(ctx, c, optarg);
 		if (r < 0)
 			return EXIT_USAGE;
+		/* After one word too many, "-c" is the command's own option
+		 * (`pare slim IMG python3 -c 1`): say where commands go. */
+		if (r && spec->style == ARGS_PERMUTE_COMMAND && spec->nargs >= 0 &&
+		    out->n > (size_t)spec->nargs)
+			return check_count(spec, out);
 		if (r)
 			return unknown_option(spec, argv);
 	}

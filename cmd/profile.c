@@ -323,6 +323,7 @@ static int cmd_from_trace(int argc, char **argv)
 	for (size_t i = 0; i < pc->a.n; i++)
 		if (trace_read_file(&t, pc->a.v[i], &err) < 0) {
 			trace_free(&t);
+			perr_wrap(&err, "trace");
 			return report(&err);
 		}
 	const char *ref = pc->image ? pc->image : t.image;

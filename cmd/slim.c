@@ -156,6 +156,18 @@ static int check_http(const char *arg)
 	return 0;
 }
 
+/* A side file read later (after the probes): refused now if unreadable. */
+static int side_file(const char *opt, const char *file, struct strv *out)
+{
+	struct perr err;
+	if (check_side_file(file, &err) < 0) {
+		fprintf(stderr, "pare: --%s: %s\n", opt, err.msg);
+		return -1;
+	}
+	strv_push(out, xstrdup(file));
+	return 0;
+}
+
 static int slim_opt(void *ctx, int c, const char *optarg)
 {
 	struct slim *s = ctx;
@@ -166,9 +178,9 @@ static int slim_opt(void *ctx, int c, const char *optarg)
 			return -1;
 		strv_push(&s->http, xstrdup(optarg));
 		return 0;
-	case OPT_HTTP_FILE: strv_push(&s->http_files, xstrdup(optarg)); return 0;
+	case OPT_HTTP_FILE: return side_file("http-file", optarg, &s->http_files);
 	case OPT_EXEC_FILE: return read_lines("exec-file", optarg, &s->execs);
-	case OPT_TRACE: strv_push(&s->traces, xstrdup(optarg)); return 0;
+	case OPT_TRACE: return side_file("trace", optarg, &s->traces);
 	case OPT_KEEP:
 	case OPT_EXCLUDE:
 		if (optarg[0] != '/' || !glob_valid(optarg)) {
@@ -271,8 +283,13 @@ static int plan_probes(struct slim *s, const struct image_config *c)
 		struct http_probe *hp = NULL;
 		size_t n = 0;
 		struct perr err;
-		if (http_probe_file(s->http_files.v[i], port, &hp, &n, &err) < 0)
+		if (http_probe_file(s->http_files.v[i], port, &hp, &n, &err) < 0) {
+			for (size_t j = 0; j < n; j++)
+				http_probe_free(&hp[j]);
+			free(hp);
+			perr_wrap(&err, "--http-file");
 			return report(&err);
+		}
 		for (size_t j = 0; j < n; j++)
 			add_probe(s, P_HTTP, NULL, &hp[j]);
 		free(hp);
@@ -1073,6 +1090,7 @@ int cmd_slim(int argc, char **argv)
 	}
 	for (size_t i = 0; i < s->traces.n; i++)
 		if (trace_read_file(&t, s->traces.v[i], &err) < 0) {
+			perr_wrap(&err, "--trace");
 			r = report(&err);
 			goto out;
 		}

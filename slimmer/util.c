@@ -394,6 +394,17 @@ void walk_tree(int rootfd, void (*fn)(void *ctx, const char *rel, const struct s
 	walk_dir(rootfd, "", 0, fn, ctx);
 }
 
+int check_side_file(const char *file, struct perr *err)
+{
+	cleanup_close int fd = open(file, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return perr_set(err, errno, "cannot read '%s'", file);
+	if (!S_ISREG(st.st_mode))
+		return perr_set(err, 0, "'%s' is not a regular file", file);
+	return 0;
+}
+
 int read_side_file(const char *file, uint64_t max, char **text, size_t *len, struct perr *err)
 {
 	/* O_NONBLOCK: a FIFO must not hang us in open(); fstat then refuses it. */

@@ -77,6 +77,9 @@ ssize_t read_full(int fd, void *buf, size_t len);
  * bytes; TEXT gets a final NUL. Errors name the file. */
 #define SIDE_FILE_MAX (16u << 20)
 int read_side_file(const char *file, uint64_t max, char **text, size_t *len, struct perr *err);
+/* Only that it opens, without blocking, as a regular file: to refuse a
+ * bad option value before work that reads it later. */
+int check_side_file(const char *file, struct perr *err);
 
 /* Write TEXT and a final newline to PATH through PATH.tmp-PID and a
  * rename: a reader never sees half a file. */

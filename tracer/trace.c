@@ -264,7 +264,7 @@ int trace_read_file(struct trace *t, const char *file, struct perr *err)
 	cleanup_free char *text = NULL;
 	size_t len;
 	if (read_side_file(file, 1u << 30, &text, &len, err) < 0)
-		return perr_wrap(err, "trace");
+		return -1;
 	json_t *j = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
 	if (!j)
 		return perr_set(err, 0, "%s: not a trace: %s (line %d)", file, je.text, je.line);

@@ -24,6 +24,13 @@ skip() { # skip NAME REASON : reported, counted, not run
 	skipped=$((skipped + 1)); echo "ok - $1 # SKIP $2"
 }
 
+one_line_error_n() { # one_line_error_n EXPECTED_RC MAX_LINES CMD... : fails with a short "pare: " message
+	local want=$1 max=$2; shift 2
+	local rc=0
+	"$@" >/dev/null 2>"$work/err" || rc=$?
+	cat "$work/err"
+	[ "$rc" -eq "$want" ] && [ "$(grep -c . "$work/err")" -le "$max" ] && grep -q '^pare: ' "$work/err"
+}
 same_tree() { # same_tree A B
 	"$top/tests/tools/treelist.sh" "$1" >"$work/a.list" && "$top/tests/tools/treelist.sh" "$2" >"$work/b.list" &&
 		diff "$work/a.list" "$work/b.list" | head -20 && cmp -s "$work/a.list" "$work/b.list"
@@ -36,6 +43,10 @@ one_line_error() { # one_line_error EXPECTED_RC CMD... : fails with one "pare: "
 	cat "$work/err"
 	[ "$rc" -eq "$want" ] && [ "$(grep -c . "$work/err")" -le 2 ] && grep -q '^pare: ' "$work/err"
 }
+
+# For the checks that run in `bash -c`.
+export -f one_line_error one_line_error_n
+export work
 
 build_fixtures() { # sets fixtures=(...) to the five cached fixture images
 	echo "# building fixture images (cached)"
