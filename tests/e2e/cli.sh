@@ -29,6 +29,8 @@ check "slim: a command after -- replaces the image's cmd for the probes" \
 	bash -c "'$PARE' slim oci:py:latest -o oci:py:cmd --verify -- -c 'import csv; print(42)' 2>err && '$PARE' run oci:py:cmd -c 'import csv; print(43)' | grep -qx 43"
 check "slim: a word after the image without -- is a usage error that says where commands go" \
 	bash -c "one_line_error_n 2 3 '$PARE' slim oci:py:latest -o oci:py:x python3 -c 1 && grep -q \"unexpected argument 'python3' after the image; a command to run in place of the image's goes after '--'\" '$work/err'"
+check "slim: the image's own option without -- (pare slim REF -g ...) hints at --" \
+	bash -c "one_line_error_n 2 2 '$PARE' slim oci:py:latest --http / -g 'daemon off;' && grep -q \"option '-g' needs a value or is unknown; a command to run in place of the image's goes after '--'\" '$work/err'"
 check "probe: '--' right after the image is not part of the command (docker's grammar)" \
 	bash -c "'$PARE' probe -o '$work/t.json' oci:py:latest -- -c 'print(7)' >out 2>err && grep -qx 7 out"
 check "run: options before the image belong to pare, after it to the program" \
