@@ -23,5 +23,5 @@ for s in "$@"; do
 	fi
 	rm -f "$out"
 done
-echo "all e2e suites: $total_pass passed, $total_fail failed, $total_skip skipped"
+echo "e2e-total: $total_pass passed, $total_fail failed, $total_skip skipped"
 exit $rc
