@@ -90,7 +90,7 @@ check-unit: test-bins
 	tests/run-unit.sh $(B)/tests
 
 # The end-to-end suites share one private dockerd (tests/e2e/all.sh).
-E2E := tests/e2e/run.sh tests/e2e/tracer.sh tests/e2e/slim.sh tests/e2e/profiles.sh tests/e2e/cli.sh tests/e2e/readme.sh
+E2E := tests/e2e/run.sh tests/e2e/tracer.sh tests/e2e/slim.sh tests/e2e/profiles.sh tests/e2e/verify.sh tests/e2e/cli.sh tests/e2e/readme.sh
 
 check-e2e: test-bins
 	tests/e2e/all.sh $(E2E)
@@ -109,6 +109,9 @@ check-readme: test-bins
 
 check-cli: test-bins
 	tests/e2e/cli.sh
+
+check-verify: test-bins
+	tests/e2e/verify.sh
 
 check: deps
 	$(MAKE) test-bins
@@ -144,7 +147,7 @@ clean:
 	rm -rf $(B) pare
 
 FORCE:
-.PHONY: all deps check check-unit check-e2e check-tracer check-slim check-profiles check-readme check-cli bench-tracer check-valgrind fuzz demo bench lint clean test-bins FORCE
+.PHONY: all deps check check-unit check-e2e check-tracer check-slim check-profiles check-readme check-cli check-verify bench-tracer check-valgrind fuzz demo bench lint clean test-bins FORCE
 .SECONDARY:
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

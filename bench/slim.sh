@@ -5,7 +5,8 @@
 # and pare's peak RSS. Targets: ratio <= 1.0, peak RSS <= 64 MB.
 # Then what keep-list profiles cost, from the rootfs cache: a slim with no
 # profile, with the default (base), and with python + tzdata (a glob walk
-# and unit expansion), as ratios to the first.
+# and unit expansion), as ratios to the first. Last, what --verify's second
+# run of the original (to tell noise) costs.
 . "$(dirname "$0")/lib.sh"
 rounds=${ROUNDS:-5}
 cp -r "$fx/oci" "$work/py"
@@ -52,3 +53,17 @@ for v in "${variants[@]}"; do
 	awk -v v="$v" -v m="$m" -v n="$n" -v o="${opts[$v]:-(default)}" \
 		'BEGIN { printf "  %-7s %-34s %5d ms  %.2fx\n", v, o, m, m / n }'
 done
+
+# --verify: what the second run of the original (to tell noise) costs, as
+# a ratio to a slim with --verify as a whole, both from the cache.
+: >"$work/verify.total"; : >"$work/verify.noise"
+for i in $(seq "$rounds"); do
+	s=$(date +%s%N)
+	"$top/pare" slim --verify -o "oci:$work/py:v" --report "$work/r.json" --exec "$probe" "oci:$work/py:latest" 2>/dev/null
+	e=$(date +%s%N)
+	echo $(((e - s) / 1000000)) >>"$work/verify.total"
+	jq .verify_noise_check_ms "$work/r.json" >>"$work/verify.noise"
+done
+t=$(median <"$work/verify.total") nz=$(median <"$work/verify.noise")
+echo "--verify (median of $rounds): $t ms in all, of which the original's second run $nz ms"
+awk -v t="$t" -v n="$nz" 'BEGIN { printf "  the noise check: %.2f of a verified slim (%.2fx the slim without it)\n", n / t, t / (t - n) }'

@@ -23,6 +23,7 @@ enum {
 	OPT_MAX_JSON,
 	OPT_MAX_DEPTH,
 	OPT_PLATFORM,
+	OPT_COMPRESS = 1500, /* copy, slim */
 };
 
 #define COMMON_LONGOPTS                                              \
@@ -98,6 +99,18 @@ int open_image(const char *text, const struct common_opts *co, struct image **im
 #define CACHE_MAX_UNSET UINT64_MAX
 int open_rootfs(struct image *img, const struct common_opts *co, bool no_cache, uint64_t cache_max,
 		struct rootfs *rfs, int *rootfd);
+
+#define COMPRESS_HELP                                                                       \
+	"      --compress KIND[:LEVEL]  layer compression for oci: outputs: gzip (default),\n" \
+	"                          zstd or none; LEVEL is 1-9 for gzip, 1-19 for zstd.\n"        \
+	"                          docker-archive and docker-daemon layers are always\n"       \
+	"                          uncompressed, as docker writes them. Docker 20.10 and\n"    \
+	"                          umoci 0.4 cannot read zstd layers; skopeo, podman and pare can\n"
+/* --compress's value into *OUT; -1 after reporting. */
+int compress_opt(const char *arg, struct compress_spec *out);
+/* A compression DST can hold (docker's formats hold none); EXIT_USAGE
+ * after reporting, else 0. */
+int compress_fits(const char *cmd, const struct compress_spec *c, const struct imgref *dst);
 
 /* Report an error: "pare: <msg>" on stderr. Returns EXIT_FAIL. */
 int report(const struct perr *err);

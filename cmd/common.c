@@ -44,6 +44,24 @@ int common_opt(struct common_opts *co, int c, const char *arg)
 	}
 }
 
+int compress_opt(const char *arg, struct compress_spec *out)
+{
+	struct perr err;
+	if (compress_spec_parse(arg, out, &err) < 0) {
+		fprintf(stderr, "pare: invalid --compress %s\n", err.msg);
+		return -1;
+	}
+	return 0;
+}
+
+int compress_fits(const char *cmd, const struct compress_spec *c, const struct imgref *dst)
+{
+	if (!c || c->comp == COMP_NONE || dst->transport == T_OCI)
+		return 0;
+	return usage_error(cmd, "%s layers are stored uncompressed, as docker writes them; --compress %s "
+				"applies to oci: outputs", transport_name(dst->transport), compression_name(c->comp));
+}
+
 int report(const struct perr *err)
 {
 	fflush(stdout);
@@ -126,11 +144,15 @@ static void short_opts(const struct option *lo, size_t n, char plus_or_minus, ch
 	out[ns] = 0;
 }
 
-static int unknown_option(const struct cmd_spec *spec, char **argv)
+static int unknown_option(const struct cmd_spec *spec, char **argv, const struct args *a)
 {
+	/* After the image, an option of ours is more likely the command's. */
+	const char *where = spec->style == ARGS_PERMUTE_COMMAND && a->n ? "; a command to run in place of "
+									 "the image's goes after '--'"
+									: "";
 	/* getopt sets optopt for a known option missing its value. */
-	return usage_error(spec->name, optopt ? "option '%s' needs a value or is unknown" : "unknown option '%s'",
-			   argv[optind - 1]);
+	return usage_error(spec->name, optopt ? "option '%s' needs a value or is unknown%s" : "unknown option '%s'%s",
+			   argv[optind - 1], where);
 }
 
 static int check_count(const struct cmd_spec *spec, const struct args *a)
@@ -186,7 +208,7 @@ int parse_args(const struct cmd_spec *spec, int argc, char **argv, struct common
 		    out->n > (size_t)spec->nargs)
 			return check_count(spec, out);
 		if (r)
-			return unknown_option(spec, argv);
+			return unknown_option(spec, argv, out);
 	}
 	/* What is left: after "--" (or, docker-style, the image and its
 	 * command). A "--" that was an option's value does not count. */

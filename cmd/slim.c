@@ -67,7 +67,12 @@ static const char help[] =
 	"      --seccomp-profile FILE  also write a Docker seccomp profile allowing the syscalls\n"
 	"                          the probes made plus the runtime's (slower: the tracer stops\n"
 	"                          on every syscall); the report names who made each first\n"
-	"      --verify            rerun the probes against the slim image and compare\n"
+	"      --verify            rerun the probes against the slim image and compare. Each\n"
+	"                          probe also runs twice on the original: output that differs\n"
+	"                          between those runs (hash order, times, PIDs) is noise, and\n"
+	"                          that probe is compared by exit (HTTP) status only; a status\n"
+	"                          that differs makes the probe flaky, and the slim fails\n"
+	COMPRESS_HELP
 	"      --tracer MODE       auto (default), fanotify, ptrace or both; see 'pare probe --help'\n"
 	RUN_HELP COMMON_HELP;
 
@@ -97,9 +102,12 @@ struct slim {
 	struct strv execs, http, http_files, traces, keep, exclude, profile_names, unit_kinds;
 	const char *report, *profile_dir;
 	bool verify, keep_written, no_default_profiles;
+	struct compress_spec compress; /* of the slim layer, for oci: outputs */
+	bool have_compress;
 	struct probe *probes;
 	size_t nprobes;
 	bool used_fanotify, used_ptrace, rootless;
+	uint64_t noise_ms; /* --verify's second run of the original */
 	struct rules rules;
 	struct profile_set profiles;
 	struct units_state units;
@@ -193,6 +201,7 @@ static int slim_opt(void *ctx, int c, const char *optarg)
 	case OPT_KEEP_FILE: return read_lines("keep-file", optarg, &s->keep);
 	case OPT_REPORT: s->report = optarg; return 0;
 	case OPT_VERIFY: s->verify = true; return 0;
+	case OPT_COMPRESS: s->have_compress = true; return compress_opt(optarg, &s->compress);
 	case OPT_KEEP_WRITTEN: s->keep_written = true; return 0;
 	case OPT_PROFILE: strv_push(&s->profile_names, xstrdup(optarg)); return 0;
 	case OPT_PROFILE_DIR: s->profile_dir = optarg; return 0;
@@ -219,9 +228,21 @@ struct probe_result {
 	bool timed_out, ok;
 	char digest[DIGEST_STR_LEN + 1]; /* of stdout, or of the HTTP body */
 	uint64_t len;
-	char error[160];
+	char error[200];
+	char *head;               /* the first STDOUT_HEAD bytes of stdout, for a diff */
+	size_t head_len;
+	/* From a second run of the original image (--verify): */
+	bool noise;               /* the same exit status, other output: compare the status only */
+	bool flaky;               /* another exit status: the probe cannot verify anything */
 };
+#define STDOUT_HEAD (64 * 1024)
 
+static void probe_results_free(struct probe_result *pr, size_t n)
+{
+	for (size_t i = 0; pr && i < n; i++)
+		free(pr[i].head);
+	free(pr);
+}
 
 static void add_probe(struct slim *s, enum probe_kind kind, const char *cmd, const struct http_probe *h)
 {
@@ -316,10 +337,16 @@ static void digest_fd(int fd, struct probe_result *pr)
 	ssize_t n;
 	sha256_init(&h);
 	pr->len = 0;
+	free(pr->head);
+	pr->head = xmalloc(STDOUT_HEAD);
+	pr->head_len = 0;
 	lseek(fd, 0, SEEK_SET);
 	while ((n = read(fd, buf, sizeof(buf))) > 0) {
 		sha256_update(&h, buf, (size_t)n);
 		pr->len += (uint64_t)n;
+		size_t take = (size_t)n < STDOUT_HEAD - pr->head_len ? (size_t)n : STDOUT_HEAD - pr->head_len;
+		memcpy(pr->head + pr->head_len, buf, take);
+		pr->head_len += take;
 	}
 	sha256_final(&h, pr->digest);
 	sha256_free(&h);
@@ -680,15 +707,15 @@ struct written {
 	uint64_t before_bytes, before_files, before_compressed, after_bytes;
 };
 
-static int write_image(struct prepared *p, const struct imgref *dst, const struct strv *paths,
-		       const struct strset *from_upper, int upper_fd, struct written *w,
-		       struct perr *err)
+static int write_image(struct prepared *p, const struct imgref *dst, const struct compress_spec *comp,
+		       const struct strv *paths, const struct strset *from_upper, int upper_fd,
+		       struct written *w, struct perr *err)
 {
 	cleanup_writer struct image_writer *iw = NULL;
 	if (writer_open(dst, &iw, err) < 0)
 		return -1;
-	struct build_opts bo = { .comp = writer_wants_uncompressed(iw) ? COMP_NONE : COMP_GZIP,
-				 .from_upper = from_upper, .upper_fd = upper_fd };
+	struct build_opts bo = { .comp = writer_wants_uncompressed(iw) ? COMP_NONE : comp ? comp->comp : COMP_GZIP,
+				 .level = comp ? comp->level : 0, .from_upper = from_upper, .upper_fd = upper_fd };
 	w->comp = bo.comp;
 	bo.clamp_mtime = source_date_epoch(&bo.epoch);
 	int fd = writer_layer_tmpfile(iw, err);
@@ -732,6 +759,9 @@ static json_t *probes_json(const struct slim *s, const struct probe_result *pr, 
 			json_object_set_new(o, "stdout_bytes", json_integer((json_int_t)pr[i].len));
 		}
 		json_object_set_new(o, "ok", json_boolean(pr[i].ok));
+		if (s->verify) /* what --verify compared */
+			json_object_set_new(o, s->probes[i].kind == P_HTTP ? "body" : "stdout",
+					    json_string(pr[i].noise ? "nondeterministic" : "deterministic"));
 		json_array_append_new(a, o);
 	}
 	return a;
@@ -870,6 +900,8 @@ static int write_report(struct slim *s, const char *file, struct prepared *p, co
 		json_object_set_new(j, "syscalls", sys);
 	}
 	json_object_set_new(j, "rootless", json_boolean(s->rootless));
+	if (s->verify)
+		json_object_set_new(j, "verify_noise_check_ms", json_integer((json_int_t)s->noise_ms));
 	int r = json_dump_file(j, file, JSON_INDENT(1));
 	json_decref(j);
 	if (r < 0)
@@ -936,6 +968,91 @@ static void print_summary(const struct slim *s, const struct image *img, const c
 
 /* ---- verify ---- */
 
+/* The first line where A and B differ (1-based), or 0 when they agree as
+ * far as both go; *AL / *BL point at that line in each. */
+static size_t first_difference(const char *a, size_t an, const char *b, size_t bn, const char **al,
+			       const char **bl)
+{
+	size_t line = 1, i = 0, start = 0;
+	for (; i < an && i < bn && a[i] == b[i]; i++)
+		if (a[i] == '\n') {
+			line++;
+			start = i + 1;
+		}
+	if (i == an && i == bn)
+		return 0;
+	*al = a + start;
+	*bl = b + start;
+	return line;
+}
+
+static void print_line(const char *tag, const char *line, const char *end)
+{
+	const char *nl = memchr(line, '\n', (size_t)(end - line));
+	int n = (int)((nl ? nl : end) - line);
+	if (line >= end)
+		fprintf(stderr, "    %s (no more output)\n", tag);
+	else
+		fprintf(stderr, "    %s %.*s%s\n", tag, n > 200 ? 200 : n, line, n > 200 ? "..." : "");
+}
+
+/* What differs, in the user's terms: for a command, the first differing
+ * line of stdout; for HTTP, the status lines and body sizes. */
+static void show_divergence(const struct probe *pb, const struct probe_result *was,
+			    const struct probe_result *now)
+{
+	if (pb->kind == P_HTTP) {
+		fprintf(stderr, "    original: HTTP %d, %llu bytes of body\n    slim:     ", was->code,
+			(unsigned long long)was->len);
+		if (*now->error && !now->code)
+			fprintf(stderr, "%s\n", now->error);
+		else
+			fprintf(stderr, "HTTP %d, %llu bytes of body\n", now->code, (unsigned long long)now->len);
+		return;
+	}
+	if (was->code != now->code)
+		fprintf(stderr, "    exit status: %d in the original, %d in the slim image\n", was->code, now->code);
+	const char *al = NULL, *bl = NULL;
+	size_t line = first_difference(was->head, was->head_len, now->head, now->head_len, &al, &bl);
+	if (!line && strcmp(was->digest, now->digest))
+		fprintf(stderr, "    stdout: the first %zu bytes agree; %llu bytes in the original, %llu in the slim image\n",
+			was->head_len, (unsigned long long)was->len, (unsigned long long)now->len);
+	if (!line)
+		return;
+	fprintf(stderr, "    stdout differs from line %zu:\n", line);
+	print_line("original:", al, was->head + was->head_len);
+	print_line("slim:    ", bl, now->head + now->head_len);
+}
+
+/* Noise: each probe once more against the original image, untraced. An
+ * output that differs between two runs of the original (Perl's hash order,
+ * timestamps, PIDs) is compared by exit status only; an exit status that
+ * differs makes the probe flaky, and the slim fails. Returns 0 or an exit
+ * code; *COST_MS gets the time it took. */
+static int check_noise(struct slim *s, struct run_cmd *rc, struct prepared *p, struct probe_result *pr,
+		       size_t n, uint64_t *cost_ms)
+{
+	struct probe_result *again = xcalloc(n, sizeof(*again));
+	uint64_t start = monotonic_ms();
+	p->what = "verify (second run of the original)";
+	int r = run_probes(s, rc, p, NULL, again, "verify (second run of the original): ", false);
+	p->what = "slim";
+	*cost_ms = monotonic_ms() - start;
+	for (size_t i = 0; !r && i < n; i++) {
+		pr[i].flaky = again[i].code != pr[i].code || again[i].ok != pr[i].ok;
+		pr[i].noise = !pr[i].flaky && strcmp(again[i].digest, pr[i].digest);
+		if (!pr[i].flaky)
+			continue;
+		fprintf(stderr, "pare: slim: verify: probe %zu (%s) is flaky: %s %d, then %d, on two runs of the "
+				"original image; it cannot show that the slim image behaves the same\n",
+			i + 1, s->probes[i].label, s->probes[i].kind == P_HTTP ? "HTTP" : "exit", pr[i].code,
+			again[i].code);
+		r = EXIT_FAIL;
+	}
+	probe_results_free(again, n);
+	return r;
+}
+
 static int verify(struct slim *s, struct run_cmd *rc, const char *dst, const struct probe_result *orig, size_t n,
 		  const char **verdict)
 {
@@ -949,22 +1066,23 @@ static int verify(struct slim *s, struct run_cmd *rc, const char *dst, const str
 	int r = run_prepare(&vrc, &vp);
 	vp.what = "verify";
 	if (!r)
-		r = run_probes(s, &vrc, &vp, NULL, now, "verify:", false);
+		r = run_probes(s, &vrc, &vp, NULL, now, "verify: ", false);
 	for (size_t i = 0; !r && i < n; i++) {
-		bool same_out = !strcmp(orig[i].digest, now[i].digest);
+		bool same_out = orig[i].noise || !strcmp(orig[i].digest, now[i].digest);
 		if (orig[i].code == now[i].code && same_out && orig[i].ok == now[i].ok)
 			continue;
 		bool http = s->probes[i].kind == P_HTTP;
 		fprintf(stderr, "pare: slim: verify: probe %zu (%s) diverged: %s %d -> %d%s%s, %s %s\n",
 			i + 1, s->probes[i].label, http ? "status" : "exit", orig[i].code, now[i].code,
 			*now[i].error ? " " : "", now[i].error, http ? "body" : "stdout",
-			same_out ? "same" : "differs");
+			orig[i].noise ? "not compared (it differs from run to run)" : same_out ? "same" : "differs");
+		show_divergence(&s->probes[i], &orig[i], &now[i]);
 		r = EXIT_FAIL;
 	}
 	if (r)
 		fprintf(stderr, "pare: slim: the slim image is at %s; try it with 'pare run %s'\n", dst, dst);
 	*verdict = r ? "diverged" : "same";
-	free(now);
+	probe_results_free(now, n);
 	run_cleanup(&vp);
 	run_cmd_free(&vrc);
 	return r;
@@ -1009,6 +1127,7 @@ int cmd_slim(int argc, char **argv)
 		{ "profile-dir", required_argument, NULL, OPT_PROFILE_DIR },
 		{ "no-default-profiles", no_argument, NULL, OPT_NO_DEFAULT_PROFILES },
 		{ "units", required_argument, NULL, OPT_UNITS },
+		{ "compress", required_argument, NULL, OPT_COMPRESS },
 		{ 0 },
 	};
 	struct slim sl = { 0 }, *s = &sl;
@@ -1058,6 +1177,8 @@ int cmd_slim(int argc, char **argv)
 		r = report(&err);
 		goto out;
 	}
+	if ((r = compress_fits("slim", s->have_compress ? &s->compress : NULL, &dst)))
+		goto out;
 	if (s->execs.n && !image_has_path(p.rootfd, "/bin/sh")) {
 		fprintf(stderr, "pare: slim: --exec needs /bin/sh in the image\n");
 		r = EXIT_FAIL;
@@ -1079,6 +1200,14 @@ int cmd_slim(int argc, char **argv)
 	}
 	if ((r = run_probes(s, rc, &p, &t, pr, "", true)))
 		goto out;
+	if (s->verify) { /* before anything is written: a flaky probe fails the slim */
+		const char *shared_upper = p.spec.upper_dir;
+		p.spec.upper_dir = NULL; /* the second run starts from the image, not from what the first wrote */
+		r = check_noise(s, rc, &p, pr, npr, &s->noise_ms);
+		p.spec.upper_dir = shared_upper;
+		if (r)
+			goto out;
+	}
 	if (t.lost) {
 		fprintf(stderr, "pare: slim: the trace is incomplete (%s); refusing to slim\n", t.lost_why);
 		r = EXIT_FAIL;
@@ -1116,7 +1245,8 @@ int cmd_slim(int argc, char **argv)
 	}
 	if (isatty(STDERR_FILENO))
 		fprintf(stderr, "slim: writing %zu paths to %s...", paths.n, dst_text);
-	int wr = write_image(&p, &dst, &paths, written.n ? &written : NULL, upper_fd, &w, &err);
+	int wr = write_image(&p, &dst, s->have_compress ? &s->compress : NULL, &paths,
+			     written.n ? &written : NULL, upper_fd, &w, &err);
 	if (isatty(STDERR_FILENO))
 		fputs("\r\033[K", stderr);
 	if (wr < 0) {
@@ -1127,9 +1257,17 @@ int cmd_slim(int argc, char **argv)
 	print_summary(s, p.img, dst_text, &w, npr);
 	if (s->verify) {
 		r = verify(s, rc, dst_text, pr, npr, &verdict);
+		size_t noisy = 0;
+		for (size_t i = 0; i < npr; i++)
+			noisy += pr[i].noise;
+		char how[160] = "";
+		if (noisy)
+			snprintf(how, sizeof(how), "; %zu compared by status only: %s output differs from run to run",
+				 noisy, noisy == 1 ? "its" : "their");
 		if (!r)
-			fprintf(stderr, "  verify: the slim image behaves the same (%zu probe%s)\n", npr,
-				npr == 1 ? "" : "s");
+			fprintf(stderr, "  verify: the slim image behaves the same (%zu probe%s%s); the original's "
+					"second run, to tell noise, took %.1f s\n",
+				npr, npr == 1 ? "" : "s", how, (double)s->noise_ms / 1000);
 	}
 	if (s->report) {
 		int rr = write_report(s, s->report, &p, dst_text, &k, &t, &written, upper_fd, &paths, &w, pr, npr, verdict);
@@ -1144,7 +1282,7 @@ out:
 		free(upper_dir);
 	}
 	strset_free(&written);
-	free(pr);
+	probe_results_free(pr, npr);
 	strv_free(&paths);
 	keepset_free(&k);
 	trace_free(&t);

@@ -6,7 +6,7 @@ pkgs=(
 	# build
 	gcc make pkg-config libarchive-dev libjansson-dev libseccomp-dev libcap-dev libssl-dev libelf-dev
 	# test images and independent readers
-	mmdebstrap umoci skopeo jq
+	mmdebstrap umoci skopeo jq podman
 	# a real engine for the end-to-end tests
 	docker.io
 	# tools: fuzzing (clang + libFuzzer runtime), benchmarks, checks

@@ -6,6 +6,7 @@
 #include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <locale.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
@@ -41,17 +42,25 @@ static la_ssize_t tar_cb(struct archive *a, void *ctx, const void *p, size_t n)
 	return archive_write_data(s->comp, p, n) == (la_ssize_t)n ? (la_ssize_t)n : -1;
 }
 
-static int open_comp(struct sink *s, enum compression c, struct perr *err)
+static int open_comp(struct sink *s, enum compression c, int level, struct perr *err)
 {
 	struct archive_entry *e = archive_entry_new();
+	const char *filter = c == COMP_GZIP ? "gzip" : "zstd";
 	s->comp = archive_write_new();
 	archive_write_set_format_raw(s->comp);
 	if (c == COMP_GZIP) {
 		archive_write_add_filter_gzip(s->comp);
 		/* No mtime in the gzip header: same input, same bytes. */
 		archive_write_set_filter_option(s->comp, "gzip", "timestamp", NULL);
-	} else
+	} else {
 		archive_write_add_filter_zstd(s->comp);
+	}
+	if (level) {
+		char v[8];
+		snprintf(v, sizeof(v), "%d", level);
+		if (archive_write_set_filter_option(s->comp, filter, "compression-level", v) != ARCHIVE_OK)
+			return perr_set(err, 0, "%s level %d: %s", filter, level, archive_error_string(s->comp));
+	}
 	archive_write_set_bytes_per_block(s->comp, 0);
 	archive_entry_set_pathname(e, "layer.tar");
 	archive_entry_set_filetype(e, AE_IFREG);
@@ -168,6 +177,11 @@ static int add_path(struct builder *b, const char *path, struct perr *err)
 	}
 	int r = archive_write_header(b->tar, e);
 	archive_entry_free(e);
+	/* A name that is not UTF-8 is written as its bytes, with a pax
+	 * hdrcharset=BINARY header for that entry alone: a warning, not a
+	 * failure (names in an image are bytes, not text). */
+	if (r == ARCHIVE_WARN && !strncmp(archive_error_string(b->tar), "Can't translate", 15))
+		r = ARCHIVE_OK;
 	if (r != ARCHIVE_OK)
 		return perr_set(err, 0, "'/%s': %s", path, archive_error_string(b->tar));
 	return fd >= 0 && S_ISREG(st.st_mode) && !link ? write_data(b, fd, path, err) : 0;
@@ -200,12 +214,18 @@ int layer_build(int rootfd, const struct strv *paths, int out_fd, const struct b
 	sha256_init(&s.diff);
 	sha256_init(&s.blob);
 	if (o->comp != COMP_NONE)
-		r = open_comp(&s, o->comp, err);
+		r = open_comp(&s, o->comp, o->level, err);
+	/* Restricted pax: a ustar header alone for most entries, a pax header
+	 * only where one is needed (long or non-ASCII names, big numbers,
+	 * xattrs). Names are converted from our locale to UTF-8 for pax: read
+	 * them as UTF-8 (what images hold), whatever the caller's locale, so
+	 * a CA bundle's "Főtanúsítvány.pem" is written as UTF-8, not refused. */
+	locale_t utf8 = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
+	locale_t saved = utf8 ? uselocale(utf8) : (locale_t)0;
 	b.tar = archive_write_new();
 	archive_write_set_format_pax_restricted(b.tar);
-	/* Names in an image are bytes, not text in our locale: never translate
-	 * them (a CA bundle's "Főtanúsítvány.pem" link failed in the C locale). */
-	archive_write_set_format_option(b.tar, "pax", "hdrcharset", "BINARY");
+	/* SCHILY.xattr.* only: GNU tar warns about LIBARCHIVE.xattr.* */
+	archive_write_set_format_option(b.tar, "pax", "xattrheader", "SCHILY");
 	archive_write_set_bytes_in_last_block(b.tar, 1);
 	if (r == 0 && archive_write_open(b.tar, &s, NULL, tar_cb, NULL) != ARCHIVE_OK)
 		r = perr_set(err, 0, "cannot start layer: %s", archive_error_string(b.tar));
@@ -216,6 +236,10 @@ int layer_build(int rootfd, const struct strv *paths, int out_fd, const struct b
 	if (r == 0 && s.comp && archive_write_close(s.comp) != ARCHIVE_OK)
 		r = perr_set(err, s.werr, "cannot finish compression: %s", archive_error_string(s.comp));
 	archive_write_free(b.tar);
+	if (saved) {
+		uselocale(saved);
+		freelocale(utf8);
+	}
 	if (s.comp)
 		archive_write_free(s.comp);
 	for (size_t i = 0; i < b.ninodes; i++)
@@ -225,6 +249,34 @@ int layer_build(int rootfd, const struct strv *paths, int out_fd, const struct b
 	sha256_final(&s.blob, out->digest);
 	out->size = (int64_t)s.blob_bytes;
 	out->uncompressed = s.diff_bytes;
+	return r;
+}
+
+int layer_compress(int in_fd, int out_fd, const struct compress_spec *c, struct built_layer *out,
+		   struct perr *err)
+{
+	struct sink s = { .out_fd = out_fd };
+	char buf[65536];
+	ssize_t n = 0;
+	sha256_init(&s.diff);
+	sha256_init(&s.blob);
+	int r = c->comp == COMP_NONE ? 0 : open_comp(&s, c->comp, c->level, err);
+	if (r == 0 && lseek(in_fd, 0, SEEK_SET) < 0)
+		r = perr_set(err, errno, "cannot rewind the layer");
+	while (r == 0 && (n = read(in_fd, buf, sizeof(buf))) > 0)
+		if (tar_cb(NULL, &s, buf, (size_t)n) != n)
+			r = perr_set(err, s.werr, "cannot compress the layer: %s",
+				     s.comp ? archive_error_string(s.comp) : "write failed");
+	if (r == 0 && n < 0)
+		r = perr_set(err, errno, "cannot read the layer");
+	if (r == 0 && s.comp && archive_write_close(s.comp) != ARCHIVE_OK)
+		r = perr_set(err, s.werr, "cannot finish compression: %s", archive_error_string(s.comp));
+	if (s.comp)
+		archive_write_free(s.comp);
+	char ignored[DIGEST_STR_LEN + 1];
+	sha256_final(&s.diff, ignored);
+	sha256_final(&s.blob, out->digest);
+	out->size = (int64_t)s.blob_bytes;
 	return r;
 }
 

@@ -9,6 +9,7 @@
 
 struct build_opts {
 	enum compression comp;
+	int level;          /* 0 = the compressor's default */
 	bool clamp_mtime;   /* clamp mtimes to EPOCH (SOURCE_DATE_EPOCH) */
 	int64_t epoch;
 	/* Paths (in FROM_UPPER) read from an overlay upper directory instead
@@ -28,6 +29,11 @@ struct built_layer {
  * parents are not added implicitly (the caller's keep-set decides). */
 int layer_build(int rootfd, const struct strv *paths, int out_fd, const struct build_opts *o,
 		struct built_layer *out, struct perr *err);
+
+/* Compress the whole of IN_FD (from its start) into OUT_FD as C; the
+ * blob's digest and size into OUT (its diff_id is left as it is). */
+int layer_compress(int in_fd, int out_fd, const struct compress_spec *c, struct built_layer *out,
+		   struct perr *err);
 
 /* SOURCE_DATE_EPOCH from the environment, when set and valid. */
 bool source_date_epoch(int64_t *out);

@@ -27,6 +27,13 @@ struct media_type {
 /* NULL for a media type we do not know. */
 const struct media_type *media_type_lookup(const char *name);
 const char *compression_name(enum compression c);
+/* How to compress a layer we write: LEVEL 0 is the compressor's default. */
+struct compress_spec {
+	enum compression comp;
+	int level;
+};
+/* "gzip", "zstd" or "none", with ":LEVEL" for gzip (1-9) and zstd (1-19). */
+int compress_spec_parse(const char *s, struct compress_spec *out, struct perr *err);
 /* The OCI layer media type for a compression. */
 const char *oci_layer_media_type(enum compression c);
 

@@ -47,6 +47,30 @@ const char *compression_name(enum compression c)
 	return names[c];
 }
 
+int compress_spec_parse(const char *s, struct compress_spec *out, struct perr *err)
+{
+	static const struct {
+		const char *name;
+		enum compression comp;
+		int max_level;
+	} kinds[] = { { "none", COMP_NONE, 0 }, { "gzip", COMP_GZIP, 9 }, { "zstd", COMP_ZSTD, 19 } };
+	const char *colon = strchr(s, ':');
+	size_t n = colon ? (size_t)(colon - s) : strlen(s);
+	for (size_t i = 0; i < ARRAY_SIZE(kinds); i++) {
+		if (strlen(kinds[i].name) != n || strncmp(s, kinds[i].name, n))
+			continue;
+		uint64_t level = 0;
+		if (colon && (!kinds[i].max_level || parse_u64(colon + 1, &level) < 0 || level < 1 ||
+			      level > (uint64_t)kinds[i].max_level))
+			return kinds[i].max_level
+				       ? perr_set(err, 0, "'%s': a %s level is 1 to %d", s, kinds[i].name, kinds[i].max_level)
+				       : perr_set(err, 0, "'%s': none takes no level", s);
+		*out = (struct compress_spec){ kinds[i].comp, (int)level };
+		return 0;
+	}
+	return perr_set(err, 0, "'%s': use gzip, zstd or none, with an optional :LEVEL", s);
+}
+
 const char *oci_layer_media_type(enum compression c)
 {
 	static const char *const names[] = {

@@ -1,15 +1,46 @@
+#define _GNU_SOURCE
 #include "ops.h"
+#include "build.h"
 #include "layer.h"
 #include "resolve.h"
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 
+/* Layer I uncompressed into a temporary file, then compressed as C into
+ * the writer: the diff_id stays, the blob is new. */
+static int recompress_layer(struct image *src, size_t i, struct image_writer *w, uint64_t *budget,
+			    const struct compress_spec *c, struct perr *err)
+{
+	const char *dir = getenv("TMPDIR");
+	cleanup_close int tmp = open(dir && *dir ? dir : "/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (tmp < 0)
+		return perr_set(err, errno, "cannot create a temporary file");
+	struct layer_stream_opts lo = { budget, -1, tmp, false };
+	cleanup_layer_stream struct layer_stream *ls = NULL;
+	if (layer_stream_open(src, i, &lo, &ls, err) < 0 || layer_stream_finish(ls, err) < 0)
+		return -1;
+	int fd = writer_layer_tmpfile(w, err);
+	struct built_layer out;
+	if (fd < 0)
+		return -1;
+	if (layer_compress(tmp, fd, c, &out, err) < 0) {
+		close(fd);
+		return -1;
+	}
+	return writer_add_layer(w, fd, out.digest, out.size, c->comp, layer_stream_diff_id(ls), err);
+}
+
 static int copy_layer(struct image *src, size_t i, struct image_writer *w, uint64_t *budget,
-		      struct perr *err)
+		      const struct compress_spec *c, struct perr *err)
 {
 	enum compression comp = image_layer_compression(src, i);
+	/* Asked for another compression (or a level): compress anew. */
+	if (c && !writer_wants_uncompressed(w) && (c->comp != comp || c->level))
+		return recompress_layer(src, i, w, budget, c, err);
 	bool decompress = writer_wants_uncompressed(w) && comp != COMP_NONE;
 	int fd = writer_layer_tmpfile(w, err);
 	if (fd < 0)
@@ -28,15 +59,15 @@ static int copy_layer(struct image *src, size_t i, struct image_writer *w, uint6
 	return writer_add_layer(w, fd, d->digest, d->size, comp, diff_id, err);
 }
 
-int image_copy(struct image *src, const struct imgref *dst, const struct progress *p,
-	       struct perr *err)
+int image_copy(struct image *src, const struct imgref *dst, const struct compress_spec *c,
+	       const struct progress *p, struct perr *err)
 {
 	cleanup_writer struct image_writer *w = NULL;
 	uint64_t budget = src->lim.max_bytes;
 	if (writer_open(dst, &w, err) < 0)
 		return -1;
 	for (size_t i = 0; i < src->manifest.n_layers; i++) {
-		if (copy_layer(src, i, w, &budget, err) < 0)
+		if (copy_layer(src, i, w, &budget, c, err) < 0)
 			return perr_wrap(err, "layer %zu (%s)", i + 1, src->manifest.layers[i].digest);
 		if (p && p->layer_done)
 			p->layer_done(p->ctx, i, src->manifest.n_layers);

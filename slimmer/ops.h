@@ -11,9 +11,10 @@ struct progress {
 };
 
 /* Copy SRC to DST, layer blobs byte-identical unless DST needs them
- * uncompressed; every blob is verified on the way. */
-int image_copy(struct image *src, const struct imgref *dst, const struct progress *p,
-	       struct perr *err);
+ * uncompressed, or C (NULL: keep) asks for another compression or a
+ * level; every blob is verified on the way. */
+int image_copy(struct image *src, const struct imgref *dst, const struct compress_spec *c,
+	       const struct progress *p, struct perr *err);
 
 #define INSPECT_TOP 20
 

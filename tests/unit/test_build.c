@@ -129,6 +129,45 @@ int main(void)
 	   "SOURCE_DATE_EPOCH clamps later mtimes only");
 	ok(strcmp(d.diff_id, c.diff_id), "clamping changes the layer");
 
+	/* Headers: a short ASCII name gets a ustar header alone; a UTF-8 name
+	 * a pax path in UTF-8, whatever our locale; bytes that are not UTF-8
+	 * a pax path of those bytes. All read back as they were. */
+	char *names = xasprintf("%s/names", top);
+	mkdir(names, 0755);
+	static const char *const odd[] = { "plain", "F\xc5\x91tan\xc3\xbas\xc3\xadtv\xc3\xa1ny.pem", "bad\xff\xfename" };
+	struct strv np = { 0 };
+	for (size_t i = 0; i < ARRAY_SIZE(odd); i++) {
+		char *f = xasprintf("%s/%s", names, odd[i]);
+		close(open(f, O_CREAT | O_WRONLY, 0644));
+		free(f);
+		strv_push(&np, xstrdup(odd[i]));
+	}
+	struct built_layer h;
+	struct buf lh = build(names, &np, COMP_NONE, false, &h);
+	ok(h.entries == 3, "names that are not ASCII or not UTF-8 are written, not refused");
+	/* Sorted: "F..." and "bad..." each a pax header, its record and a
+	 * ustar header; "plain" a ustar header alone; then the end marker. */
+	ok(lh.len == 512 * (3 + 3 + 1) + 1024, "a pax header only where the name needs one (%zu bytes)", lh.len);
+	ar = archive_read_new();
+	archive_read_support_format_tar(ar);
+	archive_read_open_memory(ar, lh.p, lh.len);
+	size_t found = 0;
+	int rr;
+	/* In our C locale, a UTF-8 name reads back with a warning (it cannot
+	 * be converted to the locale), as its bytes. */
+	while ((rr = archive_read_next_header(ar, &e)) == ARCHIVE_OK || rr == ARCHIVE_WARN) {
+		const char *raw = archive_entry_pathname(e), *utf8 = archive_entry_pathname_utf8(e);
+		for (size_t i = 0; i < ARRAY_SIZE(odd); i++)
+			found += (raw && !strcmp(raw, odd[i])) || (utf8 && !strcmp(utf8, odd[i]));
+	}
+	archive_read_free(ar);
+	ok(found == 3, "every name reads back byte for byte");
+	ok(memmem(lh.p, lh.len, "hdrcharset=BINARY", 17) && memmem(lh.p, lh.len, "path=F\xc5\x91", 8) &&
+	   !memmem(lh.p, lh.len, "LIBARCHIVE.", 11), "UTF-8 as UTF-8; BINARY for the one that is not UTF-8 alone");
+	free(lh.p);
+	strv_free(&np);
+	free(names);
+
 	free(la.p); free(lb.p); free(lc.p); free(ld.p);
 	free(p1); free(p2); free(p3); free(p4); free(q); free(q2);
 	strv_free(&paths);

@@ -242,6 +242,14 @@ static void test_refs(void)
 		ok(!strcmp(c, canon[i][1]), "docker normalises %s to %s (got %s)", canon[i][0], canon[i][1], c);
 		free(c);
 	}
+	struct compress_spec cs;
+	ok(compress_spec_parse("zstd:19", &cs, &err) == 0 && cs.comp == COMP_ZSTD && cs.level == 19, "zstd:19");
+	ok(compress_spec_parse("gzip", &cs, &err) == 0 && cs.comp == COMP_GZIP && cs.level == 0, "gzip: default level");
+	ok(compress_spec_parse("none", &cs, &err) == 0 && cs.comp == COMP_NONE, "none");
+	ok(compress_spec_parse("gzip:10", &cs, &err) < 0 && strstr(err.msg, "1 to 9"), "gzip:10 refused");
+	ok(compress_spec_parse("zstd:0", &cs, &err) < 0 && compress_spec_parse("zstd:", &cs, &err) < 0, "zstd:0 and zstd: refused");
+	ok(compress_spec_parse("none:3", &cs, &err) < 0 && strstr(err.msg, "no level"), "none:3 refused");
+	ok(compress_spec_parse("gzipx", &cs, &err) < 0 && compress_spec_parse("", &cs, &err) < 0, "unknown kinds refused");
 	ok(docker_ref_equal("rw/php:latest", "docker.io/rw/php:latest") && !docker_ref_equal("rw/php:1", "rw/php:2"),
 	   "names compare as docker compares them");
 	imgref_free(&r);
