@@ -6,9 +6,9 @@ CC       ?= cc
 CFLAGS   ?= -O2 -g
 WARN     := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wstrict-prototypes \
             -Wformat=2 -Wno-format-nonliteral
-PKGS     := libarchive jansson libcrypto libseccomp libcap libelf
+PKGS     := libarchive jansson libcrypto libseccomp libcap libelf zlib libzstd
 ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) -MMD -MP $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LIBS     = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -larchive -ljansson -lcrypto -lseccomp -lcap -lelf)
+LIBS     = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -larchive -ljansson -lcrypto -lseccomp -lcap -lelf -lz -lzstd)
 
 ifdef SANITIZE
 ALL_CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all

@@ -23,6 +23,7 @@ enum {
 	OPT_MAX_JSON,
 	OPT_MAX_DEPTH,
 	OPT_PLATFORM,
+	OPT_MAX_EXPANSION,
 	OPT_COMPRESS = 1500, /* copy, slim */
 };
 
@@ -33,11 +34,14 @@ enum {
 	{ "max-path", required_argument, NULL, OPT_MAX_PATH },       \
 	{ "max-json", required_argument, NULL, OPT_MAX_JSON },       \
 	{ "max-depth", required_argument, NULL, OPT_MAX_DEPTH },     \
+	{ "max-expansion", required_argument, NULL, OPT_MAX_EXPANSION }, \
 	{ "platform", required_argument, NULL, OPT_PLATFORM }
 
 #define COMMON_HELP                                                                    \
 	"      --platform OS/ARCH[/VARIANT]  image of an index to use (default linux/amd64)\n" \
 	"      --max-bytes SIZE    total uncompressed layer bytes (default 64G)\n"          \
+	"      --max-expansion N   a compressed layer may expand to N times its size, or 1G,\n" \
+	"                          whichever is more (default 200; 0 = no limit)\n"        \
 	"      --max-entries N     total tar entries (default 10000000)\n"                  \
 	"      --max-path N        bytes in one path (default 4096)\n"                      \
 	"      --max-json SIZE     bytes in one JSON document (default 16M)\n"              \

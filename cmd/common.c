@@ -36,6 +36,8 @@ int common_opt(struct common_opts *co, int c, const char *arg)
 		return parse_size(arg, &l->max_json) < 0 ? bad_value("max-json", arg) : 0;
 	case OPT_MAX_DEPTH:
 		return parse_u64(arg, &l->max_depth) < 0 ? bad_value("max-depth", arg) : 0;
+	case OPT_MAX_EXPANSION:
+		return parse_u64(arg, &l->max_expansion) < 0 ? bad_value("max-expansion", arg) : 0;
 	case OPT_PLATFORM:
 		co->open.platform = arg;
 		return 0;

@@ -4,7 +4,7 @@
 set -euo pipefail
 pkgs=(
 	# build
-	gcc make pkg-config libarchive-dev libjansson-dev libseccomp-dev libcap-dev libssl-dev libelf-dev
+	gcc make pkg-config libarchive-dev libjansson-dev libseccomp-dev libcap-dev libssl-dev libelf-dev zlib1g-dev libzstd-dev
 	# test images and independent readers
 	mmdebstrap umoci skopeo jq podman
 	# a real engine for the end-to-end tests

@@ -166,6 +166,53 @@ static int set_xattrs(struct applier *ap, int fd, struct archive_entry *e, struc
 	return 0;
 }
 
+static int write_span(struct applier *ap, int fd, const char *p, size_t len, int64_t off,
+		      struct perr *err)
+{
+	while (len > 0) {
+		ssize_t w = pwrite(fd, p, len, off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return perr_set(err, errno, "cannot write '/%s'", ap->path);
+		p += w;
+		off += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+enum { HOLE_BLOCK = 4096 };
+
+static bool all_zero(const char *p, size_t n)
+{
+	return n == 0 || (p[0] == 0 && !memcmp(p, p + 1, n - 1));
+}
+
+/* Write LEN bytes at OFF, leaving zero blocks out (and the zero pieces of
+ * blocks cut by a buffer's edge): the file is new, so what is not written
+ * reads back as zeros, and a file of zeros (a decompression bomb's
+ * payload) costs no disk. Runs of other blocks go in one write. */
+static int write_sparse(struct applier *ap, int fd, const char *p, size_t len, int64_t off,
+			struct perr *err)
+{
+	const char *run = p; /* start of the data not yet written */
+	while (len > 0) {
+		size_t chunk = HOLE_BLOCK - (size_t)(off % HOLE_BLOCK);
+		if (chunk > len)
+			chunk = len;
+		if (all_zero(p, chunk)) {
+			if (p > run && write_span(ap, fd, run, (size_t)(p - run), off - (p - run), err) < 0)
+				return -1;
+			run = p + chunk;
+		}
+		p += chunk;
+		off += (int64_t)chunk;
+		len -= chunk;
+	}
+	return p > run ? write_span(ap, fd, run, (size_t)(p - run), off - (p - run), err) : 0;
+}
+
 static int write_file_data(struct applier *ap, struct archive *a, int fd, struct archive_entry *e,
 			   struct perr *err)
 {
@@ -173,22 +220,12 @@ static int write_file_data(struct applier *ap, struct archive *a, int fd, struct
 	size_t len;
 	la_int64_t off;
 	int r;
-	while ((r = archive_read_data_block(a, &buf, &len, &off)) == ARCHIVE_OK) {
-		const char *p = buf;
-		while (len > 0) {
-			ssize_t w = pwrite(fd, p, len, off);
-			if (w < 0 && errno == EINTR)
-				continue;
-			if (w < 0)
-				return perr_set(err, errno, "cannot write '/%s'", ap->path);
-			p += w;
-			off += w;
-			len -= (size_t)w;
-		}
-	}
+	while ((r = archive_read_data_block(a, &buf, &len, &off)) == ARCHIVE_OK)
+		if (write_sparse(ap, fd, buf, len, off, err) < 0)
+			return -1;
 	if (r != ARCHIVE_EOF)
 		return perr_set(err, 0, "'/%s': %s", ap->path, archive_error_string(a));
-	/* Sparse files end in a hole: the size comes from the header. */
+	/* The size comes from the header: a file may end in a hole. */
 	if (ftruncate(fd, archive_entry_size(e)) < 0)
 		return perr_set(err, errno, "cannot size '/%s'", ap->path);
 	return 0;

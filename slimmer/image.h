@@ -12,6 +12,10 @@ struct limits {
 	uint64_t max_path;     /* bytes in one entry path or link target */
 	uint64_t max_json;     /* bytes in one JSON document */
 	uint64_t max_depth;    /* nesting of one JSON document */
+	/* A compressed layer may expand to this many times its size, or to
+	 * expansion_floor bytes, whichever is more; 0 = no such limit. */
+	uint64_t max_expansion;
+	uint64_t expansion_floor; /* 1 GiB; a field so that tests can lower it */
 };
 extern const struct limits default_limits;
 

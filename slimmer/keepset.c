@@ -353,7 +353,8 @@ static void close_elf(struct keepset *k, int rootfd, const char *real, const cha
 			continue;
 		size_t len;
 		char *raw = elf_rawfile(e, &len);
-		if (raw && ph.p_offset + ph.p_filesz <= len) {
+		/* Compared without adding: a hostile p_offset near 2^64 wraps. */
+		if (raw && ph.p_offset <= len && ph.p_filesz <= len - ph.p_offset) {
 			char interp[4097];
 			snprintf(interp, sizeof(interp), "%.*s", (int)ph.p_filesz, raw + ph.p_offset);
 			keepset_add(k, interp, KEEP_INTERP, owner);

@@ -1,4 +1,5 @@
 #include "layer.h"
+#include "decompress.h"
 #include "digest.h"
 
 #include <archive.h>
@@ -16,10 +17,11 @@ struct layer_stream {
 	uint64_t blob_bytes, diff_bytes;
 	bool blob_eof;
 	bool padded;
-	struct archive *outer; /* raw format + decompression filter */
+	struct decompressor *dec; /* gzip or zstd, strictly */
 	struct archive *tar;
 	struct perr cb_err;    /* what a callback saw; libarchive only says "fatal" */
 	bool cb_failed;
+	bool decode_failed;    /* cb_err is the decompressor's: maybe a symptom */
 	char diff_id[DIGEST_STR_LEN + 1];
 	char blob_buf[65536];
 	char diff_buf[65536];
@@ -66,12 +68,28 @@ static ssize_t read_blob(struct layer_stream *ls, void *buf, size_t n)
 	return hash_and_tee(ls, &ls->blob_hash, ls->o.tee_blob_fd, buf, r);
 }
 
-static la_ssize_t outer_read_cb(struct archive *a, void *ctx, const void **out)
+static ssize_t pull_blob(void *ctx, void *buf, size_t n)
 {
-	struct layer_stream *ls = ctx;
-	(void)a;
-	*out = ls->blob_buf;
-	return read_blob(ls, ls->blob_buf, sizeof(ls->blob_buf));
+	return read_blob(ctx, buf, n);
+}
+
+/* A layer may expand to max(1 GiB, --max-expansion x its compressed
+ * size): a decompression bomb trips it before it costs time or disk. */
+static int check_expansion(struct layer_stream *ls)
+{
+	uint64_t ratio = ls->img->lim.max_expansion;
+	uint64_t packed = (uint64_t)ls->img->manifest.layers[ls->idx].size;
+	if (!ratio || ls->comp == COMP_NONE)
+		return 0;
+	uint64_t cap = packed > UINT64_MAX / ratio ? UINT64_MAX : packed * ratio;
+	if (cap < ls->img->lim.expansion_floor)
+		cap = ls->img->lim.expansion_floor;
+	if (ls->diff_bytes <= cap)
+		return 0;
+	perr_set(&ls->cb_err, 0, "expands past %llu bytes, %llux its compressed %llu (a decompression "
+		 "bomb?); see --max-expansion", (unsigned long long)cap, (unsigned long long)ratio,
+		 (unsigned long long)packed);
+	return cb_fail(ls);
 }
 
 /* The uncompressed stream: what the tar reader consumes. */
@@ -81,16 +99,19 @@ static ssize_t read_diff(struct layer_stream *ls, void *buf, size_t n)
 	if (ls->comp == COMP_NONE) {
 		r = read_blob(ls, buf, n);
 	} else {
-		r = archive_read_data(ls->outer, buf, n);
-		if (r < 0 && !ls->cb_failed) {
-			perr_set(&ls->cb_err, 0, "cannot decompress (%s): %s",
-				 compression_name(ls->comp), archive_error_string(ls->outer));
-			cb_fail(ls);
+		r = decompressor_read(ls->dec, buf, n, &ls->cb_err);
+		if (r == -1) {
+			ls->decode_failed = true;
+			return cb_fail(ls);
 		}
+		if (r < 0) /* the blob's read failed: its error stands */
+			return -1;
 	}
 	if (r <= 0)
 		return r;
 	ls->diff_bytes += (uint64_t)r;
+	if (check_expansion(ls) < 0)
+		return -1;
 	if (ls->o.budget) {
 		if ((uint64_t)r > *ls->o.budget) {
 			perr_set(&ls->cb_err, 0, "uncompressed size exceeds the limit (see --max-bytes)");
@@ -145,39 +166,22 @@ static int check_blob(struct layer_stream *ls, struct perr *err)
 
 int layer_stream_error(struct layer_stream *ls, struct archive *a, struct perr *err)
 {
+	struct perr cause;
 	if (ls->cb_failed) {
 		*err = ls->cb_err;
+		/* A blob that does not decode may simply not be the blob its
+		 * descriptor names: say that, the cause, if so. */
+		if (ls->decode_failed && ls->blob_hash.ctx && check_blob(ls, &cause) < 0)
+			*err = cause;
 		return -1;
 	}
 	if (a)
 		perr_set(err, 0, "%s", archive_error_string(a));
 	/* A decoding error often has a simpler cause: a blob that is not
 	 * what its descriptor says. Report that instead of the symptom. */
-	struct perr cause;
 	if (ls->blob_hash.ctx && check_blob(ls, &cause) < 0)
 		*err = cause;
 	return -1; /* with A NULL, the caller's error stands unless diagnosed */
-}
-
-static int open_outer(struct layer_stream *ls, struct perr *err)
-{
-	static const int codes[] = { 0, ARCHIVE_FILTER_GZIP, ARCHIVE_FILTER_ZSTD };
-	struct archive_entry *e;
-	ls->outer = archive_read_new();
-	/* Only the filter the media type names: a blob that is not what its
-	 * descriptor claims is an error, not something to guess about. */
-	if (ls->comp == COMP_GZIP)
-		archive_read_support_filter_gzip(ls->outer);
-	else
-		archive_read_support_filter_zstd(ls->outer);
-	archive_read_support_format_raw(ls->outer);
-	if (archive_read_open(ls->outer, ls, NULL, outer_read_cb, NULL) != ARCHIVE_OK ||
-	    archive_read_next_header(ls->outer, &e) != ARCHIVE_OK)
-		return layer_stream_error(ls, ls->outer, err);
-	if (archive_filter_code(ls->outer, 0) != codes[ls->comp])
-		return perr_set(err, 0, "blob is not %s-compressed as its media type says",
-				compression_name(ls->comp));
-	return 0;
 }
 
 int layer_stream_open(struct image *img, size_t idx, const struct layer_stream_opts *o,
@@ -194,7 +198,9 @@ int layer_stream_open(struct image *img, size_t idx, const struct layer_stream_o
 		*err = ls->cb_err;
 		return -1;
 	}
-	if (ls->comp != COMP_NONE && open_outer(ls, err) < 0)
+	/* Only the decompressor the media type names: a blob that is not what
+	 * its descriptor claims is an error, not something to guess about. */
+	if (ls->comp != COMP_NONE && decompressor_new(ls->comp, pull_blob, ls, &ls->dec, err) < 0)
 		return -1;
 	if (o->want_tar) {
 		ls->tar = archive_read_new();
@@ -233,7 +239,7 @@ int layer_stream_finish(struct layer_stream *ls, struct perr *err)
 	while ((r = read_diff(ls, buf, sizeof(buf))) > 0)
 		;
 	if (r < 0)
-		return layer_stream_error(ls, ls->outer, err);
+		return layer_stream_error(ls, NULL, err);
 	if (check_blob(ls, err) < 0)
 		return -1;
 	sha256_final(&ls->diff_hash, ls->diff_id);
@@ -257,8 +263,7 @@ void layer_stream_free(struct layer_stream *ls)
 {
 	if (ls->tar)
 		archive_read_free(ls->tar);
-	if (ls->outer)
-		archive_read_free(ls->outer);
+	decompressor_free(ls->dec);
 	if (ls->blob)
 		ls->blob->close(ls->blob);
 	if (ls->blob_hash.ctx)

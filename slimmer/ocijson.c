@@ -12,6 +12,8 @@ const struct limits default_limits = {
 	.max_path = 4096,
 	.max_json = 16ULL << 20,  /* configs with long histories stay far below */
 	.max_depth = 64,
+	.max_expansion = 200,      /* gzip of real layers: 2-10x; of zeros: ~1000x */
+	.expansion_floor = 1ULL << 30,
 };
 
 static const struct media_type media_types[] = {

@@ -175,6 +175,62 @@ static const char *member_canon(const char *n)
 	return n;
 }
 
+/* A name inside the archive: relative, without "..", not empty. */
+static bool member_path_inside(const char *p)
+{
+	if (!*p || *p == '/')
+		return false;
+	for (const char *c = p;;) {
+		const char *slash = strchr(c, '/');
+		size_t n = slash ? (size_t)(slash - c) : strlen(c);
+		if (n == 2 && c[0] == '.' && c[1] == '.')
+			return false;
+		if (!slash)
+			return true;
+		c = slash + 1;
+	}
+}
+
+/* DIR/LINK with "." and ".." resolved by name, as docker's legacy
+ * archives link layers ("../ID/layer.tar"); NULL when it climbs out. */
+static char *member_join(const char *dir, size_t dir_len, const char *link)
+{
+	cleanup_free char *joined = dir_len ? xasprintf("%.*s/%s", (int)dir_len, dir, link) : xstrdup(link);
+	char *out = xmalloc(strlen(joined) + 1);
+	size_t o = 0;
+	for (char *save = NULL, *c = strtok_r(joined, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
+		if (!strcmp(c, "."))
+			continue;
+		if (!strcmp(c, "..")) {
+			if (!o) {
+				free(out);
+				return NULL;
+			}
+			while (o > 0 && out[o - 1] != '/')
+				o--;
+			o = o ? o - 1 : 0;
+			continue;
+		}
+		o += (size_t)sprintf(out + o, "%s%s", o ? "/" : "", c);
+	}
+	out[o] = 0;
+	return out;
+}
+
+/* Two members of one name: tar readers disagree on which one counts
+ * (the first, the last), so an archive must not hold such a pair. */
+static int check_unique_members(const struct image *img, struct perr *err)
+{
+	struct strset seen = { 0 };
+	int r = 0;
+	for (size_t i = 0; i < img->n_members && r == 0; i++)
+		if (img->members[i].type != AE_IFDIR && !strset_add(&seen, img->members[i].name))
+			r = perr_set(err, 0, "member '%s' appears twice in the archive: readers would "
+					     "disagree on which one counts", img->members[i].name);
+	strset_free(&seen);
+	return r;
+}
+
 static int scan_members(struct image *img, struct perr *err)
 {
 	struct stat st;
@@ -206,7 +262,7 @@ static int scan_members(struct image *img, struct perr *err)
 	}
 	if (r != ARCHIVE_EOF)
 		return perr_set(err, 0, "corrupt tar: %s", archive_error_string(a));
-	return 0;
+	return check_unique_members(img, err);
 }
 
 /* Find member NAME, following hard and symbolic links inside the archive
@@ -227,14 +283,11 @@ static int find_member(const struct image *img, const char *name, size_t *idx, s
 			return 0;
 		}
 		if (m->type == 0 || (m->type == AE_IFLNK && m->link[0] != '/')) {
-			char *next;
-			if (m->type == 0) {
-				next = xstrdup(m->link);
-			} else {
-				const char *slash = strrchr(want, '/');
-				next = slash ? xasprintf("%.*s/%s", (int)(slash - want), want, m->link)
-					     : xstrdup(m->link);
-			}
+			const char *slash = strrchr(want, '/');
+			char *next = m->type == 0 ? member_join("", 0, m->link)
+						  : member_join(want, slash ? (size_t)(slash - want) : 0, m->link);
+			if (!next)
+				return perr_set(err, 0, "member '%s' links to '%s', outside the archive", want, m->link);
 			free(want);
 			want = next;
 			continue;
@@ -648,6 +701,19 @@ static int docker_layers(struct image *img, const struct docker_entry *e, struct
 	return 0;
 }
 
+/* manifest.json names members of this archive, nothing else: a "../" or
+ * absolute path is refused even when a member of that very name exists. */
+static int check_entry_paths(const struct docker_entry *e, struct perr *err)
+{
+	if (!member_path_inside(e->config))
+		return perr_set(err, 0, "manifest.json: Config '%s' is not a path inside the archive", e->config);
+	for (size_t i = 0; i < e->layers.n; i++)
+		if (!member_path_inside(e->layers.v[i]))
+			return perr_set(err, 0, "manifest.json: Layers[%zu] '%s' is not a path inside the archive",
+					i, e->layers.v[i]);
+	return 0;
+}
+
 static int open_docker_archive(struct image *img, int fd, struct perr *err)
 {
 	cleanup_free char *buf = NULL;
@@ -664,6 +730,8 @@ static int open_docker_archive(struct image *img, int fd, struct perr *err)
 		perr_wrap(err, "manifest.json");
 	else
 		r = select_docker_entry(&dm, img->ref.tag, &which, err);
+	if (r == 0)
+		r = check_entry_paths(&dm.e[which], err);
 	if (r == 0) {
 		const struct docker_entry *e = &dm.e[which];
 		cleanup_free char *want = digest_from_member_name(e->config);

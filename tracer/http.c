@@ -172,6 +172,26 @@ static int connect_until(unsigned port, uint64_t started, uint64_t deadline, int
 	}
 }
 
+int http_parse_response(const char *buf, size_t len, int *status, size_t *body)
+{
+	const char *end = memmem(buf, len, "\r\n\r\n", 4);
+	/* "HTTP/1.x NNN": three digits, then a space or the end of the line. */
+	if (len < 12 || strncmp(buf, "HTTP/1.", 7) || !(buf[7] >= '0' && buf[7] <= '9') || buf[8] != ' ' ||
+	    !end)
+		return -1;
+	int s = 0;
+	for (int i = 9; i < 12; i++) {
+		if (buf[i] < '0' || buf[i] > '9')
+			return -1;
+		s = s * 10 + (buf[i] - '0');
+	}
+	if (len > 12 && buf[12] != ' ' && buf[12] != '\r')
+		return -1;
+	*status = s;
+	*body = (size_t)(end - buf) + 4;
+	return 0;
+}
+
 static void one_probe(const struct http_probe *p, uint64_t started, uint64_t deadline, int out)
 {
 	char why[160] = "", line[256];
@@ -199,14 +219,13 @@ static void one_probe(const struct http_probe *p, uint64_t started, uint64_t dea
 	}
 	close(s);
 	int status = 0;
-	char *body = memmem(buf, len, "\r\n\r\n", 4);
-	if (len < 12 || strncmp(buf, "HTTP/1.", 7) || sscanf(buf + 9, "%3d", &status) != 1 || !body) {
+	size_t body;
+	if (http_parse_response(buf, len, &status, &body) < 0) {
 		snprintf(line, sizeof(line), "ERR no HTTP response on port %u\n", p->port);
 	} else {
-		body += 4;
 		char d[DIGEST_STR_LEN + 1];
-		sha256_buf(body, len - (size_t)(body - buf), d);
-		snprintf(line, sizeof(line), "OK %d %s %zu\n", status, d, len - (size_t)(body - buf));
+		sha256_buf(buf + body, len - body, d);
+		snprintf(line, sizeof(line), "OK %d %s %zu\n", status, d, len - body);
 	}
 	free(buf);
 	(void)!write(out, line, strlen(line));

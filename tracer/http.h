@@ -44,6 +44,9 @@ int http_probe_file(const char *file, unsigned default_port, struct http_probe *
  * results arrive on *FD (EOF when done): pass them to http_collect(). */
 int http_start(pid_t init, const struct http_probe *p, size_t n, uint64_t timeout_ms, pid_t *pid,
 	       int *fd, struct perr *err);
+/* A response's status line and where its body starts: 0, or -1 when BUF
+ * is not an HTTP/1.x response with a complete header. */
+int http_parse_response(const char *buf, size_t len, int *status, size_t *body);
 /* Parse the helper's output BUF into R[N]; missing ones get an error.
  * "WAIT PORT" lines (the helper is waiting for PORT) are skipped. */
 void http_collect(const char *buf, size_t len, struct http_result *r, size_t n);

@@ -260,11 +260,16 @@ static int op_by_name(const char *name)
 
 int trace_read_file(struct trace *t, const char *file, struct perr *err)
 {
-	json_error_t je;
 	cleanup_free char *text = NULL;
 	size_t len;
 	if (read_side_file(file, 1u << 30, &text, &len, err) < 0)
 		return -1;
+	return trace_read_buf(t, text, len, file, err);
+}
+
+int trace_read_buf(struct trace *t, const char *text, size_t len, const char *file, struct perr *err)
+{
+	json_error_t je;
 	json_t *j = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
 	if (!j)
 		return perr_set(err, 0, "%s: not a trace: %s (line %d)", file, je.text, je.line);

@@ -87,6 +87,8 @@ void trace_check_image(struct trace *t, int rootfd);
 /* Merge the paths of a trace file written by `pare probe` into T. The
  * file is checked strictly; errors name the file and the field. */
 int trace_read_file(struct trace *t, const char *file, struct perr *err);
+/* The same from TEXT (LEN bytes), named FILE in errors. */
+int trace_read_buf(struct trace *t, const char *text, size_t len, const char *file, struct perr *err);
 
 /* Run metadata for the JSON document. */
 struct trace_meta {

@@ -63,17 +63,54 @@ check "FIFO index.json in the destination is refused without blocking" \
 # destination left behind; "contain" cases stay inside; sentinel untouched.
 hs=$work/sentinel-dir; mkdir -p "$hs"; echo untouched >"$hs/sentinel"
 "$TOOLS/mkhostile" "$work/hostile" "$hs"
+python3 "$top/tests/tools/mkhostile.py" "$work/hostile"
+declare -A hostile_why=(
+	[refuse-da-dotdot-config.tar]="Config '../.*' is not a path inside the archive"
+	[refuse-da-abs-layer.tar]="Layers\\[0\\] '/l/layer.tar' is not a path inside the archive"
+	[refuse-da-two-manifests.tar]="member 'manifest.json' appears twice"
+	[refuse-da-link-escape.tar]="links to '../../layer.tar', outside the archive"
+	[refuse-gzip-trailing]="bytes after the end of the gzip stream"
+	[refuse-zstd-trailing]="bytes after the end of the zstd stream"
+)
 for h in "$work"/hostile/*; do
 	n=$(basename "$h")
+	ref=oci:$h; [ -f "$h" ] && ref=docker-archive:$h
+	why=${hostile_why[$n]:-.}
 	case "$n" in
 	refuse-*) check "hostile $n: refused, nothing left" \
-		bash -c "$(declare -f one_line_error); work='$work'; one_line_error 1 '$PARE' unpack oci:'$h' '$work/hd-$n' && ! test -e '$work/hd-$n'" ;;
+		bash -c "$(declare -f one_line_error); work='$work'; one_line_error 1 '$PARE' unpack '$ref' '$work/hd-$n' && ! test -e '$work/hd-$n' && grep -q \"$why\" '$work/err'" ;;
 	contain-*) check "hostile $n: contained in the root" \
 		bash -c "'$PARE' unpack oci:'$h' '$work/hd-$n' && test -f '$work/hd-$n$hs/pwned' && test -f '$work/hd-$n$hs/pwned2' && grep -qx replaced '$work/hd-$n/leaf' && test -L '$work/hd-$n/evil'" ;;
 	esac
 done
 check "hostile: sentinel outside untouched" bash -c "[ \"\$(ls -A '$hs')\" = sentinel ] && grep -qx untouched '$hs/sentinel'"
 check "hostile: traversal left nothing in /tmp" bash -c "! test -e /tmp/pare-escape"
+# Decompression bombs, unpacked into a 1 GiB tmpfs: a 20 MB gzip layer of a
+# 20 GiB file of zeros is refused by the expansion limit, fast, having cost
+# no disk (zeros become holes); a 2 GiB file of zeros with the limit lifted
+# unpacks into that 1 GiB, as holes.
+small=$work/small
+if mkdir -p "$small" && mount -t tmpfs -o size=1G tmpfs "$small" 2>/dev/null; then
+	cleanup_hooks+=(unmount_small)
+	unmount_small() { umount "$small"; }
+	bomb() {
+		local s e; s=$(date +%s)
+		one_line_error 1 timeout 60 "$PARE" unpack oci:"$work/hostile/bomb" "$small/bomb" || return 1
+		e=$(date +%s); echo "refused after $((e - s)) s"
+		grep -q 'expands past .* see --max-expansion' "$work/err" && [ $((e - s)) -le 20 ] && ! test -e "$small/bomb"
+	}
+	check "hostile bomb: 20 GiB of zeros from 20 MB of gzip refused within 20 s, nothing written" bomb
+	holes() {
+		"$PARE" unpack --max-expansion 0 oci:"$work/hostile/holes" "$small/holes" &&
+			[ "$(stat -c %s "$small/holes/zeros")" = $((2 << 30)) ] && [ "$(du -k "$small/holes/zeros" | cut -f1)" -lt 1024 ] &&
+			cmp -n 1048576 "$small/holes/zeros" /dev/zero
+	}
+	check "hostile holes: a 2 GiB file of zeros unpacks into a 1 GiB filesystem (as holes) with --max-expansion 0" holes
+	check "hostile holes: the expansion limit applies by default (2 GiB from 2 MB)" \
+		bash -c "one_line_error 1 '$PARE' unpack oci:'$work/hostile/holes' '$small/holes2' && grep -q 'expands past' '$work/err'"
+else
+	skip "hostile bombs" "no tmpfs could be mounted (not root)"
+fi
 
 # Errors and usage.
 check "usage error exits 2" bash -c "$(declare -f one_line_error); work='$work'; one_line_error 2 '$PARE' unpack"

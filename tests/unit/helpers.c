@@ -145,7 +145,12 @@ int make_layout(const char *dir, struct layer_spec *layers, size_t n, const char
 	char *ldesc = xstrdup(""), *diffs = xstrdup("");
 	for (size_t i = 0; i < n; i++) {
 		struct layer_spec *l = &layers[i];
-		struct buf blob = compress_buf(l->tar, l->comp);
+		struct buf blob = l->raw_blob.p ? compress_buf(l->raw_blob, COMP_NONE) : compress_buf(l->tar, l->comp);
+		if (l->append.len) { /* inside the blob's digest: only the decoder can object */
+			blob.p = xrealloc(blob.p, blob.len + l->append.len);
+			memcpy(blob.p + blob.len, l->append.p, l->append.len);
+			blob.len += l->append.len;
+		}
 		char digest[80], diff[80];
 		sha256_buf(l->tar.p, l->tar.len, diff);
 		if (l->bad_diff_id)

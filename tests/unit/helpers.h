@@ -32,6 +32,8 @@ struct layer_spec {
 	bool bad_diff_id;
 	bool blob_as_symlink;    /* store the blob as a symlink to the real file */
 	bool blob_as_fifo;
+	struct buf append;       /* bytes after the compressed stream (not owned) */
+	struct buf raw_blob;     /* stored as the blob instead of TAR compressed (not owned) */
 };
 
 /* Write an OCI layout at DIR (tag "latest"). Returns 0 on success. */

@@ -108,6 +108,44 @@ static void test_digests(void)
 	free(plain.tar.p);
 }
 
+/* What may follow a compressed stream: another member (gzip) or frame
+ * (zstd), nothing else. */
+static void test_trailing(void)
+{
+	for (int c = COMP_GZIP; c <= COMP_ZSTD; c++) {
+		const char *name = compression_name((enum compression)c);
+		struct layer_spec s = spec_of(simple, 3, (enum compression)c);
+		char junk[] = "PK\x03\x04 not a compressed member";
+		s.append = (struct buf){ junk, sizeof(junk) - 1 };
+		CHECK_FAILS(&s, NULL, NULL, "bytes after the end", c == COMP_GZIP ? "garbage after gzip refused"
+										 : "garbage after zstd refused");
+		char zeros[512] = { 0 };
+		s.append = (struct buf){ zeros, sizeof(zeros) };
+		CHECK_FAILS(&s, NULL, NULL, "bytes after the end", c == COMP_GZIP ? "zeros after gzip refused"
+										 : "zeros after zstd refused");
+		/* The same tar in two members (frames): one stream, accepted. */
+		struct buf half = { s.tar.p, 1024 }, rest = { s.tar.p + 1024, s.tar.len - 1024 };
+		struct buf a = compress_buf(half, (enum compression)c), b = compress_buf(rest, (enum compression)c);
+		struct buf joined = { xmalloc(a.len + b.len), a.len + b.len };
+		memcpy(joined.p, a.p, a.len);
+		memcpy(joined.p + a.len, b.p, b.len);
+		s.append = (struct buf){ 0 };
+		s.raw_blob = joined;
+		struct perr err = { 0 };
+		bool gone;
+		int r = try_unpack(&s, 1, NULL, NULL, &err, &gone);
+		ok(r == 0 && !gone, "%s in two members is one stream (%s)", name, r ? err.msg : "");
+		/* Cut inside the second member: truncated, not short. */
+		s.raw_blob.len = a.len + b.len / 2;
+		CHECK_FAILS(&s, NULL, NULL, "truncated", c == COMP_GZIP ? "gzip cut inside a member refused"
+								       : "zstd cut inside a frame refused");
+		free(a.p);
+		free(b.p);
+		free(joined.p);
+		free(s.tar.p);
+	}
+}
+
 static void test_truncated_and_bombs(void)
 {
 	char data[4000];
@@ -146,6 +184,17 @@ static void test_truncated_and_bombs(void)
 	struct limits lim = default_limits;
 	lim.max_bytes = 1u << 20;
 	CHECK_FAILS(&b, NULL, &lim, "limit", "decompression bomb stops at --max-bytes");
+	/* 64 MiB from ~64 kB is ~1000x: past 200x once above the floor. */
+	lim = default_limits;
+	lim.expansion_floor = 1u << 20;
+	CHECK_FAILS(&b, NULL, &lim, "expands past", "a layer expanding past 200x its size is refused");
+	lim.max_expansion = 0;
+	struct perr e3 = { 0 };
+	bool gone3;
+	ok(try_unpack(&b, 1, NULL, &lim, &e3, &gone3) == 0, "--max-expansion 0 lifts that limit (%s)", e3.msg);
+	lim = default_limits;
+	lim.expansion_floor = 128u << 20;
+	ok(try_unpack(&b, 1, NULL, &lim, &e3, &gone3) == 0, "below the floor, any ratio is fine (%s)", e3.msg);
 	free(b.tar.p);
 	free(zeros);
 
@@ -277,6 +326,7 @@ int main(void)
 	top = test_tempdir();
 	test_good();
 	test_digests();
+	test_trailing();
 	test_truncated_and_bombs();
 	test_json();
 	test_refs();
