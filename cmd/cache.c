@@ -195,21 +195,7 @@ static int cmd_prune(int argc, char **argv)
 
 int cmd_cache(int argc, char **argv)
 {
-	static const struct {
-		const char *name;
-		int (*fn)(int argc, char **argv);
-	} subcommands[] = { { "list", cmd_list }, { "ls", cmd_list }, { "prune", cmd_prune } };
-	if (argc < 2) {
-		fputs(help, stderr);
-		return EXIT_USAGE;
-	}
-	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-		fputs(help, stdout);
-		return EXIT_OK;
-	}
-	for (size_t i = 0; i < ARRAY_SIZE(subcommands); i++)
-		if (!strcmp(argv[1], subcommands[i].name))
-			return subcommands[i].fn(argc - 1, argv + 1);
-	fprintf(stderr, "pare: unknown cache command '%s'\n(Hint: see 'pare cache --help')\n", argv[1]);
-	return EXIT_USAGE;
+	static const struct subcommand subcommands[] = { { "list", cmd_list }, { "ls", cmd_list },
+							 { "prune", cmd_prune } };
+	return run_subcommand("cache", help, subcommands, ARRAY_SIZE(subcommands), argc, argv);
 }

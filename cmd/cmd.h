@@ -130,6 +130,15 @@ void progress_wait(void *ctx, unsigned port, uint64_t waited_ms);
 /* Human sizes: "12.3 MB". BUF of at least 32 bytes. */
 const char *human_size(uint64_t n, char *buf);
 
+/* A command with subcommands (pare profile list, pare cache prune): run
+ * the one argv[1] names, or print HELP. */
+struct subcommand {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+};
+int run_subcommand(const char *group, const char *help, const struct subcommand *v, size_t n, int argc,
+		   char **argv);
+
 int cmd_inspect(int argc, char **argv);
 int cmd_unpack(int argc, char **argv);
 int cmd_copy(int argc, char **argv);

@@ -233,6 +233,24 @@ int parse_args(const struct cmd_spec *spec, int argc, char **argv, struct common
 	return check_count(spec, out);
 }
 
+int run_subcommand(const char *group, const char *help, const struct subcommand *v, size_t n, int argc,
+		   char **argv)
+{
+	if (argc < 2) {
+		fputs(help, stderr);
+		return EXIT_USAGE;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		fputs(help, stdout);
+		return EXIT_OK;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(argv[1], v[i].name))
+			return v[i].fn(argc - 1, argv + 1);
+	fprintf(stderr, "pare: unknown %s command '%s'\n(Hint: see 'pare %s --help')\n", group, argv[1], group);
+	return EXIT_USAGE;
+}
+
 int open_rootfs(struct image *img, const struct common_opts *co, bool no_cache, uint64_t cache_max,
 		struct rootfs *rfs, int *rootfd)
 {

@@ -616,28 +616,11 @@ static int cmd_explain(int argc, char **argv)
 
 /* ---- dispatch ---- */
 
-static const struct {
-	const char *name;
-	int (*fn)(int argc, char **argv);
-} subcommands[] = {
-	{ "list", cmd_list },	  { "show", cmd_show },	  { "check", cmd_check },
-	{ "from-trace", cmd_from_trace }, { "merge", cmd_merge }, { "explain", cmd_explain },
-};
-
 int cmd_profile(int argc, char **argv)
 {
-	if (argc < 2) {
-		fputs(help, stderr);
-		return EXIT_USAGE;
-	}
-	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-		fputs(help, stdout);
-		return EXIT_OK;
-	}
-	for (size_t i = 0; i < ARRAY_SIZE(subcommands); i++)
-		if (!strcmp(argv[1], subcommands[i].name))
-			return subcommands[i].fn(argc - 1, argv + 1);
-	fprintf(stderr, "pare: unknown profile command '%s'\n(Hint: see 'pare profile --help')\n",
-		argv[1]);
-	return EXIT_USAGE;
+	static const struct subcommand subcommands[] = {
+		{ "list", cmd_list },	  { "show", cmd_show },	  { "check", cmd_check },
+		{ "from-trace", cmd_from_trace }, { "merge", cmd_merge }, { "explain", cmd_explain },
+	};
+	return run_subcommand("profile", help, subcommands, ARRAY_SIZE(subcommands), argc, argv);
 }

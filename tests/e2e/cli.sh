@@ -11,9 +11,8 @@ suite=cli
 . "$top/tests/e2e/lib.sh"
 
 build_fixtures
-for fx in "${fixtures[@]}"; do
-	case $(basename "$fx") in python-*) python=$fx ;; nginx-*) nginx=$fx ;; esac
-done
+python=$(fixture python)
+nginx=$(fixture nginx)
 d=$work/d
 mkdir -p "$d"
 cp "$python/image.tar" "$d/app.tar"

@@ -54,6 +54,10 @@ build_fixtures() { # sets fixtures=(...) to the five cached fixture images
 	[ ${#fixtures[@]} -eq 5 ] || { echo "fixture build failed"; exit 1; }
 }
 
+fixture() { # fixture NAME: the cached directory of that fixture (after build_fixtures)
+	printf '%s\n' "${fixtures[@]}" | grep "/$1-"
+}
+
 start_dockerd() { # the run's shared dockerd (tests/e2e/all.sh), else a private one, stopped at exit
 	if [ -n "${PARE_TEST_DOCKER_HOST:-}" ]; then
 		export DOCKER_HOST=$PARE_TEST_DOCKER_HOST

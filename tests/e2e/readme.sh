@@ -14,9 +14,8 @@ suite=readme
 
 build_fixtures
 start_dockerd
-for fx in "${fixtures[@]}"; do
-	case $(basename "$fx") in python-*) python=$fx ;; nginx-*) nginx=$fx ;; esac
-done
+python=$(fixture python)
+nginx=$(fixture nginx)
 
 # ---- The placeholders: what each name in the READMEs stands for ----
 #   myapp   a web server on port 80: the nginx fixture, as docker-daemon:myapp:latest and myapp.tar

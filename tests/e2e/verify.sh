@@ -12,9 +12,7 @@ export PARE_CACHE_DIR=$work/cache
 
 build_fixtures
 start_dockerd
-for fx in "${fixtures[@]}"; do
-	case $(basename "$fx") in python-*) python=$fx ;; esac
-done
+python=$(fixture python)
 cp -r "$python/oci" "$work/py"
 img=oci:$work/py:latest
 cd "$work" || exit 1

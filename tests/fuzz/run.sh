@@ -9,7 +9,7 @@ cd "$(dirname "$0")/../.."
 make -s build/gen/builtin_profiles.c
 out=build/fuzz; mkdir -p "$out"
 pkgs="libarchive jansson libcrypto libseccomp libcap libelf zlib libzstd"
-flags="-g -O1 -fsanitize=fuzzer,address,undefined -std=gnu11 -D_GNU_SOURCE $(pkg-config --cflags $pkgs)"
+flags="-g -O1 -fsanitize=fuzzer,address,undefined -std=gnu11 $(pkg-config --cflags $pkgs)"
 libs="$(pkg-config --libs $pkgs)"
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || for t in tests/fuzz/fuzz_*.c; do n=$(basename "$t" .c); targets+=("${n#fuzz_}"); done
