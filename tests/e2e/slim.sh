@@ -61,6 +61,8 @@ for n in python redis nginx node busybox; do
 		slim_fixture "$n"
 	check "$n: skopeo and umoci read the slim image" \
 		bash -c "skopeo inspect oci:'$work/$n:slim' | jq -e '.Layers | length == 1' && umoci unpack --image '$work/$n:slim' '$work/$n.umoci' >/dev/null"
+	check "$n: GNU tar lists the slim layer without a warning" \
+		bash -c "tar -tvzf '$work/$n'/blobs/sha256/\$(jq -r '.after.layer | sub(\"sha256:\"; \"\")' '$work/$n.report.json') 2>&1 >/dev/null | grep . && exit 1; exit 0"
 	check "$n: the report explains every kept path" \
 		jq -e '(.paths | length > 10) and (.paths | all(.reasons | length > 0)) and .verify == "same" and (.probes | all(.ok)) and .tracers == ["fanotify", "ptrace"]' "$work/$n.report.json"
 	check "$n: docker loads the slim image and it answers the same probe" \
