@@ -273,26 +273,27 @@ int http_start(pid_t init, const struct http_probe *p, size_t n, uint64_t timeou
 void http_collect(const char *buf, size_t len, struct http_result *r, size_t n)
 {
 	size_t i = 0;
-	for (const char *p = buf; i < n && p < buf + len; i++) {
+	for (const char *p = buf; i < n && p < buf + len;) {
 		const char *nl = memchr(p, '\n', (size_t)(buf + len - p));
 		if (!nl)
 			break;
-		if (!strncmp(p, "WAIT ", 5)) { /* progress, not a result */
-			p = nl + 1;
-			i--;
+		/* One line, NUL-terminated: BUF is not, and sscanf reads to a NUL. */
+		char line[256];
+		snprintf(line, sizeof(line), "%.*s", (int)(nl - p < 255 ? nl - p : 255), p);
+		p = nl + 1;
+		if (!strncmp(line, "WAIT ", 5)) /* progress, not a result */
 			continue;
-		}
 		memset(&r[i], 0, sizeof(r[i]));
 		unsigned long long blen = 0;
-		if (!strncmp(p, "OK ", 3) &&
-		    sscanf(p + 3, "%d %71s %llu", &r[i].status, r[i].body_digest, &blen) == 3) {
+		if (!strncmp(line, "OK ", 3) &&
+		    sscanf(line + 3, "%d %71s %llu", &r[i].status, r[i].body_digest, &blen) == 3) {
 			r[i].ok = true;
 			r[i].body_len = blen;
 		} else {
-			snprintf(r[i].error, sizeof(r[i].error), "%.*s", (int)(nl - p - (p[0] == 'E' ? 4 : 0)),
-				 p + (p[0] == 'E' ? 4 : 0));
+			snprintf(r[i].error, sizeof(r[i].error), "%.*s", (int)sizeof(r[i].error) - 1,
+				 !strncmp(line, "ERR ", 4) ? line + 4 : line);
 		}
-		p = nl + 1;
+		i++;
 	}
 	for (; i < n; i++) {
 		memset(&r[i], 0, sizeof(r[i]));
