@@ -79,7 +79,7 @@ server {
 EOF
 nginx_t() { # TAG: nginx -t in docker with php.conf mounted
 	"$PARE" copy "oci:$work/nginx:$1" "docker-daemon:pare-prof/nginx:$1" >/dev/null &&
-		docker run --rm --network none -v "$work/php.conf:/etc/nginx/conf.d/php.conf:ro" "pare-prof/nginx:$1" -t
+		docker run --pull never --rm --network none -v "$work/php.conf:/etc/nginx/conf.d/php.conf:ro" "pare-prof/nginx:$1" -t
 }
 check "nginx: slim without and with --profile nginx" \
 	bash -c "'$PARE' slim -o oci:'$work/nginx:no-nginx' --http / oci:'$work/nginx:latest' && '$PARE' slim -o oci:'$work/nginx:with-nginx' --http / --profile nginx oci:'$work/nginx:latest'"

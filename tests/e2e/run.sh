@@ -39,15 +39,15 @@ for fx in "${fixtures[@]}"; do
 	check "$name: copy oci -> docker-archive -> oci round trip" \
 		bash -c "'$PARE' copy oci:'$d/copy-oci':rt docker-archive:'$d/rt.tar':pare-e2e/$name:rt && '$PARE' copy '$d/rt.tar' oci:'$d/rt-oci' && skopeo inspect docker-archive:'$d/rt.tar' | jq -e .Layers && [ \"\$(skopeo inspect --config docker-archive:'$fx/image.tar' | jq -cS .)\" = \"\$(skopeo inspect --config oci:'$d/rt-oci' | jq -cS .)\" ] && $(declare -f same_tree); work='$d' top='$top' && '$PARE' unpack oci:'$d/rt-oci' '$d/rt-tree' && same_tree '$d/umoci/rootfs' '$d/rt-tree'"
 	check "$name: copy to docker-archive loads and runs in dockerd" \
-		bash -c "docker load -i '$d/rt.tar' && docker run --rm --network none --entrypoint /bin/sh pare-e2e/$name:rt -c 'test -d /etc && echo alive' | grep -qx alive"
+		bash -c "docker load -i '$d/rt.tar' && docker run --pull never --rm --network none --entrypoint /bin/sh pare-e2e/$name:rt -c 'test -d /etc && echo alive' | grep -qx alive"
 	check "$name: copy docker-daemon -> oci -> docker-daemon runs" \
-		bash -c "'$PARE' copy docker-daemon:pare-e2e/$name:rt oci:'$d/from-daemon':x && '$PARE' copy oci:'$d/from-daemon':x docker-daemon:pare-e2e/$name:back && docker run --rm --network none --entrypoint /bin/sh pare-e2e/$name:back -c 'echo back' | grep -qx back"
+		bash -c "'$PARE' copy docker-daemon:pare-e2e/$name:rt oci:'$d/from-daemon':x && '$PARE' copy oci:'$d/from-daemon':x docker-daemon:pare-e2e/$name:back && docker run --pull never --rm --network none --entrypoint /bin/sh pare-e2e/$name:back -c 'echo back' | grep -qx back"
 done
 
 # The python fixture's own entrypoint through docker after our copy.
 py=$(printf '%s\n' "${fixtures[@]}" | grep /python-)
 check "python: entrypoint runs after pare copy (prints 1)" \
-	bash -c "docker run --rm --network none pare-e2e/python:rt | grep -qx 1"
+	bash -c "docker run --pull never --rm --network none pare-e2e/python:rt | grep -qx 1"
 
 # Writing into an existing OCI layout adds a tag and keeps the others; a
 # corrupt or FIFO index.json there is refused, not silently replaced.

@@ -35,15 +35,15 @@ declare -A http=(
 docker_check() { # NAME IMAGE
 	local n=$1 img=$2 c out
 	case $n in
-	python) docker run --rm --network none "$img" -c "$PY" | grep -q '"sum": "0.3"' ;;
-	redis) c=$(docker run -d --network none "$img") && sleep 1 && out=$(docker exec "$c" redis-cli ping); docker rm -f "$c" >/dev/null; [ "$out" = PONG ] ;;
+	python) docker run --pull never --rm --network none "$img" -c "$PY" | grep -q '"sum": "0.3"' ;;
+	redis) c=$(docker run --pull never -d --network none "$img") && sleep 1 && out=$(docker exec "$c" redis-cli ping); docker rm -f "$c" >/dev/null; [ "$out" = PONG ] ;;
 	nginx) # the slim image has no curl: ask from the original image, in the slim one's network
 		docker load -q -i "$(printf '%s\n' "${fixtures[@]}" | grep /nginx-)/image.tar" >/dev/null &&
-		c=$(docker run -d --network none "$img") && sleep 1 &&
-		out=$(docker run --rm --network "container:$c" --entrypoint curl pare-test/nginx:latest -sf http://127.0.0.1/second.txt)
+		c=$(docker run --pull never -d --network none "$img") && sleep 1 &&
+		out=$(docker run --pull never --rm --network "container:$c" --entrypoint curl pare-test/nginx:latest -sf http://127.0.0.1/second.txt)
 		docker rm -f "$c" >/dev/null; [ "$out" = 'second page' ] ;;
-	node) c=$(docker run -d --network none "$img") && sleep 1 && out=$(docker exec "$c" node -e 'require("http").get("http://127.0.0.1:3000/d",r=>r.pipe(process.stdout))'); docker rm -f "$c" >/dev/null; [ "$out" = 'node says hi /d' ] ;;
-	busybox) c=$(docker run -d --network none "$img") && sleep 1 && out=$(docker exec "$c" wget -qO- http://127.0.0.1:8080/); docker rm -f "$c" >/dev/null; [ "$out" = 'busybox page' ] ;;
+	node) c=$(docker run --pull never -d --network none "$img") && sleep 1 && out=$(docker exec "$c" node -e 'require("http").get("http://127.0.0.1:3000/d",r=>r.pipe(process.stdout))'); docker rm -f "$c" >/dev/null; [ "$out" = 'node says hi /d' ] ;;
+	busybox) c=$(docker run --pull never -d --network none "$img") && sleep 1 && out=$(docker exec "$c" wget -qO- http://127.0.0.1:8080/); docker rm -f "$c" >/dev/null; [ "$out" = 'busybox page' ] ;;
 	esac
 }
 sizes=$work/sizes.txt
@@ -146,13 +146,13 @@ seccomp_fixture() { # NAME
 	"$PARE" copy "oci:$work/$n:sc" "docker-daemon:pare-sc/$n:sc" || return 1
 	docker load -q -i "$(orig "$n")/image.tar" >/dev/null || return 1
 	case $n in
-	python) out=$(docker run --rm --network none --security-opt "seccomp=$prof" --entrypoint sh "pare-sc/$n:sc" -c "${probe[$n]}"); want='"sum": "0.3"' ;;
-	redis) c=$(docker run -d --network none -u 0 --security-opt "seccomp=$prof" --entrypoint sh "pare-sc/$n:sc" -c 'sleep 60') && out=$(docker exec "$c" sh -c "${probe[$n]}"); want=PONG ;;
+	python) out=$(docker run --pull never --rm --network none --security-opt "seccomp=$prof" --entrypoint sh "pare-sc/$n:sc" -c "${probe[$n]}"); want='"sum": "0.3"' ;;
+	redis) c=$(docker run --pull never -d --network none -u 0 --security-opt "seccomp=$prof" --entrypoint sh "pare-sc/$n:sc" -c 'sleep 60') && out=$(docker exec "$c" sh -c "${probe[$n]}"); want=PONG ;;
 	*) local port=80 path=/second.txt
 	   [ "$n" = node ] && port=3000 path=/x
 	   [ "$n" = busybox ] && port=8080 path=/
-	   c=$(docker run -d --network none --security-opt "seccomp=$prof" "pare-sc/$n:sc") && sleep 1 &&
-	   out=$(docker run --rm --network "container:$c" --entrypoint sh "pare-test/$n:latest" -c \
+	   c=$(docker run --pull never -d --network none --security-opt "seccomp=$prof" "pare-sc/$n:sc") && sleep 1 &&
+	   out=$(docker run --pull never --rm --network "container:$c" --entrypoint sh "pare-test/$n:latest" -c \
 		"curl -sf http://127.0.0.1:$port$path 2>/dev/null || wget -qO- http://127.0.0.1:$port$path 2>/dev/null || node -e 'require(\"http\").get(\"http://127.0.0.1:$port$path\",r=>r.pipe(process.stdout))'")
 	   want=$( [ "$n" = node ] && echo 'node says hi /x' || { [ "$n" = busybox ] && echo 'busybox page' || echo 'second page'; }) ;;
 	esac
@@ -164,8 +164,8 @@ for n in python redis nginx node busybox; do
 	check "$n: the slim image runs under docker with its own seccomp profile" seccomp_fixture "$n"
 done
 busybox_denied() { # unshare works unconfined, and gets EPERM under the profile
-	docker run --rm --network none --security-opt seccomp=unconfined --entrypoint unshare pare-sc/busybox:sc -U true &&
-		! docker run --rm --network none --security-opt "seccomp=$work/busybox.seccomp.json" --entrypoint unshare \
+	docker run --pull never --rm --network none --security-opt seccomp=unconfined --entrypoint unshare pare-sc/busybox:sc -U true &&
+		! docker run --pull never --rm --network none --security-opt "seccomp=$work/busybox.seccomp.json" --entrypoint unshare \
 			pare-sc/busybox:sc -U true 2>"$work/unshare.err" && cat "$work/unshare.err" &&
 		grep -q 'Operation not permitted' "$work/unshare.err"
 }
