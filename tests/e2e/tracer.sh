@@ -72,7 +72,7 @@ completeness nginx / 'hello from pare' sh -c "$NGINX"
 completeness redis / 'PONG' sh -c "$REDIS"
 completeness node /app 'node says hi /x' sh -c "$NODE"
 
-# ---- the sandbox behaves like docker run --pull never ----
+# ---- the sandbox behaves like docker run ----
 PYI=$(fx python) BB=$(fx busybox) RD=$(fx redis)
 check "run: exit status is the program's" bash -c "'$PARE' run '$PYI' -c 'raise SystemExit(7)'; [ \$? -eq 7 ]"
 check "run: killed by a signal is 128+N" bash -c "'$PARE' run --entrypoint sh '$BB' -c 'kill -USR1 \$\$'; [ \$? -eq 138 ]"
