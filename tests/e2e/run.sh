@@ -79,6 +79,8 @@ for h in "$work"/hostile/*; do
 	case "$n" in
 	refuse-*) check "hostile $n: refused, nothing left" \
 		bash -c "$(declare -f one_line_error); work='$work'; one_line_error 1 '$PARE' unpack '$ref' '$work/hd-$n' && ! test -e '$work/hd-$n' && grep -q \"$why\" '$work/err'" ;;
+	accept-*) check "hostile $n: accepted" \
+		bash -c "'$PARE' unpack '$ref' '$work/hd-$n' && grep -qx pare '$work/hd-$n/etc/hostname'" ;;
 	contain-*) check "hostile $n: contained in the root" \
 		bash -c "'$PARE' unpack oci:'$h' '$work/hd-$n' && test -f '$work/hd-$n$hs/pwned' && test -f '$work/hd-$n$hs/pwned2' && grep -qx replaced '$work/hd-$n/leaf' && test -L '$work/hd-$n/evil'" ;;
 	esac

@@ -6,6 +6,7 @@ compressed layers with bytes after their end, and decompression bombs.
 Usage: mkhostile.py OUTDIR
 Writes, beside what tests/tools/mkhostile.c writes:
   refuse-da-*.tar        docker-archives `pare unpack` must refuse
+  accept-da-*.tar        docker-archives it must accept (docker's legacy links)
   refuse-*-trailing/     OCI layouts whose layer blob has bytes after the stream
   bomb/                  a 21 MB gzip layer of a 20 GiB file of zeros (its
                          diff_id is not the real one: pare must stop first)
@@ -80,6 +81,20 @@ def docker_archives(out):
     other = [{"Config": cfg_name, "RepoTags": ["evil:1"], "Layers": ["l/layer.tar"]}]
     docker_archive(f"{out}/refuse-da-two-manifests.tar", [(cfg_name, cfg), ("l/layer.tar", layer)],
                    [json.dumps(good), json.dumps(other)])
+    # Docker's legacy layout links an identical layer to another image's
+    # directory: "b/layer.tar -> ../a/layer.tar". Must be accepted.
+    two = [{"Config": cfg_name, "RepoTags": ["h:1"], "Layers": ["a/layer.tar", "b/layer.tar"]}]
+    cfg2 = config_for([sha(layer), sha(layer)])
+    two[0]["Config"] = sha(cfg2)[7:] + ".json"
+    with tarfile.open(f"{out}/accept-da-legacy-link.tar", "w", format=tarfile.PAX_FORMAT) as t:
+        for name, data in [(two[0]["Config"], cfg2), ("a/layer.tar", layer), ("manifest.json", json.dumps(two).encode())]:
+            ti = tarfile.TarInfo(name)
+            ti.size = len(data)
+            t.addfile(ti, io.BytesIO(data))
+        ti = tarfile.TarInfo("b/layer.tar")
+        ti.type = tarfile.SYMTYPE
+        ti.linkname = "../a/layer.tar"
+        t.addfile(ti)
     # A layer member that is a symlink climbing out of the archive.
     with tarfile.open(f"{out}/refuse-da-link-escape.tar", "w", format=tarfile.PAX_FORMAT) as t:
         for name, data in [(cfg_name, cfg), ("manifest.json", json.dumps(good).encode())]:
