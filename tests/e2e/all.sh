@@ -15,8 +15,8 @@ for s in "$@"; do
 	out=$(mktemp)
 	"$top/$s" | tee "$out"
 	[ "${PIPESTATUS[0]}" -eq 0 ] || rc=1
-	if line=$(grep -E '^[a-z-]+: [0-9]+ passed, [0-9]+ failed' "$out" | tail -1); then
-		read -r p f k < <(sed -E 's/^[a-z-]+: ([0-9]+) passed, ([0-9]+) failed(, ([0-9]+) skipped)?.*/\1 \2 \4/' <<<"$line")
+	if line=$(grep -E '^[a-z0-9-]+: [0-9]+ passed, [0-9]+ failed' "$out" | tail -1); then
+		read -r p f k < <(sed -E 's/^[a-z0-9-]+: ([0-9]+) passed, ([0-9]+) failed(, ([0-9]+) skipped)?.*/\1 \2 \4/' <<<"$line")
 		total_pass=$((total_pass + p)) total_fail=$((total_fail + f)) total_skip=$((total_skip + ${k:-0}))
 	else
 		echo "$s printed no closing line"; rc=1
