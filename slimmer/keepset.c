@@ -286,13 +286,15 @@ static bool elf_matches(int rootfd, const char *real, unsigned char cls, GElf_Ha
 	int fd = open_beneath_nofollow(rootfd, real, O_RDONLY | O_CLOEXEC | O_NONBLOCK, &err);
 	if (fd < 0)
 		return false;
-	unsigned char h[20];
+	unsigned char h[20] = { 0 };
 	bool okk = read_full(fd, h, sizeof(h)) == (ssize_t)sizeof(h) && !memcmp(h, ELFMAG, SELFMAG) &&
 		   h[EI_CLASS] == cls;
 	close(fd);
+	if (!okk) /* a file shorter than an ELF header: h is not all read */
+		return false;
 	GElf_Half m = h[EI_DATA] == ELFDATA2MSB ? (GElf_Half)(h[18] << 8 | h[19])
 						 : (GElf_Half)(h[19] << 8 | h[18]);
-	return okk && m == machine;
+	return m == machine;
 }
 
 /* Expand $ORIGIN / ${ORIGIN} in a DT_RUNPATH/DT_RPATH entry. */
