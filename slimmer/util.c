@@ -394,30 +394,43 @@ void walk_tree(int rootfd, void (*fn)(void *ctx, const char *rel, const struct s
 	walk_dir(rootfd, "", 0, fn, ctx);
 }
 
+/* FILE opened without blocking (a FIFO must not hang us in open()),
+ * refused unless regular; the fd, or -1 with ERR naming the file. */
+static int open_side_file(const char *file, struct stat *st, struct perr *err)
+{
+	int fd = open(file, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	if (fd < 0 || fstat(fd, st) < 0) {
+		perr_set(err, errno, "cannot read '%s'", file);
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	if (!S_ISREG(st->st_mode)) {
+		perr_set(err, 0, "'%s' is %s, not a regular file", file,
+			 S_ISFIFO(st->st_mode) ? "a FIFO" : S_ISDIR(st->st_mode) ? "a directory"
+			 : S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode) ? "a device" : "a socket");
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 int check_side_file(const char *file, struct perr *err)
 {
-	cleanup_close int fd = open(file, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	struct stat st;
-	if (fd < 0 || fstat(fd, &st) < 0)
-		return perr_set(err, errno, "cannot read '%s'", file);
-	if (!S_ISREG(st.st_mode))
-		return perr_set(err, 0, "'%s' is not a regular file", file);
+	int fd = open_side_file(file, &st, err);
+	if (fd < 0)
+		return -1;
+	close(fd);
 	return 0;
 }
 
 int read_side_file(const char *file, uint64_t max, char **text, size_t *len, struct perr *err)
 {
-	/* O_NONBLOCK: a FIFO must not hang us in open(); fstat then refuses it. */
-	cleanup_close int fd = open(file, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	struct stat st;
+	cleanup_close int fd = open_side_file(file, &st, err);
 	if (fd < 0)
-		return perr_set(err, errno, "cannot read '%s'", file);
-	if (fstat(fd, &st) < 0)
-		return perr_set(err, errno, "cannot read '%s'", file);
-	if (!S_ISREG(st.st_mode))
-		return perr_set(err, 0, "'%s' is %s, not a regular file", file,
-				S_ISFIFO(st.st_mode) ? "a FIFO" : S_ISDIR(st.st_mode) ? "a directory"
-				: S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "a device" : "a socket");
+		return -1;
 	if ((uint64_t)st.st_size > max)
 		return perr_set(err, 0, "'%s' is larger than %llu bytes", file, (unsigned long long)max);
 	char *buf = xmalloc((size_t)st.st_size + 1);
