@@ -53,7 +53,15 @@ $(B)/gen/builtin_profiles.o: $(B)/gen/builtin_profiles.c $(B)/CFLAGS
 $(B)/libslimmer.a: $(SLIMMER_OBJ) $(B)/gen/builtin_profiles.o
 	$(AR) rcs $@ $^
 
-$(B)/libtracer.a: $(TRACER_OBJ)
+# moby's default seccomp profile, compiled in the same way (tracer/seccomp/).
+$(B)/gen/seccomp_default.c: tracer/seccomp/docker-default.json scripts/embed-file.sh
+	@mkdir -p $(dir $@)
+	scripts/embed-file.sh seccomp_docker_default $< > $@.tmp && mv $@.tmp $@
+
+$(B)/gen/seccomp_default.o: $(B)/gen/seccomp_default.c $(B)/CFLAGS
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(B)/libtracer.a: $(TRACER_OBJ) $(B)/gen/seccomp_default.o
 	$(AR) rcs $@ $^
 
 pare: $(CMD_OBJ) $(B)/libtracer.a $(B)/libslimmer.a
@@ -112,6 +120,9 @@ check-cli: test-bins
 
 check-verify: test-bins
 	tests/e2e/verify.sh
+
+check-breakout: test-bins
+	tests/e2e/breakout.sh
 
 check: deps
 	$(MAKE) test-bins

@@ -28,6 +28,49 @@ static int parse_secs(const char *arg, uint64_t *ms)
 	return 0;
 }
 
+/* docker's -1 (and 0) for no limit. */
+static int parse_pids_limit(const char *arg, int64_t *out)
+{
+	uint64_t v;
+	if (!strcmp(arg, "-1") || !strcmp(arg, "0")) {
+		*out = CONFINE_UNLIMITED;
+		return 0;
+	}
+	if (parse_u64(arg, &v) < 0 || v > INT32_MAX)
+		return -1;
+	*out = (int64_t)v;
+	return 0;
+}
+
+/* docker's --security-opt: KEY=VALUE (or the old KEY:VALUE). */
+static int security_opt(struct run_cmd *rc, const char *arg)
+{
+	size_t k = strcspn(arg, "=:");
+	const char *v = arg[k] ? arg + k + 1 : NULL;
+	if (!strncmp(arg, "seccomp", k) && k == 7 && v && *v) {
+		struct perr err;
+		if (strcmp(v, "unconfined") && check_side_file(v, &err) < 0) {
+			fprintf(stderr, "pare: --security-opt seccomp: %s\n", err.msg);
+			return -1;
+		}
+		rc->confine.seccomp = v;
+		return 0;
+	}
+	if (k == 17 && !strncmp(arg, "no-new-privileges", k) && (!v || !strcmp(v, "true")))
+		return 0; /* always on: the tracer's filter needs it */
+	if (k == 17 && !strncmp(arg, "no-new-privileges", k))
+		fprintf(stderr, "pare: --security-opt %s: no_new_privs is always on in pare's "
+				"sandbox\n", arg);
+	else if ((k == 8 && !strncmp(arg, "apparmor", k)) || (k == 5 && !strncmp(arg, "label", k)))
+		fprintf(stderr, "pare: --security-opt %s: not supported: pare has no AppArmor or "
+				"SELinux confinement\n(Hint: seccomp=unconfined|FILE and "
+				"no-new-privileges are)\n", arg);
+	else
+		fprintf(stderr, "pare: --security-opt '%s': expected seccomp=unconfined, "
+				"seccomp=FILE or no-new-privileges\n", arg);
+	return -1;
+}
+
 int run_cmd_opt(void *ctx, int c, const char *optarg)
 {
 	struct run_cmd *rc = ctx;
@@ -67,6 +110,24 @@ int run_cmd_opt(void *ctx, int c, const char *optarg)
 		return 0;
 	case OPT_CACHE_MAX:
 		return parse_size(optarg, &rc->cache_max) < 0 ? bad("cache-max", optarg) : 0;
+	case OPT_CAP_ADD:
+		strv_push(&rc->cap_add, xstrdup(optarg));
+		return 0;
+	case OPT_CAP_DROP:
+		strv_push(&rc->cap_drop, xstrdup(optarg));
+		return 0;
+	case OPT_SECURITY_OPT:
+		return security_opt(rc, optarg);
+	case OPT_PIDS_LIMIT:
+		return parse_pids_limit(optarg, &rc->confine.pids_limit) < 0 ? bad("pids-limit", optarg)
+									      : 0;
+	case 'm': {
+		uint64_t v;
+		if (parse_size(optarg, &v) < 0 || v > INT64_MAX)
+			return bad("memory", optarg);
+		rc->confine.memory = v ? (int64_t)v : CONFINE_UNLIMITED;
+		return 0;
+	}
 	case OPT_SHELL:
 		rc->shell = true;
 		return 0;
@@ -97,6 +158,7 @@ void run_cmd_init(struct run_cmd *rc)
 	rc->mode = TRACER_AUTO;
 	rc->ov.hostname = "pare";
 	rc->cache_max = CACHE_MAX_UNSET;
+	rc->confine.pids_limit = rc->confine.memory = CONFINE_DEFAULT;
 }
 
 int run_cmd_parse(const struct cmd_spec *spec, int argc, char **argv, void *ctx,
@@ -147,17 +209,42 @@ static int pick_shell(int rootfd, struct run_cmd *rc, struct prepared *p)
 	return 0;
 }
 
+/* The confinement, from the options (before any work, so that a bad
+ * profile or capability name fails at once); its fallback told once. */
+static int confine_setup(struct run_cmd *rc, struct prepared *p)
+{
+	struct perr err = { 0 };
+	rc->confine.cap_add = rc->cap_add.v;
+	rc->confine.n_cap_add = rc->cap_add.n;
+	rc->confine.cap_drop = rc->cap_drop.v;
+	rc->confine.n_cap_drop = rc->cap_drop.n;
+	rc->confine.rootless = geteuid() != 0;
+	if (confine_prepare(&rc->confine, &p->confine, &err) < 0) {
+		fprintf(stderr, "pare: %s\n", err.msg);
+		return EXIT_USAGE;
+	}
+	p->have_confine = true;
+	p->spec.confine = &p->confine;
+	if (p->confine.notice && !rc->notice_told)
+		fprintf(stderr, "pare: warning: %s\n", p->confine.notice);
+	rc->notice_told = true;
+	return 0;
+}
+
 int run_prepare(struct run_cmd *rc, struct prepared *p)
 {
 	struct perr err = { 0 };
 	memset(p, 0, sizeof(*p));
 	p->rootfd = p->master = p->slave = p->null_fd = -1;
+	int r = confine_setup(rc, p);
+	if (r)
+		return r;
 	if (open_image(rc->ref, &rc->co, &p->img))
 		return EXIT_FAIL;
 	if (open_rootfs(p->img, &rc->co, rc->no_cache, rc->cache_max, &p->rfs, &p->rootfd))
 		return EXIT_FAIL;
 	if (rc->shell) {
-		int r = pick_shell(p->rootfd, rc, p);
+		r = pick_shell(p->rootfd, rc, p);
 		if (r)
 			return r;
 		rc->tty = rc->interactive = true;
@@ -251,9 +338,14 @@ void run_cleanup(struct prepared *p)
 	if (p->img)
 		image_close(p->img);
 	p->img = NULL;
+	if (p->have_confine)
+		confine_free(&p->confine);
+	p->have_confine = false;
 }
 
 void run_cmd_free(struct run_cmd *rc)
 {
 	strv_free(&rc->env);
+	strv_free(&rc->cap_add);
+	strv_free(&rc->cap_drop);
 }

@@ -24,6 +24,10 @@ enum {
 	OPT_JSON_SUMMARY,
 	OPT_SECCOMP_PROFILE,
 	OPT_CACHE_MAX,
+	OPT_CAP_ADD,
+	OPT_CAP_DROP,
+	OPT_SECURITY_OPT,
+	OPT_PIDS_LIMIT,
 };
 
 #define RUN_LONGOPTS                                                      \
@@ -38,7 +42,12 @@ enum {
 	{ "interactive", no_argument, NULL, 'i' },                        \
 	{ "tty", no_argument, NULL, 't' },                                \
 	{ "no-cache", no_argument, NULL, OPT_NO_CACHE },                  \
-	{ "cache-max", required_argument, NULL, OPT_CACHE_MAX }
+	{ "cache-max", required_argument, NULL, OPT_CACHE_MAX },          \
+	{ "cap-add", required_argument, NULL, OPT_CAP_ADD },              \
+	{ "cap-drop", required_argument, NULL, OPT_CAP_DROP },            \
+	{ "security-opt", required_argument, NULL, OPT_SECURITY_OPT },    \
+	{ "pids-limit", required_argument, NULL, OPT_PIDS_LIMIT },        \
+	{ "memory", required_argument, NULL, 'm' }
 
 #define RUN_HELP                                                                          \
 	"      --entrypoint CMD    replace the image's entrypoint (\"\" clears it)\n"           \
@@ -57,7 +66,18 @@ enum {
 	"      --cache-max SIZE    after unpacking a new image, remove the least recently\n"     \
 	"                          used trees until the cache holds at most SIZE (default\n"    \
 	"                          $PARE_CACHE_MAX, else 10G; 0 = no limit). Trees in use\n"   \
-	"                          are never removed; see 'pare cache'\n"
+	"                          are never removed; see 'pare cache'\n"                     \
+	"  The sandbox confines the program as docker does (see 'Sandbox' in README.md):\n"    \
+	"      --cap-add CAP       add a capability to docker's default set (ALL: every one)\n" \
+	"      --cap-drop CAP      drop one (ALL: every one); names as NET_ADMIN or\n"         \
+	"                          CAP_NET_ADMIN\n"                                           \
+	"      --security-opt seccomp=unconfined|FILE\n"                                      \
+	"                          the seccomp policy: docker's default profile unless\n"      \
+	"                          FILE (docker's format) or none; no-new-privileges is\n"    \
+	"                          always on\n"                                                \
+	"      --pids-limit N      at most N processes and threads (default 4096; -1: none)\n" \
+	"  -m, --memory SIZE       at most SIZE of memory, e.g. 512m (default half of RAM;\n" \
+	"                          0: none); a cgroup where one can be made, else rlimits\n"
 
 struct run_cmd {
 	struct common_opts co;
@@ -68,6 +88,9 @@ struct run_cmd {
 	enum tracer_mode mode;
 	const char *output;
 	const char *seccomp_profile; /* write a Docker seccomp profile here */
+	struct strv cap_add, cap_drop;
+	struct confine_opts confine;
+	bool notice_told;            /* the limits' fallback was reported */
 	const char *ref;
 	char **cmd;
 	size_t ncmd;
@@ -79,6 +102,8 @@ struct prepared {
 	struct run_plan plan;
 	int rootfd, master, slave, null_fd;
 	struct sandbox_spec spec;
+	struct confinement confine;
+	bool have_confine;
 	struct termios saved;
 	bool raw;
 	/* HTTP probes for the next run_execute */

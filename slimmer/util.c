@@ -2,6 +2,7 @@
 #include "util.h"
 
 #include <dirent.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -120,8 +121,14 @@ int parse_size(const char *s, uint64_t *out)
 	if (len == 0 || len >= sizeof(buf))
 		return -1;
 	memcpy(buf, s, len + 1);
-	const char *p = strchr(suffixes, buf[len - 1]);
-	if (p && buf[len - 1]) {
+	/* docker's spellings too: 512m, 512mb, 512MiB, 100b */
+	if (len > 1 && (buf[len - 1] == 'b' || buf[len - 1] == 'B'))
+		buf[--len] = 0;
+	if (len > 2 && (buf[len - 1] == 'i' || buf[len - 1] == 'I') &&
+	    strchr(suffixes, toupper((unsigned char)buf[len - 2])))
+		buf[--len] = 0;
+	const char *p = strchr(suffixes, toupper((unsigned char)buf[len - 1]));
+	if (p && *p) {
 		shift = 10 * (unsigned)(p - suffixes + 1);
 		buf[len - 1] = 0;
 	}

@@ -63,7 +63,8 @@ static inline void fclosep(FILE **f)
 
 /* Checked number parsing: whole string, base 10, in range. */
 int parse_u64(const char *s, uint64_t *out);
-/* Sizes with an optional K/M/G/T suffix (powers of 1024). */
+/* Sizes with an optional K/M/G/T suffix (powers of 1024, either case,
+ * docker's "m", "mb" and "MiB" alike). */
 int parse_size(const char *s, uint64_t *out);
 
 /* Write all of BUF, retrying on EINTR and short writes. */

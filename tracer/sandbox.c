@@ -22,22 +22,11 @@
 #include <sys/syscall.h>
 #include <grp.h>
 #include <sys/wait.h>
+#include <dirent.h>
 
 #ifndef MOVE_MOUNT_T_EMPTY_PATH
 #define MOVE_MOUNT_T_EMPTY_PATH 0x40
 #endif
-
-/* Docker's default capabilities (moby oci/caps/defaults.go). */
-static const cap_value_t default_caps[] = {
-	CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_FSETID, CAP_FOWNER, CAP_MKNOD,
-	CAP_NET_RAW, CAP_SETGID, CAP_SETUID, CAP_SETFCAP, CAP_SETPCAP,
-	CAP_NET_BIND_SERVICE, CAP_SYS_CHROOT, CAP_KILL, CAP_AUDIT_WRITE,
-};
-const char *const sandbox_default_caps[] = {
-	"CHOWN", "DAC_OVERRIDE", "FSETID", "FOWNER", "MKNOD", "NET_RAW", "SETGID",
-	"SETUID", "SETFCAP", "SETPCAP", "NET_BIND_SERVICE", "SYS_CHROOT", "KILL",
-	"AUDIT_WRITE", NULL,
-};
 
 /* Device nodes bound from the host into the sandbox's /dev. */
 static const char *const dev_nodes[] = { "null", "zero", "full", "random", "urandom", "tty" };
@@ -48,12 +37,28 @@ static const struct { const char *name, *target; } dev_links[] = {
 	{ "ptmx", "pts/ptmx" },
 };
 
+/* Docker's masked and read-only paths (moby daemon/pkg/oci/defaults.go,
+ * docker 29.7): kernel state a container has no business reading, and
+ * knobs it must not turn. A masked directory gets an empty read-only
+ * tmpfs, a masked file /dev/null; a read-only one a read-only bind of
+ * itself. Missing ones are skipped, as runc does. */
+static const char *const masked_paths[] = {
+	"/proc/acpi", "/proc/asound", "/proc/interrupts", "/proc/kcore", "/proc/keys",
+	"/proc/latency_stats", "/proc/sched_debug", "/proc/scsi", "/proc/timer_list",
+	"/proc/timer_stats", "/sys/devices/virtual/powercap", "/sys/firmware",
+};
+static const char *const readonly_paths[] = {
+	"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
+};
+
 /* Control messages from pid 1: 'R' ready, 'E' + text error, 'S' + int status. */
 enum { MSG_GO = 'G', MSG_READY = 'R', MSG_ERROR = 'E', MSG_START = 'P', MSG_STATUS = 'S' };
 
 /* What pid 1 needs besides the spec, prepared before the clone. */
 struct init_ctx {
 	const struct sandbox_spec *spec;
+	const struct confinement *confine;
+	struct confine_cgroup cg;
 	int ctl, exec_w;
 	bool rootless;
 	int cap_last;
@@ -180,6 +185,59 @@ static void loopback_up(struct init_ctx *c)
 	close(s);
 }
 
+/* Cover PATH, one of our /proc or /sys paths (never the image's), with an
+ * empty read-only tmpfs (a directory) or /dev/null (a file). */
+static void mask_path(struct init_ctx *c, const char *path)
+{
+	struct stat st;
+	if (lstat(path, &st) < 0)
+		return; /* not on this kernel: nothing to hide */
+	static const char *const ro_opts[] = { "mode", "0555", "size", "4k", NULL };
+	int m = S_ISDIR(st.st_mode)
+			? new_mount(c, "tmpfs", ro_opts, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |
+							 MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC)
+			: open_tree(AT_FDCWD, "/dev/null", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+	if (m < 0 || move_mount(m, "", AT_FDCWD, path, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+		init_fail(c, "cannot mask %s", path);
+	close(m);
+}
+
+static void readonly_path(struct init_ctx *c, const char *path)
+{
+	int t = open_tree(AT_FDCWD, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE |
+						  AT_SYMLINK_NOFOLLOW);
+	if (t < 0 && errno == ENOENT)
+		return;
+	struct mount_attr a = { .attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |
+					    MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC };
+	if (t < 0 || mount_setattr(t, "", AT_EMPTY_PATH | AT_RECURSIVE, &a, sizeof(a)) < 0 ||
+	    move_mount(t, "", AT_FDCWD, path, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+		init_fail(c, "cannot make %s read-only", path);
+	close(t);
+}
+
+/* Docker's lists, plus each CPU's thermal_throttle directory (moby masks
+ * those too: GHSA-6fw5-f8r9-fgfm). Works the same over our own /proc and
+ * over a bind of the host's (rootless). */
+static void mask_kernel_paths(struct init_ctx *c)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(masked_paths); i++)
+		mask_path(c, masked_paths[i]);
+	DIR *d = opendir("/sys/devices/system/cpu");
+	struct dirent *e;
+	while (d && (e = readdir(d))) {
+		if (strncmp(e->d_name, "cpu", 3) || e->d_name[3] < '0' || e->d_name[3] > '9')
+			continue;
+		char p[300];
+		snprintf(p, sizeof(p), "/sys/devices/system/cpu/%s/thermal_throttle", e->d_name);
+		mask_path(c, p);
+	}
+	if (d)
+		closedir(d);
+	for (size_t i = 0; i < ARRAY_SIZE(readonly_paths); i++)
+		readonly_path(c, readonly_paths[i]);
+}
+
 /* Mounts below the new root; runs after pivot_root, so every path here
  * resolves inside the image. */
 static void setup_root(struct init_ctx *c)
@@ -199,7 +257,9 @@ static void setup_root(struct init_ctx *c)
 	if (c->proc_tree >= 0)
 		close(c->proc_tree);
 	static const char *const dev_opts[] = { "mode", "0755", "size", "65536k", NULL };
-	attach(c, new_mount(c, "tmpfs", dev_opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC), "/dev", true);
+	attach(c, new_mount(c, "tmpfs", dev_opts,
+			    MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC | MOUNT_ATTR_NODEV),
+	       "/dev", true);
 	for (size_t i = 0; i < ARRAY_SIZE(dev_nodes); i++) {
 		char p[64];
 		snprintf(p, sizeof(p), "/dev/%s", dev_nodes[i]);
@@ -231,6 +291,7 @@ static void setup_root(struct init_ctx *c)
 		close(c->sys_tree);
 	if (sys >= 0)
 		attach(c, sys, "/sys", true);
+	mask_kernel_paths(c);
 
 	if (c->busybox_tree >= 0) {
 		if (mkdir(SANDBOX_PRIVATE_DIR, 0755) < 0 && errno != EEXIST)
@@ -254,6 +315,17 @@ static void setup_root(struct init_ctx *c)
 	}
 }
 
+/* Set ATTRS on a cloned tree and all below it; one that cannot take them
+ * is not used (closed, -1). */
+static void restrict_tree(int *tree, unsigned attrs)
+{
+	struct mount_attr a = { .attr_set = attrs };
+	if (*tree >= 0 && mount_setattr(*tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &a, sizeof(a)) < 0) {
+		close(*tree);
+		*tree = -1;
+	}
+}
+
 /* Host mounts we bind into the sandbox, cloned inside our new mount (and
  * user) namespace, where we may; before pivot_root, while they are visible. */
 static void clone_host_trees(struct init_ctx *c)
@@ -271,14 +343,11 @@ static void clone_host_trees(struct init_ctx *c)
 					       OPEN_TREE_CLOEXEC | AT_RECURSIVE)
 				   : -1;
 	c->sys_tree = open_tree(AT_FDCWD, "/sys", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
-	if (c->sys_tree >= 0) {
-		struct mount_attr a = { .attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |
-						    MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC };
-		if (mount_setattr(c->sys_tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &a, sizeof(a)) < 0) {
-			close(c->sys_tree);
-			c->sys_tree = -1;
-		}
-	}
+	/* Every mount we make is nodev but the allow-listed nodes' binds. */
+	restrict_tree(&c->busybox_tree, MOUNT_ATTR_NODEV | MOUNT_ATTR_NOSUID);
+	restrict_tree(&c->proc_tree, MOUNT_ATTR_NODEV | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC);
+	restrict_tree(&c->sys_tree, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+					    MOUNT_ATTR_NOEXEC);
 }
 
 /* Overlay over the rootfs, pivot_root into it. */
@@ -300,7 +369,9 @@ static void enter_root(struct init_ctx *c)
 	snprintf(work, sizeof(work), "/proc/self/fd/%d/work", tmp);
 	const char *ovl_opts[] = { "lowerdir", s->rootfs, "upperdir", upper, "workdir", work,
 				   c->rootless ? "userxattr" : NULL, NULL, NULL };
-	int ovl = new_mount(c, "overlay", ovl_opts, 0);
+	/* nodev: a device node the program makes (it keeps CAP_MKNOD, as in
+	 * Docker) cannot be opened; only the bound allow-list in /dev can. */
+	int ovl = new_mount(c, "overlay", ovl_opts, MOUNT_ATTR_NODEV);
 	close(tmp);
 	/* Cover the rootfs path in our private namespace only: the host never
 	 * sees this mount, and the overlay already holds its lower dir. */
@@ -311,38 +382,6 @@ static void enter_root(struct init_ctx *c)
 		init_fail(c, "cannot pivot_root into %s", s->rootfs);
 	if (umount2(".", MNT_DETACH) < 0 || chdir("/") < 0)
 		init_fail(c, "cannot detach the old root");
-}
-
-static void drop_privileges(struct init_ctx *c, const struct proc_spec *p)
-{
-	for (int cap = 0; cap <= c->cap_last; cap++) {
-		bool keep = false;
-		for (size_t i = 0; i < ARRAY_SIZE(default_caps); i++)
-			keep |= default_caps[i] == cap;
-		if (!keep && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
-			init_fail(c, "cannot drop capability %d", cap);
-	}
-	if (!c->rootless && setgroups(p->ngroups, p->groups) < 0)
-		init_fail(c, "cannot set supplementary groups");
-	if (setresgid(p->gid, p->gid, p->gid) < 0)
-		init_fail(c, "cannot switch to gid %u", (unsigned)p->gid);
-	if (setresuid(p->uid, p->uid, p->uid) < 0)
-		init_fail(c, "cannot switch to uid %u", (unsigned)p->uid);
-	if (p->uid == 0) {
-		cap_t caps = cap_init();
-		if (!caps || cap_set_flag(caps, CAP_EFFECTIVE, ARRAY_SIZE(default_caps),
-					  default_caps, CAP_SET) < 0 ||
-		    cap_set_flag(caps, CAP_PERMITTED, ARRAY_SIZE(default_caps), default_caps,
-				 CAP_SET) < 0 ||
-		    cap_set_flag(caps, CAP_INHERITABLE, ARRAY_SIZE(default_caps), default_caps,
-				 CAP_SET) < 0 ||
-		    cap_set_proc(caps) < 0)
-			init_fail(c, "cannot set capabilities");
-		cap_free(caps);
-	}
-	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-		init_fail(c, "cannot set no_new_privs");
 }
 
 /* The program: pid 2 of the sandbox. Errors go to the exec pipe, whose
@@ -367,9 +406,11 @@ static __attribute__((noreturn)) void start_program(struct init_ctx *c)
 	close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
 	if (p->cwd && chdir(p->cwd) < 0)
 		init_fail(c, "cannot change to working directory '%s'", p->cwd);
-	drop_privileges(c, p);
-	if (c->spec->filter && prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, c->spec->filter) < 0)
-		init_fail(c, "cannot install the seccomp filter");
+	struct confine_creds cr = { .uid = p->uid, .gid = p->gid, .groups = p->groups,
+				    .ngroups = p->ngroups, .set_groups = !c->rootless };
+	const char *why = NULL;
+	if (confine_apply(c->confine, &c->cg, &cr, c->spec->filter, &why) < 0)
+		init_fail(c, "%s", why);
 	environ = p->envp;
 	execvp(p->argv[0], p->argv);
 	init_fail(c, "cannot execute '%s'", p->argv[0]);
@@ -481,6 +522,27 @@ static void read_small(const char *path, char *buf, size_t sz)
 	close(fd);
 }
 
+/* The confinement and this sandbox's cgroup, before pid 1 exists: its
+ * cgroup.procs fds are inherited, so the program can join. */
+static int prepare_confine(const struct sandbox_spec *spec, struct sandbox *sb,
+			   struct init_ctx *c, struct perr *err)
+{
+	c->confine = spec->confine;
+	if (!c->confine) {
+		struct confine_opts o = { .pids_limit = CONFINE_DEFAULT, .memory = CONFINE_DEFAULT,
+					  .rootless = geteuid() != 0 };
+		if (confine_prepare(&o, &sb->own_confine, err) < 0)
+			return -1;
+		sb->have_own_confine = true;
+		c->confine = &sb->own_confine;
+	}
+	if (confine_cgroup_create(c->confine, &sb->cgroup, err) < 0)
+		return perr_wrap(err, "sandbox");
+	sb->have_cgroup = true;
+	c->cg = sb->cgroup;
+	return 0;
+}
+
 static void prepare_ctx(const struct sandbox_spec *spec, struct init_ctx *c)
 {
 	memset(c, 0, sizeof(*c));
@@ -526,6 +588,14 @@ int sandbox_start(const struct sandbox_spec *spec, struct sandbox *sb, struct pe
 		return perr_set(err, errno, "cannot create a pipe");
 	}
 	prepare_ctx(spec, &c);
+	if (prepare_confine(spec, sb, &c, err) < 0) {
+		close(sv[1]);
+		close(ex[1]);
+		sb->ctl_fd = sv[0];
+		sb->exec_fd = ex[0];
+		sandbox_release(sb);
+		return -1;
+	}
 	c.ctl = sv[1];
 	c.exec_w = ex[1];
 	sb->rootless = c.rootless;
@@ -639,4 +709,9 @@ void sandbox_release(struct sandbox *sb)
 	if (sb->exec_fd >= 0)
 		close(sb->exec_fd);
 	sb->ctl_fd = sb->exec_fd = -1;
+	if (sb->have_cgroup)
+		confine_cgroup_remove(&sb->cgroup);
+	if (sb->have_own_confine)
+		confine_free(&sb->own_confine);
+	sb->have_cgroup = sb->have_own_confine = false;
 }

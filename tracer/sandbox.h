@@ -2,7 +2,10 @@
  * an engine: the rootfs as the read-only lower dir of an overlay whose
  * upper is a private tmpfs, new mount/pid/ipc/uts/net namespaces (a user
  * namespace when not root), pivot_root, /proc, a minimal /dev, read-only
- * /sys, Docker's default capabilities, no_new_privs, and our own init as
+ * /sys, every mount nodev but the bound device allow-list, Docker's masked
+ * and read-only /proc and /sys paths, and the program confined as Docker
+ * confines a container (confine.h: capabilities, seccomp policy,
+ * no_new_privs, pids and memory limits); our own init as
  * pid 1 that forwards signals and reaps. When pid 1 exits, the kernel kills
  * everything else in the pid namespace, and the mounts die with the mount
  * namespace: nothing is left behind on the host. */
@@ -14,6 +17,7 @@
 #include <sys/types.h>
 
 #include "../slimmer/util.h"
+#include "confine.h"
 
 /* The process to start (docker's entrypoint + cmd, already resolved). */
 struct proc_spec {
@@ -37,7 +41,8 @@ struct sandbox_spec {
 				 * program's writes; NULL = a private tmpfs */
 	bool seize;             /* PTRACE_SEIZE pid 1 before it starts the program */
 	unsigned long ptrace_options;
-	const struct sock_fprog *filter; /* seccomp filter for the program, or NULL */
+	const struct sock_fprog *filter; /* the tracer's seccomp filter, or NULL */
+	const struct confinement *confine; /* NULL: Docker's defaults */
 	struct proc_spec proc;
 };
 
@@ -54,6 +59,9 @@ struct sandbox {
 	int init_status;   /* wait status of pid 1 once exited */
 	int prog_status;   /* wait status of the program, as pid 1 saw it */
 	bool have_prog_status;
+	struct confinement own_confine; /* when the spec gave none */
+	bool have_own_confine, have_cgroup;
+	struct confine_cgroup cgroup;
 };
 
 /* Start pid 1 and let it build the sandbox. Returns when the sandbox is
@@ -72,8 +80,5 @@ void sandbox_signal(struct sandbox *sb, int sig);
 /* SIGKILL pid 1 (and so everything in the sandbox) and reap it. */
 void sandbox_kill(struct sandbox *sb);
 void sandbox_release(struct sandbox *sb);
-
-/* Docker's default capability set, as names (for --help and the report). */
-extern const char *const sandbox_default_caps[];
 
 #endif

@@ -115,6 +115,11 @@ int sc_build_filter(const struct filter_opts *o, struct sock_fprog *prog, struct
 		if (r < 0)
 			return perr_set(err, -r, "cannot add seccomp rule for %s", sc_table[i].name);
 	}
+	return sc_export_bpf(ctx, prog, err);
+}
+
+int sc_export_bpf(void *ctx, struct sock_fprog *prog, struct perr *err)
+{
 	cleanup_close int mfd = memfd_create("pare-bpf", MFD_CLOEXEC);
 	if (mfd < 0)
 		return perr_set(err, errno, "cannot create a memfd");

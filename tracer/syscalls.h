@@ -53,6 +53,9 @@ struct filter_opts {
 /* Build the BPF program (native architecture plus its 32-bit compat one,
  * so a 32-bit binary cannot slip past). Caller frees prog->filter. */
 int sc_build_filter(const struct filter_opts *o, struct sock_fprog *prog, struct perr *err);
+/* Export a libseccomp filter context (scmp_filter_ctx) as a BPF program
+ * for prctl(PR_SET_SECCOMP). Caller frees prog->filter. */
+int sc_export_bpf(void *ctx, struct sock_fprog *prog, struct perr *err);
 /* Syscall name for NR on the AUDIT_ARCH ARCH, or NULL. Caller frees. */
 char *sc_name(int nr, uint32_t arch);
 

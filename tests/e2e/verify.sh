@@ -33,7 +33,7 @@ check "a deterministic probe whose output changes in the slim image fails, showi
 # A probe that succeeds on the traced run only (the tracer's seccomp filter
 # is there), then fails on the untraced second run: a flaky probe, made
 # deterministic for the test.
-FLAKY='python3 -c "import sys; sys.exit(0 if \"Seccomp_filters:\\t1\" in open(\"/proc/self/status\").read() else 1)"'
+FLAKY='python3 -c "import sys; sys.exit(0 if \"Seccomp_filters:\\t2\" in open(\"/proc/self/status\").read() else 1)"'
 check "a probe whose exit status differs between two runs of the original is flaky, and fails the slim" \
 	bash -c "! '$PARE' slim $img -o oci:py:flaky --verify --tracer auto --exec '$FLAKY' 2>err; cat err;
 		grep -q 'probe 1 .* is flaky: exit 0, then 1, on two runs of the original image' err && ! skopeo inspect oci:py:flaky >/dev/null 2>&1"
