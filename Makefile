@@ -91,14 +91,19 @@ $(B)/tests/golden: tests/golden/golden.c
 	@mkdir -p $(dir $@)
 	$(CC) -static -O2 -pthread $(WARN) -o $@ $<
 
+# The breakout suite's hostile helper, the same way.
+$(B)/tests/breakout: tests/breakout/breakout.c
+	@mkdir -p $(dir $@)
+	$(CC) -static -O2 $(WARN) -o $@ $<
+
 # ---- tests ----
-test-bins: pare $(UNIT_BIN) $(TOOL_BIN) $(FUZZ_REPLAY) $(B)/tests/golden
+test-bins: pare $(UNIT_BIN) $(TOOL_BIN) $(FUZZ_REPLAY) $(B)/tests/golden $(B)/tests/breakout
 
 check-unit: test-bins
 	tests/run-unit.sh $(B)/tests
 
 # The end-to-end suites share one private dockerd (tests/e2e/all.sh).
-E2E := tests/e2e/run.sh tests/e2e/tracer.sh tests/e2e/slim.sh tests/e2e/profiles.sh tests/e2e/verify.sh tests/e2e/cli.sh tests/e2e/readme.sh
+E2E := tests/e2e/run.sh tests/e2e/tracer.sh tests/e2e/breakout.sh tests/e2e/slim.sh tests/e2e/profiles.sh tests/e2e/verify.sh tests/e2e/cli.sh tests/e2e/readme.sh
 
 check-e2e: test-bins
 	tests/e2e/all.sh $(E2E)
@@ -158,7 +163,7 @@ clean:
 	rm -rf $(B) pare
 
 FORCE:
-.PHONY: all deps check check-unit check-e2e check-tracer check-slim check-profiles check-readme check-cli check-verify bench-tracer check-valgrind fuzz demo bench lint clean test-bins FORCE
+.PHONY: all deps check check-unit check-e2e check-tracer check-slim check-profiles check-readme check-cli check-verify check-breakout bench-tracer check-valgrind fuzz demo bench lint clean test-bins FORCE
 .SECONDARY:
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
