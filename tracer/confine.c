@@ -4,7 +4,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <dirent.h>
 #include <grp.h>
+#include <signal.h>
 #include <linux/capability.h>
 #include <linux/seccomp.h>
 #include <string.h>
@@ -257,6 +259,24 @@ static bool v2_delegates(const char *dir, const char *controller)
 	return false;
 }
 
+/* Remove the cgroups a killed pare left below PARENT (pare-PID-* whose
+ * PID is gone; rmdir only takes an empty one). */
+static void cgroup_sweep(const char *parent)
+{
+	DIR *d = opendir(parent);
+	struct dirent *e;
+	while (d && (e = readdir(d))) {
+		int pid;
+		if (sscanf(e->d_name, "pare-%d-", &pid) != 1 || pid <= 0 ||
+		    kill(pid, 0) == 0 || errno != ESRCH)
+			continue;
+		cleanup_free char *dir = xasprintf("%s/%s", parent, e->d_name);
+		rmdir(dir);
+	}
+	if (d)
+		closedir(d);
+}
+
 /* A new cgroup below PARENT named pare-PID-RANDOM, with limit L. */
 static char *cgroup_make(const struct controller *ct, const struct confine_limit *l,
 			 struct perr *err)
@@ -264,6 +284,7 @@ static char *cgroup_make(const struct controller *ct, const struct confine_limit
 	uint32_t rnd = 0;
 	if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
 		rnd = (uint32_t)monotonic_ms();
+	cgroup_sweep(l->cgroup_parent);
 	char *dir = xasprintf("%s/pare-%d-%08x", l->cgroup_parent, (int)getpid(), rnd);
 	if (mkdir(dir, 0755) < 0) {
 		perr_set(err, errno, "cannot create cgroup %s", dir);

@@ -151,7 +151,16 @@ leaks() {
 	[ "$(grep -c -e pare- -e "$PARE_CACHE_DIR" /proc/self/mountinfo)" -eq "$before_mnt" ] || { echo "mounts changed"; return 1; }
 	[ "$(ls -d /tmp/pare-* 2>/dev/null | wc -l)" -eq "$before_tmp" ] || { echo "temp dirs left"; return 1; }
 	! ls -d "$PARE_CACHE_DIR"/rootfs/*.tmp-* 2>/dev/null || { echo "unpack temp left"; return 1; }
+	# A killed pare cannot remove its sandbox's cgroups; the next run
+	# sweeps those whose pare is gone. None may be left after it.
+	"$PARE" run --entrypoint true "$BB" || return 1
+	local d p left=0
+	for d in $(find /sys/fs/cgroup -maxdepth 6 -type d -name 'pare-*' 2>/dev/null); do
+		p=${d##*/pare-}; p=${p%%-*}
+		[ -d "/proc/$p" ] || { echo "cgroup left: $d"; left=1; }
+	done
+	[ $left -eq 0 ]
 }
-check "no leaks after 100 runs (24 killed by KILL/TERM/INT, 10 timed out): processes, mounts, temp dirs" leaks
+check "no leaks after 100 runs (24 killed by KILL/TERM/INT, 10 timed out): processes, mounts, temp dirs, cgroups" leaks
 
 finish
