@@ -38,7 +38,7 @@ static int write_trace(const char *out, const char *json, struct perr *err)
 }
 
 static void summary(const struct run_cmd *rc, const struct trace *t, const struct run_result *res,
-		    const char *out)
+		    const struct confinement *cf, const char *out)
 {
 	size_t in_image = 0;
 	for (size_t i = 0; i < t->n; i++)
@@ -52,6 +52,7 @@ static void summary(const struct run_cmd *rc, const struct trace *t, const struc
 				      (json_int_t)t->n_execs, "tracers", mode, "rootless",
 				      res->rootless, "timed_out", res->timed_out, "lost", t->lost);
 		json_object_set_new(j, "exit_code", json_integer(exit_code_of(res)));
+		json_object_set_new(j, "sandbox", sandbox_json(cf));
 		json_dumpf(j, stdout, JSON_INDENT(1));
 		fputc('\n', stdout);
 		json_decref(j);
@@ -110,7 +111,7 @@ int cmd_probe(int argc, char **argv)
 		    (rc.seccomp_profile && seccomp_profile_write(&t, rc.seccomp_profile, &err) < 0)) {
 			r = report(&err);
 		} else {
-			summary(&rc, &t, &res, rc.output);
+			summary(&rc, &t, &res, &p.confine, rc.output);
 			if (t.lost) {
 				fprintf(stderr, "pare: probe: the trace is incomplete: %s\n", t.lost_why);
 				r = EXIT_FAIL;

@@ -2,6 +2,7 @@
 #ifndef PARE_RUNOPTS_H
 #define PARE_RUNOPTS_H
 
+#include <jansson.h>
 #include <sys/wait.h>
 #include <termios.h>
 
@@ -127,6 +128,8 @@ int run_prepare(struct run_cmd *rc, struct prepared *p);
 int run_execute(struct run_cmd *rc, struct prepared *p, enum tracer_mode mode, struct trace *t,
 		struct run_result *res);
 void run_cleanup(struct prepared *p);
+/* What confined the program, for reports: {"seccomp", "capabilities", "limits", ...}. */
+json_t *sandbox_json(const struct confinement *cf);
 /* docker's convention: the program's code, or 128 + signal. */
 int exit_code_of(const struct run_result *res);
 

@@ -900,6 +900,7 @@ static int write_report(struct slim *s, const char *file, struct prepared *p, co
 		json_object_set_new(j, "syscalls", sys);
 	}
 	json_object_set_new(j, "rootless", json_boolean(s->rootless));
+	json_object_set_new(j, "sandbox", sandbox_json(&p->confine));
 	if (s->verify)
 		json_object_set_new(j, "verify_noise_check_ms", json_integer((json_int_t)s->noise_ms));
 	int r = json_dump_file(j, file, JSON_INDENT(1));

@@ -121,7 +121,15 @@ check "a memory hog stops at --memory 64m (pare run)" memhog_held run
 check "a memory hog stops at --memory 64m (pare slim)" memhog_held slim
 check "the default limits are generous: 200 processes and 256 MB are fine" \
 	bash -c "'$PARE' run '$B' forkbomb 200 | grep -q 'ESCAPED: fork bomb reached' && '$PARE' run '$B' memhog 256 | grep -q 'touched 256 MB'"
-check "no cgroup is left behind" bash -c "! find /sys/fs/cgroup -maxdepth 6 -type d -name 'pare-*' 2>/dev/null | grep -q ."
+# Left behind: a pare-PID-* cgroup whose pare is gone (others may be a
+# concurrent pare's, live).
+leftover_cgroups() {
+	find /sys/fs/cgroup -maxdepth 6 -type d -name 'pare-*' 2>/dev/null | while read -r d; do
+		pid=${d##*/pare-}; pid=${pid%%-*}
+		[ -d "/proc/$pid" ] || echo "$d"
+	done
+}
+check "no cgroup is left behind" bash -c "[ -z \"\$($(declare -f leftover_cgroups); leftover_cgroups)\" ]"
 
 # Without any cgroup (a mount namespace with /sys/fs/cgroup unmounted):
 # one warning, then rlimits, which bind a user other than root.
@@ -133,6 +141,10 @@ check "no cgroup: a fork bomb as a non-root user stops at --pids-limit 32 (RLIMI
 	bash -c "nocg '$PARE' run --user nobody --pids-limit 32 '$B' forkbomb 500 2>/dev/null | tee out; grep -q '^held: fork' out"
 check "no cgroup: a memory hog stops at --memory 64m (RLIMIT_DATA)" \
 	bash -c "nocg '$PARE' run -m 64m '$B' memhog 1024 2>/dev/null | tee out; grep -q '^held: mmap' out"
+
+check "the slim report says what confined the probes" \
+	bash -c "rm -rf '$work/slim'; '$PARE' slim --pids-limit 99 --cap-drop NET_RAW '$B' -o 'oci:$work/slim:x' --report '$work/rep.json' -- keyctl >/dev/null 2>&1 &&
+		jq -e '.sandbox | .seccomp == \"docker-default\" and (.seccomp_source | test(\"moby/profiles\")) and (.capabilities | index(\"MKNOD\")) and (.capabilities | index(\"NET_RAW\") | not) and .limits.pids.max == 99 and .no_new_privileges' '$work/rep.json'"
 
 # ---- the options that change the rules (docker's names) ----
 check "--cap-drop ALL: not even mknod" \
