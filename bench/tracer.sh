@@ -4,7 +4,9 @@
 #   (a) python3 importing a dozen stdlib modules, 5 times in one sandbox
 #   (b) python3 -m compileall -f of the stdlib
 # Variants: pare run (baseline), pare probe --tracer auto|ptrace|fanotify,
-# and strace -f --seccomp-bpf -e trace=%file around the same pare run.
+# and strace -f --seccomp-bpf -e trace=%file around the same pare run; and
+# untraced and auto again with --security-opt seccomp=unconfined: what
+# Docker's seccomp policy (on by default) costs.
 . "$(dirname "$0")/lib.sh"
 runs=${RUNS:-7}
 export PARE_CACHE_DIR=$work/cache
@@ -20,7 +22,9 @@ for w in a b; do
 	args=${workload[$w]}
 	hyperfine --style basic --runs "$runs" --warmup 1 --export-json "$work/$w.json" \
 		-n untraced "$P run $args" \
+		-n "untr,unconf" "$P run --security-opt seccomp=unconfined $args" \
 		-n auto "$P probe --tracer auto -o $work/t.json $args" \
+		-n "auto,unconf" "$P probe --tracer auto --security-opt seccomp=unconfined -o $work/t.json $args" \
 		-n ptrace "$P probe --tracer ptrace -o $work/t.json $args" \
 		-n fanotify "$P probe --tracer fanotify -o $work/t.json $args" \
 		-n strace "strace -f -qq --seccomp-bpf -e trace=%file -o /dev/null $P run $args" \
@@ -28,7 +32,9 @@ for w in a b; do
 	echo "($w) $( [ $w = a ] && echo 'python3 importing a dozen stdlib modules, x5' || echo 'python3 -m compileall -f, the stdlib')" \
 		"- median of $runs runs, ratio to untraced:"
 	jq -r '(.results[] | select(.command == "untraced") | .median) as $base |
-		.results[] | "  \(.command | . + "          " | .[0:10]) \(.median * 1000 | floor) ms  \(.median / $base * 100 | floor / 100)x"' "$work/$w.json"
+		.results[] | "  \(.command | . + "            " | .[0:12]) \(.median * 1000 | floor) ms  \(.median / $base * 100 | floor / 100)x"' "$work/$w.json"
+	jq -r '(.results | map({(.command): .median}) | add) as $m |
+		"  the seccomp policy: untraced \($m.untraced / $m["untr,unconf"] * 1000 | floor / 1000)x, traced (auto) \($m.auto / $m["auto,unconf"] * 1000 | floor / 1000)x of the same run unconfined"' "$work/$w.json"
 done
 
 # (c) what one ptrace stop costs, and what limits it: a static helper doing
@@ -39,10 +45,13 @@ make -s -C "$top" build/tests/golden >/dev/null
 g=oci:$work/golden/oci n=20000
 hyperfine --style basic --runs "$runs" --warmup 1 --export-json "$work/c.json" \
 	-n untraced "$P run $g stat-loop $n" \
+	-n "untraced, unconfined" "$P run --security-opt seccomp=unconfined $g stat-loop $n" \
 	-n auto "$P probe -o $work/t.json $g stat-loop $n" \
 	-n "auto, 1 cpu" "taskset -c 0 $P probe -o $work/t.json $g stat-loop $n" >"$work/c.log" 2>&1 || { cat "$work/c.log"; exit 1; }
 echo "(c) cost of one ptrace stop ($n stat calls, median of $runs runs):"
 jq -r --argjson n $n '(.results[] | select(.command == "untraced") | .median) as $base |
-	.results[] | select(.command != "untraced") | "  \(.command | . + "            " | .[0:12]) \((.median - $base) / $n * 1e6 | floor) us per stop"' "$work/c.json"
+	.results[] | select(.command != "untraced" and .command != "untraced, unconfined") | "  \(.command | . + "            " | .[0:12]) \((.median - $base) / $n * 1e6 | floor) us per stop"' "$work/c.json"
+jq -r --argjson n $n '(.results | map({(.command): .median}) | add) as $m |
+	"  the seccomp policy per syscall (untraced): \(($m.untraced - $m["untraced, unconfined"]) / $n * 1e9 | floor) ns"' "$work/c.json"
 "$P" probe --tracer auto -o "$work/t.json" --entrypoint python3 "$img" -c "$PY" >/dev/null 2>&1
 echo "one python3 run of (a): $(jq .events.ptrace_stops "$work/t.json") ptrace stops, $(jq .events.fanotify "$work/t.json") fanotify events in auto mode"
