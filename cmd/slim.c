@@ -1061,9 +1061,15 @@ static int verify(struct slim *s, struct run_cmd *rc, const char *dst, const str
 	struct prepared vp;
 	struct probe_result *now = xcalloc(n, sizeof(*now));
 	vrc.ref = dst;
-	vrc.env = (struct strv){ 0 };
-	for (size_t i = 0; i < rc->env.n; i++)
-		strv_push(&vrc.env, xstrdup(rc->env.v[i]));
+	/* vrc owns copies of the lists run_cmd_free() frees */
+	struct { struct strv *to; const struct strv *from; } lists[] = {
+		{ &vrc.env, &rc->env }, { &vrc.cap_add, &rc->cap_add }, { &vrc.cap_drop, &rc->cap_drop },
+	};
+	for (size_t k = 0; k < ARRAY_SIZE(lists); k++) {
+		*lists[k].to = (struct strv){ 0 };
+		for (size_t i = 0; i < lists[k].from->n; i++)
+			strv_push(lists[k].to, xstrdup(lists[k].from->v[i]));
+	}
 	int r = run_prepare(&vrc, &vp);
 	vp.what = "verify";
 	if (!r)

@@ -142,8 +142,8 @@ check "no cgroup: a fork bomb as a non-root user stops at --pids-limit 32 (RLIMI
 check "no cgroup: a memory hog stops at --memory 64m (RLIMIT_DATA)" \
 	bash -c "nocg '$PARE' run -m 64m '$B' memhog 1024 2>/dev/null | tee out; grep -q '^held: mmap' out"
 
-check "the slim report says what confined the probes" \
-	bash -c "rm -rf '$work/slim'; '$PARE' slim --pids-limit 99 --cap-drop NET_RAW '$B' -o 'oci:$work/slim:x' --report '$work/rep.json' -- keyctl >/dev/null 2>&1 &&
+check "the slim report says what confined the probes (and --verify runs under the same rules)" \
+	bash -c "rm -rf '$work/slim'; '$PARE' slim --verify --pids-limit 99 --cap-drop NET_RAW '$B' -o 'oci:$work/slim:x' --report '$work/rep.json' -- keyctl >/dev/null 2>&1 &&
 		jq -e '.sandbox | .seccomp == \"docker-default\" and (.seccomp_source | test(\"moby/profiles\")) and (.capabilities | index(\"MKNOD\")) and (.capabilities | index(\"NET_RAW\") | not) and .limits.pids.max == 99 and .no_new_privileges' '$work/rep.json'"
 
 # ---- the options that change the rules (docker's names) ----
