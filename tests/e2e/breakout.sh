@@ -206,7 +206,7 @@ else
 fi
 for c in "keyctl" "unshare" "mount" "chardev x" "sysctl /proc/sys/vm/overcommit_ratio" \
 	"readable /proc/keys" "readable /proc/timer_list" "readable /sys/firmware"; do
-	check "rootless: $c" rootless_held --pids-limit 64 "oci:$rl/oci" $c
+	check "rootless: $c" rootless_held "oci:$rl/oci" $c
 done
 check "rootless: a fork bomb stops at --pids-limit 64 (RLIMIT_NPROC in the user namespace)" \
 	rootless_held --pids-limit 64 "oci:$rl/oci" forkbomb 500
