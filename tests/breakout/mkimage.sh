@@ -9,10 +9,4 @@ chmod 1777 "$root/tmp"
 install -m 755 "$bin" "$root/breakout"
 printf 'root:x:0:0:root:/:/breakout\nnobody:x:65534:65534:nobody:/:/breakout\n' >"$root/etc/passwd"
 printf 'root:x:0:\nnogroup:x:65534:\n' >"$root/etc/group"
-umoci init --layout "$out/oci" >/dev/null
-umoci new --image "$out/oci:latest" >/dev/null
-umoci insert --image "$out/oci:latest" "$root" / >/dev/null
-umoci config --image "$out/oci:latest" --os linux --architecture amd64 \
-	--config.entrypoint /breakout >/dev/null
-umoci gc --layout "$out/oci"
-rm -rf "$root"
+"$(dirname "$0")/../tools/rootfs-image.sh" "$root" "$out/oci" /breakout

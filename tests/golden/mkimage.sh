@@ -20,10 +20,4 @@ printf '#!/golden leaf-script\n' >script.sh && chmod 755 script.sh
 printf 'root:x:0:0:root:/:/golden\n' >"$root/etc/passwd"
 printf 'root:x:0:\n' >"$root/etc/group"
 cd - >/dev/null
-umoci init --layout "$out/oci" >/dev/null
-umoci new --image "$out/oci:latest" >/dev/null
-umoci insert --image "$out/oci:latest" "$root" / >/dev/null
-umoci config --image "$out/oci:latest" --os linux --architecture amd64 \
-	--config.entrypoint /golden >/dev/null
-umoci gc --layout "$out/oci"
-rm -rf "$root"
+"$(dirname "$0")/../tools/rootfs-image.sh" "$root" "$out/oci" /golden
