@@ -1,8 +1,9 @@
 /* A Docker seccomp profile from a traced run: every syscall the probed
  * programs made (recorded with --syscalls) plus the ones the container
  * runtime makes after installing the filter and before the program runs;
- * everything else fails with EPERM. Names are sorted so profiles diff
- * cleanly. */
+ * everything else fails with EPERM, but clone3, which answers ENOSYS as
+ * in Docker's default (libc then falls back to clone). Names are sorted so
+ * profiles diff cleanly. */
 #ifndef PARE_PROFILE_H
 #define PARE_PROFILE_H
 

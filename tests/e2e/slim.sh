@@ -142,7 +142,7 @@ seccomp_fixture() { # NAME
 		# shellcheck disable=SC2086
 		"$PARE" slim -o "oci:$work/$n:sc" --seccomp-profile "$prof" ${http[$n]} "oci:$work/$n:latest" 2>/dev/null || return 1
 	fi
-	jq -e '.defaultAction == "SCMP_ACT_ERRNO" and (.syscalls[0].names as $s | $s == ($s | sort) and ($s | index("execve")) and ($s | index("unshare") | not))' "$prof" >/dev/null || return 1
+	jq -e '.defaultAction == "SCMP_ACT_ERRNO" and (.syscalls[0].names as $s | $s == ($s | sort) and ($s | index("execve")) and ($s | index("unshare") | not)) and (.syscalls[1] == {"names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38})' "$prof" >/dev/null || return 1
 	"$PARE" copy "oci:$work/$n:sc" "docker-daemon:pare-sc/$n:sc" || return 1
 	docker load -q -i "$(orig "$n")/image.tar" >/dev/null || return 1
 	case $n in
