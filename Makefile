@@ -7,7 +7,7 @@ CFLAGS   ?= -O2 -g
 WARN     := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wstrict-prototypes \
             -Wformat=2 -Wno-format-nonliteral
 PKGS     := libarchive jansson libcrypto libseccomp libcap libelf zlib libzstd
-ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) -MMD -MP $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+ALL_CFLAGS = -std=gnu11 -I. $(WARN) $(CFLAGS) -MMD -MP $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LIBS     = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -larchive -ljansson -lcrypto -lseccomp -lcap -lelf -lz -lzstd)
 
 ifdef SANITIZE
@@ -16,6 +16,9 @@ LDFLAGS    += -fsanitize=$(SANITIZE)
 endif
 
 B := build
+# Four libraries in dependency order: base <- image <- tracer <- slimmer.
+BASE_SRC    := $(wildcard base/*.c)
+IMAGE_SRC   := $(wildcard image/*.c)
 SLIMMER_SRC := $(wildcard slimmer/*.c)
 TRACER_SRC  := $(wildcard tracer/*.c)
 CMD_SRC     := $(wildcard cmd/*.c)
@@ -23,6 +26,8 @@ UNIT_SRC    := $(wildcard tests/unit/test_*.c)
 TOOL_SRC    := $(wildcard tests/tools/*.c)
 FUZZ_SRC    := $(wildcard tests/fuzz/fuzz_*.c)
 
+BASE_OBJ    := $(BASE_SRC:%.c=$(B)/%.o)
+IMAGE_OBJ   := $(IMAGE_SRC:%.c=$(B)/%.o)
 SLIMMER_OBJ := $(SLIMMER_SRC:%.c=$(B)/%.o)
 TRACER_OBJ  := $(TRACER_SRC:%.c=$(B)/%.o)
 CMD_OBJ     := $(CMD_SRC:%.c=$(B)/%.o)
@@ -50,6 +55,12 @@ $(B)/gen/builtin_profiles.c: $(PROFILES) scripts/embed-profiles.sh
 $(B)/gen/builtin_profiles.o: $(B)/gen/builtin_profiles.c $(B)/CFLAGS
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
+$(B)/libbase.a: $(BASE_OBJ)
+	$(AR) rcs $@ $^
+
+$(B)/libimage.a: $(IMAGE_OBJ)
+	$(AR) rcs $@ $^
+
 $(B)/libslimmer.a: $(SLIMMER_OBJ) $(B)/gen/builtin_profiles.o
 	$(AR) rcs $@ $^
 
@@ -64,18 +75,21 @@ $(B)/gen/seccomp_default.o: $(B)/gen/seccomp_default.c $(B)/CFLAGS
 $(B)/libtracer.a: $(TRACER_OBJ) $(B)/gen/seccomp_default.o
 	$(AR) rcs $@ $^
 
-pare: $(CMD_OBJ) $(B)/libtracer.a $(B)/libslimmer.a
+# Link order: a library before the ones it uses.
+LIBS_A := $(B)/libslimmer.a $(B)/libtracer.a $(B)/libimage.a $(B)/libbase.a
+
+pare: $(CMD_OBJ) $(LIBS_A)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-$(B)/tests/test_%: $(B)/tests/unit/test_%.o $(B)/tests/unit/tap.o $(B)/tests/unit/helpers.o $(B)/libtracer.a $(B)/libslimmer.a
+$(B)/tests/test_%: $(B)/tests/unit/test_%.o $(B)/tests/unit/tap.o $(B)/tests/unit/helpers.o $(LIBS_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-$(B)/tests/%: $(B)/tests/tools/%.o $(B)/tests/unit/helpers.o $(B)/libtracer.a $(B)/libslimmer.a
+$(B)/tests/%: $(B)/tests/tools/%.o $(B)/tests/unit/helpers.o $(LIBS_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-$(B)/tests/%_replay: $(B)/tests/fuzz/%.o $(B)/tests/fuzz/replay.o $(B)/tests/unit/helpers.o $(B)/libtracer.a $(B)/libslimmer.a
+$(B)/tests/%_replay: $(B)/tests/fuzz/%.o $(B)/tests/fuzz/replay.o $(B)/tests/unit/helpers.o $(LIBS_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
@@ -155,9 +169,9 @@ bench-tracer: deps pare
 	bench/tracer.sh
 
 lint:
-	clang-format --dry-run --Werror cmd/*.c slimmer/*.[ch] tests/unit/*.[ch] || true
+	clang-format --dry-run --Werror cmd/*.c base/*.[ch] image/*.[ch] slimmer/*.[ch] tests/unit/*.[ch] || true
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance --inline-suppr \
-		--suppress=missingIncludeSystem slimmer cmd
+		--suppress=missingIncludeSystem -I. base image slimmer cmd
 
 clean:
 	rm -rf $(B) pare

@@ -1,5 +1,5 @@
 /* pare cache list|prune: the unpacked trees run, probe and slim keep. */
-#include "cmd.h"
+#include "cmd/cmd.h"
 
 #include <jansson.h>
 #include <string.h>

@@ -4,9 +4,9 @@
 
 #include <getopt.h>
 
-#include "../slimmer/image.h"
-#include "../slimmer/rootfs.h"
-#include "../slimmer/source.h"
+#include "image/image.h"
+#include "image/rootfs.h"
+#include "image/source.h"
 
 enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
 

@@ -1,5 +1,5 @@
 #define _GNU_SOURCE
-#include "cmd.h"
+#include "cmd/cmd.h"
 
 #include <errno.h>
 #include <fcntl.h>

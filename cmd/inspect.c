@@ -1,5 +1,5 @@
-#include "cmd.h"
-#include "../slimmer/ops.h"
+#include "cmd/cmd.h"
+#include "image/ops.h"
 
 #include <jansson.h>
 #include <string.h>

@@ -1,5 +1,5 @@
 /* pare: make container images small by watching what they use. */
-#include "cmd.h"
+#include "cmd/cmd.h"
 
 #include <errno.h>
 #include <string.h>

@@ -1,4 +1,4 @@
-#include "runopts.h"
+#include "cmd/runopts.h"
 
 #include <errno.h>
 #include <fcntl.h>

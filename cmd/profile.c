@@ -1,7 +1,7 @@
 /* pare profile: list, show, check, from-trace, merge and explain keep-list
- * profiles. The format and the search path live in slimmer/profiles.c. */
+ * profiles. The format and the search path live in slimmer/keeplist.c. */
 #define _GNU_SOURCE
-#include "cmd.h"
+#include "cmd/cmd.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -9,13 +9,13 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "../slimmer/authoring.h"
-#include "../slimmer/glob.h"
-#include "../slimmer/keepset.h"
-#include "../slimmer/profiles.h"
-#include "../slimmer/resolve.h"
-#include "../slimmer/rootfs.h"
-#include "../tracer/trace.h"
+#include "slimmer/authoring.h"
+#include "slimmer/glob.h"
+#include "slimmer/keepset.h"
+#include "slimmer/keeplist.h"
+#include "base/resolve.h"
+#include "image/rootfs.h"
+#include "tracer/trace.h"
 
 static const char help[] =
 	"usage: pare profile COMMAND [OPTIONS] ...\n\n"

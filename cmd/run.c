@@ -1,4 +1,4 @@
-#include "runopts.h"
+#include "cmd/runopts.h"
 
 static const char help[] =
 	"usage: pare run [OPTIONS] REF [--] [CMD [ARG...]]\n\n"

@@ -1,7 +1,7 @@
 #define _GNU_SOURCE
 /* What `pare run` and `pare probe` share: docker-run-like options, getting
  * the image's rootfs, the terminal, and the exit status convention. */
-#include "runopts.h"
+#include "cmd/runopts.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <termios.h>
 
-#include "../tracer/config.h"
+#include "tracer/run_plan.h"
 
 #define HOST_BUSYBOX "/bin/busybox"
 

@@ -6,11 +6,11 @@
 #include <sys/wait.h>
 #include <termios.h>
 
-#include "../slimmer/rootfs.h"
-#include "../tracer/config.h"
-#include "../tracer/profile.h"
-#include "../tracer/tracer.h"
-#include "cmd.h"
+#include "image/rootfs.h"
+#include "tracer/run_plan.h"
+#include "tracer/seccomp_record.h"
+#include "tracer/tracer.h"
+#include "cmd/cmd.h"
 
 enum {
 	OPT_ENTRYPOINT = 1100,

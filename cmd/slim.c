@@ -1,7 +1,7 @@
 /* pare slim: probes under the tracer, keep-set closure, one new layer,
  * a report, and --verify (the same probes against the slim image). */
 #define _GNU_SOURCE
-#include "runopts.h"
+#include "cmd/runopts.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -12,14 +12,14 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 
-#include "../slimmer/build.h"
-#include "../slimmer/digest.h"
-#include "../slimmer/glob.h"
-#include "../slimmer/resolve.h"
-#include "../slimmer/keepset.h"
-#include "../slimmer/rules.h"
-#include "../slimmer/writer.h"
-#include "../tracer/syscalls.h"
+#include "image/layer_write.h"
+#include "base/digest.h"
+#include "slimmer/glob.h"
+#include "base/resolve.h"
+#include "slimmer/keepset.h"
+#include "slimmer/rules.h"
+#include "image/writer.h"
+#include "tracer/syscalls.h"
 
 static const char help[] =
 	"usage: pare slim REF [OPTIONS] [-- CMD [ARG...]]\n\n"

@@ -1,5 +1,5 @@
-#include "cmd.h"
-#include "../slimmer/apply.h"
+#include "cmd/cmd.h"
+#include "image/apply.h"
 
 static const char help[] =
 	"usage: pare unpack [OPTIONS] REF DIR\n\n"

@@ -1,14 +1,14 @@
 #define _GNU_SOURCE
-#include "authoring.h"
+#include "slimmer/authoring.h"
 
 #include <dirent.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
 
-#include "glob.h"
-#include "keepset.h"
-#include "resolve.h"
+#include "slimmer/glob.h"
+#include "slimmer/keepset.h"
+#include "base/resolve.h"
 
 #define PATH_BUF 4097
 

@@ -5,7 +5,7 @@
 #ifndef PARE_AUTHORING_H
 #define PARE_AUTHORING_H
 
-#include "profiles.h"
+#include "slimmer/keeplist.h"
 
 /* A keep rule made from traced paths, and how many image paths it covers. */
 struct compacted {

@@ -1,5 +1,5 @@
 #define _GNU_SOURCE
-#include "glob.h"
+#include "slimmer/glob.h"
 
 #include <fnmatch.h>
 #include <string.h>

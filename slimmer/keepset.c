@@ -1,5 +1,5 @@
 #define _GNU_SOURCE
-#include "keepset.h"
+#include "slimmer/keepset.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -10,7 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "resolve.h"
+#include "base/resolve.h"
 
 #define MAX_HOPS 40
 #define PATH_BUF 4097

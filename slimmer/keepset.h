@@ -15,7 +15,7 @@
 #ifndef PARE_KEEPSET_H
 #define PARE_KEEPSET_H
 
-#include "util.h"
+#include "base/util.h"
 
 enum keep_why {
 	KEEP_TRACED,      /* recorded by the tracer (OF = the ops) */

@@ -1,5 +1,5 @@
 #define _GNU_SOURCE
-#include "rules.h"
+#include "slimmer/rules.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -7,9 +7,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "glob.h"
-#include "resolve.h"
-#include "source.h"
+#include "slimmer/glob.h"
+#include "base/resolve.h"
+#include "image/source.h"
 
 #define PATH_BUF 4097
 #define DB_MAX_BYTES (64u << 20) /* one .list or RECORD file */

@@ -6,8 +6,8 @@
 #ifndef PARE_RULES_H
 #define PARE_RULES_H
 
-#include "keepset.h"
-#include "profiles.h"
+#include "slimmer/keepset.h"
+#include "slimmer/keeplist.h"
 
 struct rule {
 	char *pattern;

@@ -1,6 +1,6 @@
 /* The rules every process in a sandbox runs under. See confine.h. */
 #define _GNU_SOURCE
-#include "confine.h"
+#include "tracer/confine.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -17,7 +17,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
-#include "seccomp_policy.h"
+#include "tracer/seccomp_policy.h"
 
 const char confine_docker_profile_version[] = "moby/profiles/seccomp v0.2.3 (docker 29.7)";
 

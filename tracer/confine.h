@@ -17,7 +17,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "../slimmer/util.h"
+#include "base/util.h"
 
 /* --pids-limit and --memory values that mean "not given" and "none". */
 #define CONFINE_DEFAULT (-2)

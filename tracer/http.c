@@ -1,5 +1,5 @@
 #define _GNU_SOURCE
-#include "http.h"
+#include "tracer/http.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

@@ -6,8 +6,8 @@
 
 #include <sys/types.h>
 
-#include "../slimmer/digest.h"
-#include "../slimmer/util.h"
+#include "base/digest.h"
+#include "base/util.h"
 
 struct http_probe {
 	char method[16];

@@ -1,7 +1,7 @@
 /* The sandbox: pid 1 (our init, a clone of this process, never an image
  * binary) builds the mounts and starts the program. See sandbox.h. */
 #define _GNU_SOURCE
-#include "sandbox.h"
+#include "tracer/sandbox.h"
 
 #include <errno.h>
 #include <stdarg.h>

@@ -16,8 +16,8 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
-#include "../slimmer/util.h"
-#include "confine.h"
+#include "base/util.h"
+#include "tracer/confine.h"
 
 /* The process to start (docker's entrypoint + cmd, already resolved). */
 struct proc_spec {

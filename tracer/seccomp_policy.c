@@ -3,7 +3,7 @@
  * rules apply) and runc's libcontainer/seccomp (how a rule becomes
  * libseccomp calls). */
 #define _GNU_SOURCE
-#include "seccomp_policy.h"
+#include "tracer/seccomp_policy.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -12,7 +12,7 @@
 #include <sys/capability.h>
 #include <sys/utsname.h>
 
-#include "syscalls.h"
+#include "tracer/syscalls.h"
 
 /* ---- the profile, typed ---- */
 

@@ -8,7 +8,7 @@
 #include <linux/filter.h>
 #include <stdint.h>
 
-#include "../slimmer/util.h"
+#include "base/util.h"
 
 /* Compile the profile TEXT (NAME names it in errors) for a process whose
  * capability set is CAPS (a bit per capability): rules whose includes or

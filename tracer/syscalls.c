@@ -1,5 +1,5 @@
 #define _GNU_SOURCE
-#include "syscalls.h"
+#include "tracer/syscalls.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -7,8 +7,8 @@
 #include <linux/filter.h>
 #include <stdint.h>
 
-#include "../slimmer/util.h"
-#include "trace.h"
+#include "base/util.h"
+#include "tracer/trace.h"
 
 /* When a row needs a ptrace stop. */
 enum sc_when {

@@ -1,5 +1,5 @@
 #define _GNU_SOURCE
-#include "trace.h"
+#include "tracer/trace.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -9,8 +9,8 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
-#include "../slimmer/resolve.h"
-#include "syscalls.h"
+#include "base/resolve.h"
+#include "tracer/syscalls.h"
 
 const char *const trace_op_names[OP__COUNT] = {
 	[OP_OPEN_READ] = "open-read", [OP_OPEN_WRITE] = "open-write",

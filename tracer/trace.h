@@ -7,7 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../slimmer/util.h"
+#include "base/util.h"
 
 enum trace_op {
 	OP_OPEN_READ,

@@ -1,7 +1,7 @@
 /* The event loop: strace's next_event()/dispatch shape over a signalfd,
  * the fanotify fd, pid 1's status socket and an optional terminal relay. */
 #define _GNU_SOURCE
-#include "tracer.h"
+#include "tracer/tracer.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -19,8 +19,8 @@
 #include <termios.h>
 #include <time.h>
 
-#include "../slimmer/resolve.h"
-#include "syscalls.h"
+#include "base/resolve.h"
+#include "tracer/syscalls.h"
 
 /* glibc's <sys/ptrace.h> clashes with <linux/ptrace.h>; declare the call. */
 extern long ptrace(int request, ...);

@@ -6,9 +6,9 @@
 #ifndef PARE_TRACER_H
 #define PARE_TRACER_H
 
-#include "http.h"
-#include "sandbox.h"
-#include "trace.h"
+#include "tracer/http.h"
+#include "tracer/sandbox.h"
+#include "tracer/trace.h"
 
 enum tracer_mode { TRACER_OFF, TRACER_AUTO, TRACER_FANOTIFY, TRACER_PTRACE, TRACER_BOTH };
 

@@ -3,7 +3,7 @@
  * libarchive's write_disk fuzzer: a sentinel directory beside the root
  * must never change. */
 #define _GNU_SOURCE
-#include "../../slimmer/apply.h"
+#include "image/apply.h"
 #include "../unit/helpers.h"
 
 #include <archive.h>

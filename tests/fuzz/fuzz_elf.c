@@ -3,7 +3,7 @@
  * libelf): the input becomes /bin/prog of a small root, and the closure
  * runs over it as it would over a traced binary. */
 #define _GNU_SOURCE
-#include "../../slimmer/keepset.h"
+#include "slimmer/keepset.h"
 
 #include <fcntl.h>
 #include <stdio.h>

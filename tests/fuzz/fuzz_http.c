@@ -1,7 +1,7 @@
 /* Fuzz target: what the HTTP probes parse: a server's response (status
  * line and header end), the helper's result lines, and probe specs as
  * users type them (--http). */
-#include "../../tracer/http.h"
+#include "tracer/http.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,6 +1,6 @@
 /* Fuzz target: every JSON document parser (index, manifest, config,
  * docker-archive manifest.json) on the same input. */
-#include "../../slimmer/image.h"
+#include "image/image.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,7 +1,7 @@
 /* Fuzz target: the keep-list profile parser (profiles come from users and
  * from files shared between teams), and the JSON it writes back, which
  * must parse again. */
-#include "../../slimmer/profiles.h"
+#include "slimmer/keeplist.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,7 +1,7 @@
 /* Fuzz target: the trace reader (`pare slim --trace`, `pare profile
  * from-trace` read traces users hand over), merging into a trace that
  * already holds entries. */
-#include "../../tracer/trace.h"
+#include "tracer/trace.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -6,16 +6,16 @@
 set -euo pipefail
 secs=${1:-60}; shift || true
 cd "$(dirname "$0")/../.."
-make -s build/gen/builtin_profiles.c
+make -s build/gen/builtin_profiles.c build/gen/seccomp_default.c
 out=build/fuzz; mkdir -p "$out"
 pkgs="libarchive jansson libcrypto libseccomp libcap libelf zlib libzstd"
-flags="-g -O1 -fsanitize=fuzzer,address,undefined -std=gnu11 $(pkg-config --cflags $pkgs)"
+flags="-g -O1 -fsanitize=fuzzer,address,undefined -std=gnu11 -I. $(pkg-config --cflags $pkgs)"
 libs="$(pkg-config --libs $pkgs)"
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || for t in tests/fuzz/fuzz_*.c; do n=$(basename "$t" .c); targets+=("${n#fuzz_}"); done
 for name in "${targets[@]}"; do
-	clang $flags -o "$out/fuzz_$name" "tests/fuzz/fuzz_$name.c" tests/unit/helpers.c slimmer/*.c tracer/*.c \
-		build/gen/builtin_profiles.c $libs
+	clang $flags -o "$out/fuzz_$name" "tests/fuzz/fuzz_$name.c" tests/unit/helpers.c base/*.c image/*.c slimmer/*.c \
+		tracer/*.c build/gen/builtin_profiles.c build/gen/seccomp_default.c $libs
 done
 jobs=${JOBS:-$(nproc)}
 run_one() {

@@ -1,6 +1,6 @@
 #define _GNU_SOURCE
 #include "helpers.h"
-#include "../../slimmer/digest.h"
+#include "base/digest.h"
 
 #include <archive.h>
 #include <archive_entry.h>

@@ -3,7 +3,7 @@
 #ifndef PARE_TEST_HELPERS_H
 #define PARE_TEST_HELPERS_H
 
-#include "../../slimmer/image.h"
+#include "image/image.h"
 #include <sys/types.h>
 
 struct tent {

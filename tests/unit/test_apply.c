@@ -6,8 +6,8 @@
 #define _GNU_SOURCE
 #include "helpers.h"
 #include "tap.h"
-#include "../../slimmer/apply.h"
-#include "../../slimmer/resolve.h"
+#include "image/apply.h"
+#include "base/resolve.h"
 
 #include <archive.h>
 #include <errno.h>

@@ -5,7 +5,7 @@
 #define _GNU_SOURCE
 #include "helpers.h"
 #include "tap.h"
-#include "../../slimmer/rootfs.h"
+#include "image/rootfs.h"
 
 #include <fcntl.h>
 #include <signal.h>

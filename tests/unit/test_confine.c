@@ -6,8 +6,8 @@
 #define _GNU_SOURCE
 #include "helpers.h"
 #include "tap.h"
-#include "../../tracer/confine.h"
-#include "../../tracer/seccomp_policy.h"
+#include "tracer/confine.h"
+#include "tracer/seccomp_policy.h"
 
 #include <errno.h>
 #include <linux/capability.h>

@@ -4,10 +4,10 @@
 #define _GNU_SOURCE
 #include "helpers.h"
 #include "tap.h"
-#include "../../slimmer/apply.h"
-#include "../../slimmer/digest.h"
-#include "../../slimmer/ref.h"
-#include "../../slimmer/resolve.h"
+#include "image/apply.h"
+#include "base/digest.h"
+#include "image/ref.h"
+#include "base/resolve.h"
 
 #include <errno.h>
 #include <string.h>

@@ -4,7 +4,7 @@
 #define _GNU_SOURCE
 #include "helpers.h"
 #include "tap.h"
-#include "../../slimmer/keepset.h"
+#include "slimmer/keepset.h"
 
 #include <fcntl.h>
 #include <string.h>

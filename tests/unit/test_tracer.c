@@ -5,10 +5,10 @@
 #define _GNU_SOURCE
 #include "helpers.h"
 #include "tap.h"
-#include "../../slimmer/resolve.h"
-#include "../../tracer/config.h"
-#include "../../tracer/syscalls.h"
-#include "../../tracer/trace.h"
+#include "base/resolve.h"
+#include "tracer/run_plan.h"
+#include "tracer/syscalls.h"
+#include "tracer/trace.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,0 +1,449 @@
+#define _GNU_SOURCE
+#include "image/writer.h"
+#include "base/digest.h"
+#include "base/resolve.h"
+#include "image/source.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <libgen.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#define OCI_LAYOUT_JSON "{\"imageLayoutVersion\":\"1.0.0\"}"
+
+struct image_writer {
+	struct imgref dst;
+	char *tag;             /* OCI ref name or docker name:tag */
+	/* OCI */
+	char *final_dir;       /* the layout directory */
+	char *stage_dir;       /* temporary sibling when the layout is new */
+	int layout_fd;         /* where blobs go (stage or final) */
+	struct strv tmp_names; /* temporaries below layout_fd to clean up */
+	/* docker-archive */
+	char *tmp_file;        /* temporary sibling of the archive */
+	int out_fd;
+	pid_t docker_pid;
+	int docker_errfd;
+	struct archive *tar;
+	struct strv layer_paths;
+	/* both */
+	struct descriptor *layers;
+	size_t n_layers;
+	struct strv diff_ids;
+	char config_digest[DIGEST_STR_LEN + 1];
+	size_t config_len;
+	bool committed;
+};
+
+const char *writer_dest(const struct image_writer *w)
+{
+	return w->dst.text;
+}
+
+bool writer_wants_uncompressed(const struct image_writer *w)
+{
+	return w->dst.transport != T_OCI;
+}
+
+static int tmp_sibling(const char *path, char **out, bool dir, struct perr *err)
+{
+	char *t = xasprintf("%s.pare-tmp-XXXXXX", path);
+	int fd = -1;
+	if (dir ? mkdtemp(t) == NULL : (fd = mkostemp(t, O_CLOEXEC)) < 0) {
+		perr_set(err, errno, "cannot create a temporary file next to '%s'", path);
+		free(t);
+		return -1;
+	}
+	/* It becomes the output: the user's umask, not mkstemp's 0600. */
+	if (dir ? chmod(t, umask_mode(0777)) : fchmod(fd, umask_mode(0666))) {
+		perr_set(err, errno, "cannot set the mode of '%s'", t);
+		if (dir)
+			rmdir(t);
+		else
+			close(fd), unlink(t);
+		free(t);
+		return -1;
+	}
+	*out = t;
+	return dir ? 0 : fd;
+}
+
+/* ---------- OCI ---------- */
+
+static int mkdirs_at(int dfd, const char *rel, struct perr *err)
+{
+	cleanup_free char *p = xstrdup(rel);
+	for (char *s = strchr(p, '/');; s = strchr(s + 1, '/')) {
+		if (s)
+			*s = 0;
+		if (mkdirat(dfd, p, 0777) < 0 && errno != EEXIST)
+			return perr_set(err, errno, "cannot create '%s'", p);
+		if (!s)
+			return 0;
+		*s = '/';
+	}
+}
+
+static int open_oci(struct image_writer *w, struct perr *err)
+{
+	struct stat st;
+	const char *dir = w->dst.path;
+	w->final_dir = xstrdup(dir);
+	if (stat(dir, &st) == 0) {
+		cleanup_free char *marker = xasprintf("%s/oci-layout", dir);
+		if (!S_ISDIR(st.st_mode))
+			return perr_set(err, 0, "'%s' exists and is not a directory", dir);
+		if (access(marker, F_OK) == 0) {
+			/* An existing layout: add blobs (immutable, by digest),
+			 * then replace index.json atomically at commit. */
+			w->layout_fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+			if (w->layout_fd < 0)
+				return perr_set(err, errno, "cannot open '%s'", dir);
+			return mkdirs_at(w->layout_fd, "blobs/sha256", err);
+		}
+		if (rmdir(dir) < 0)
+			return perr_set(err, errno == ENOTEMPTY || errno == EEXIST ? 0 : errno,
+					"'%s' exists and is not an OCI layout%s", dir,
+					errno == ENOTEMPTY || errno == EEXIST ? " (nor empty)" : "");
+	}
+	if (tmp_sibling(dir, &w->stage_dir, true, err) < 0)
+		return -1;
+	w->layout_fd = open(w->stage_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (w->layout_fd < 0)
+		return perr_set(err, errno, "cannot open '%s'", w->stage_dir);
+	return mkdirs_at(w->layout_fd, "blobs/sha256", err);
+}
+
+/* Write a small file below the layout atomically (temp + rename). */
+static int oci_put_file(struct image_writer *w, const char *rel, const char *data, size_t len,
+			struct perr *err)
+{
+	cleanup_free char *tmp = xasprintf("%s.pare-tmp", rel);
+	cleanup_close int fd = openat(w->layout_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0666);
+	if (fd < 0)
+		return perr_set(err, errno, "cannot create '%s'", rel);
+	strv_push(&w->tmp_names, xstrdup(tmp));
+	if (write_all(fd, data, len) < 0 || fsync(fd) < 0)
+		return perr_set(err, errno, "cannot write '%s'", rel);
+	if (renameat(w->layout_fd, tmp, w->layout_fd, rel) < 0)
+		return perr_set(err, errno, "cannot rename '%s'", rel);
+	return 0;
+}
+
+static int oci_put_blob_bytes(struct image_writer *w, const char *data, size_t len, char *digest,
+			      struct perr *err)
+{
+	sha256_buf(data, len, digest);
+	cleanup_free char *rel = xasprintf("blobs/sha256/%s", digest_hex(digest));
+	return oci_put_file(w, rel, data, len, err);
+}
+
+/* The index.json of an existing layout, without the entry named TAG. An
+ * index that exists but cannot be read is an error: rewriting it would
+ * drop every other image of the layout. */
+static int oci_old_entries(struct image_writer *w, struct descriptor **out, size_t *n,
+			   struct perr *err)
+{
+	struct index idx = { 0 };
+	cleanup_free char *buf = NULL;
+	size_t len;
+	*n = 0;
+	*out = NULL;
+	if (read_file_beneath(w->layout_fd, "index.json", default_limits.max_json, &buf, &len, err) < 0) {
+		if (err->errnum != ENOENT)
+			return perr_wrap(err, "existing index.json");
+	} else if (parse_index(buf, len, &default_limits, &idx, err) < 0) {
+		index_free(&idx);
+		return perr_wrap(err, "existing index.json");
+	}
+	*out = xcalloc(idx.n + 1, sizeof(**out));
+	for (size_t i = 0; i < idx.n; i++) {
+		if (idx.m[i].ref_name && !strcmp(idx.m[i].ref_name, w->tag)) {
+			descriptor_free(&idx.m[i]);
+			continue;
+		}
+		(*out)[(*n)++] = idx.m[i];
+	}
+	free(idx.m);
+	return 0;
+}
+
+static int oci_commit(struct image_writer *w, struct perr *err)
+{
+	struct manifest m = { 0 };
+	char mdigest[DIGEST_STR_LEN + 1];
+	m.media_type = "application/vnd.oci.image.manifest.v1+json";
+	m.config.media_type = "application/vnd.oci.image.config.v1+json";
+	m.config.digest = w->config_digest;
+	m.config.size = (int64_t)w->config_len;
+	m.layers = w->layers;
+	m.n_layers = w->n_layers;
+	cleanup_free char *mjson = manifest_to_json(&m);
+	if (oci_put_blob_bytes(w, mjson, strlen(mjson), mdigest, err) < 0)
+		return -1;
+	struct descriptor *descs;
+	size_t n;
+	if (oci_old_entries(w, &descs, &n, err) < 0)
+		return -1;
+	descs[n] = (struct descriptor){ .media_type = xstrdup(m.media_type), .digest = xstrdup(mdigest),
+					.size = (int64_t)strlen(mjson), .ref_name = xstrdup(w->tag) };
+	n++;
+	cleanup_free char *ijson = index_to_json(descs, n);
+	for (size_t i = 0; i < n; i++)
+		descriptor_free(&descs[i]);
+	free(descs);
+	if (oci_put_file(w, "oci-layout", OCI_LAYOUT_JSON, strlen(OCI_LAYOUT_JSON), err) < 0 ||
+	    oci_put_file(w, "index.json", ijson, strlen(ijson), err) < 0)
+		return -1;
+	if (w->stage_dir) {
+		if (rename(w->stage_dir, w->final_dir) < 0)
+			return perr_set(err, errno, "cannot rename '%s' to '%s'", w->stage_dir, w->final_dir);
+		free(w->stage_dir);
+		w->stage_dir = NULL;
+	}
+	return 0;
+}
+
+/* ---------- docker-archive ---------- */
+
+static int open_docker(struct image_writer *w, struct perr *err)
+{
+	w->tar = archive_write_new();
+	archive_write_set_format_pax_restricted(w->tar);
+	if (w->dst.transport == T_DOCKER_DAEMON) {
+		int p[2];
+		if (pipe2(p, O_CLOEXEC) < 0)
+			return perr_set(err, errno, "pipe");
+		char *argv[] = { "docker", "load", "--quiet", NULL };
+		int r = docker_spawn(argv, p[0], true, &w->docker_pid, &w->docker_errfd, err);
+		close(p[0]);
+		w->out_fd = p[1];
+		if (r < 0)
+			return -1;
+	} else if (!strcmp(w->dst.path, "-")) {
+		if (isatty(STDOUT_FILENO))
+			return perr_set(err, 0, "refusing to write an image to a terminal");
+		w->out_fd = dup(STDOUT_FILENO);
+	} else {
+		struct stat st;
+		if (stat(w->dst.path, &st) == 0 && S_ISDIR(st.st_mode))
+			return perr_set(err, 0, "'%s' is a directory", w->dst.path);
+		w->out_fd = tmp_sibling(w->dst.path, &w->tmp_file, false, err);
+		if (w->out_fd < 0)
+			return -1;
+	}
+	if (archive_write_open_fd(w->tar, w->out_fd) != ARCHIVE_OK)
+		return perr_set(err, 0, "cannot write archive: %s", archive_error_string(w->tar));
+	return 0;
+}
+
+static struct archive_entry *docker_entry(const char *name, int64_t size)
+{
+	struct archive_entry *e = archive_entry_new();
+	archive_entry_set_pathname(e, name);
+	archive_entry_set_filetype(e, AE_IFREG);
+	archive_entry_set_perm(e, 0644);
+	archive_entry_set_size(e, size);
+	archive_entry_set_mtime(e, 0, 0); /* deterministic archives */
+	return e;
+}
+
+static int docker_put_fd(struct image_writer *w, const char *name, int fd, int64_t size,
+			 struct perr *err)
+{
+	struct archive_entry *e = docker_entry(name, size);
+	char buf[65536];
+	int64_t done = 0;
+	int r = archive_write_header(w->tar, e);
+	archive_entry_free(e);
+	if (r != ARCHIVE_OK)
+		return perr_set(err, 0, "cannot write '%s': %s", name, archive_error_string(w->tar));
+	while (done < size) {
+		ssize_t n = pread(fd, buf, sizeof(buf), done);
+		if (n <= 0)
+			return perr_set(err, n < 0 ? errno : EIO, "cannot read back '%s'", name);
+		if (archive_write_data(w->tar, buf, (size_t)n) != n)
+			return perr_set(err, 0, "cannot write '%s': %s", name, archive_error_string(w->tar));
+		done += n;
+	}
+	return 0;
+}
+
+static int docker_put_bytes(struct image_writer *w, const char *name, const char *data,
+			    size_t len, struct perr *err)
+{
+	struct archive_entry *e = docker_entry(name, (int64_t)len);
+	int r = archive_write_header(w->tar, e);
+	archive_entry_free(e);
+	if (r != ARCHIVE_OK || archive_write_data(w->tar, data, len) != (la_ssize_t)len)
+		return perr_set(err, 0, "cannot write '%s': %s", name, archive_error_string(w->tar));
+	return 0;
+}
+
+static int docker_commit(struct image_writer *w, struct perr *err)
+{
+	cleanup_free char *cfg = xasprintf("%s.json", digest_hex(w->config_digest));
+	cleanup_free char *man = docker_manifest_to_json(cfg, w->tag, &w->layer_paths);
+	if (docker_put_bytes(w, "manifest.json", man, strlen(man), err) < 0)
+		return -1;
+	if (w->tag && w->n_layers) {
+		cleanup_free char *repos = docker_repositories_to_json(
+			w->tag, digest_hex(w->diff_ids.v[w->n_layers - 1]));
+		if (docker_put_bytes(w, "repositories", repos, strlen(repos), err) < 0)
+			return -1;
+	}
+	if (archive_write_close(w->tar) != ARCHIVE_OK)
+		return perr_set(err, 0, "cannot finish archive: %s", archive_error_string(w->tar));
+	if (w->tmp_file && fsync(w->out_fd) < 0)
+		return perr_set(err, errno, "cannot write '%s'", w->tmp_file);
+	close(w->out_fd);
+	w->out_fd = -1;
+	if (w->docker_pid > 0) {
+		pid_t pid = w->docker_pid;
+		w->docker_pid = 0;
+		return docker_wait(pid, w->docker_errfd, "docker load", err);
+	}
+	if (w->tmp_file) {
+		if (rename(w->tmp_file, w->dst.path) < 0)
+			return perr_set(err, errno, "cannot rename to '%s'", w->dst.path);
+		free(w->tmp_file);
+		w->tmp_file = NULL;
+	}
+	return 0;
+}
+
+/* ---------- public ---------- */
+
+int writer_open(const struct imgref *dst, struct image_writer **out, struct perr *err)
+{
+	struct image_writer *w = xcalloc(1, sizeof(*w));
+	int r;
+	w->layout_fd = w->out_fd = w->docker_errfd = -1;
+	w->dst.transport = dst->transport;
+	w->dst.path = dst->path ? xstrdup(dst->path) : NULL;
+	w->dst.text = xstrdup(dst->text);
+	if (dst->transport == T_OCI)
+		w->tag = xstrdup(dst->tag ? dst->tag : "latest");
+	else
+		w->tag = dst->tag ? xstrdup(dst->tag) : NULL;
+	r = dst->transport == T_OCI ? open_oci(w, err) : open_docker(w, err);
+	if (r < 0) {
+		writer_free(w);
+		return perr_wrap(err, "%s", dst->text);
+	}
+	*out = w;
+	return 0;
+}
+
+int writer_layer_tmpfile(struct image_writer *w, struct perr *err)
+{
+	if (w->dst.transport == T_OCI) {
+		/* Named, below the layout, so that the final step is a rename. */
+		char name[] = "blobs/sha256/.pare-tmp-XXXXXX";
+		char *path = xasprintf("/proc/self/fd/%d/%s", w->layout_fd, name);
+		int fd = mkostemp(path, O_CLOEXEC);
+		if (fd < 0 || fchmod(fd, umask_mode(0666)) < 0) {
+			perr_set(err, errno, "cannot create a temporary blob in '%s'", w->dst.text);
+			if (fd >= 0)
+				close(fd), unlink(path);
+			free(path);
+			return -1;
+		}
+		strv_push(&w->tmp_names, xstrdup(path + strlen(path) - strlen(name)));
+		free(path);
+		return fd;
+	}
+	const char *dir = getenv("TMPDIR");
+	int fd = open(dir && *dir ? dir : "/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return perr_set(err, errno, "cannot create a temporary file");
+	return fd;
+}
+
+int writer_add_layer(struct image_writer *w, int fd, const char *digest, int64_t size,
+		     enum compression comp, const char *diff_id, struct perr *err)
+{
+	cleanup_close int cfd = fd;
+	w->layers = xrealloc(w->layers, (w->n_layers + 1) * sizeof(*w->layers));
+	w->layers[w->n_layers++] = (struct descriptor){ .media_type = xstrdup(oci_layer_media_type(comp)),
+							.digest = xstrdup(digest), .size = size };
+	strv_push(&w->diff_ids, xstrdup(diff_id));
+	if (w->dst.transport == T_OCI) {
+		cleanup_free char *rel = xasprintf("blobs/sha256/%s", digest_hex(digest));
+		const char *tmp = w->tmp_names.v[w->tmp_names.n - 1];
+		if (fsync(fd) < 0 || renameat(w->layout_fd, tmp, w->layout_fd, rel) < 0)
+			return perr_set(err, errno, "cannot store blob %s", digest);
+		return 0;
+	}
+	if (comp != COMP_NONE)
+		return perr_set(err, 0, "docker-archive layers must be uncompressed");
+	char *name = xasprintf("%s.tar", digest_hex(diff_id));
+	bool seen = false;
+	for (size_t i = 0; i < w->layer_paths.n; i++)
+		seen |= !strcmp(w->layer_paths.v[i], name);
+	strv_push(&w->layer_paths, name);
+	/* Identical layers (empty ones, say) are stored once. */
+	return seen ? 0 : docker_put_fd(w, name, fd, size, err);
+}
+
+int writer_set_config(struct image_writer *w, const char *raw, size_t len, struct perr *err)
+{
+	w->config_len = len;
+	if (w->dst.transport == T_OCI)
+		return oci_put_blob_bytes(w, raw, len, w->config_digest, err);
+	sha256_buf(raw, len, w->config_digest);
+	cleanup_free char *name = xasprintf("%s.json", digest_hex(w->config_digest));
+	return docker_put_bytes(w, name, raw, len, err);
+}
+
+int writer_commit(struct image_writer *w, struct perr *err)
+{
+	int r;
+	if (!w->config_len)
+		return perr_set(err, 0, "%s: no config written", w->dst.text);
+	r = w->dst.transport == T_OCI ? oci_commit(w, err) : docker_commit(w, err);
+	if (r < 0)
+		return perr_wrap(err, "%s", w->dst.text);
+	w->committed = true;
+	return 0;
+}
+
+void writer_free(struct image_writer *w)
+{
+	struct perr ignored;
+	for (size_t i = 0; w->layout_fd >= 0 && i < w->tmp_names.n; i++)
+		unlinkat(w->layout_fd, w->tmp_names.v[i], 0);
+	if (w->stage_dir)
+		remove_tree_at(AT_FDCWD, w->stage_dir, &ignored);
+	if (w->tar) {
+		if (!w->committed)
+			archive_write_fail(w->tar);
+		archive_write_free(w->tar);
+	}
+	if (w->out_fd >= 0)
+		close(w->out_fd);
+	if (w->tmp_file)
+		unlink(w->tmp_file);
+	if (w->docker_pid > 0) {
+		/* Aborted: docker load sees a truncated stream and fails. */
+		docker_wait(w->docker_pid, w->docker_errfd, "docker load", &ignored);
+	}
+	if (w->layout_fd >= 0)
+		close(w->layout_fd);
+	for (size_t i = 0; i < w->n_layers; i++)
+		descriptor_free(&w->layers[i]);
+	free(w->layers);
+	strv_free(&w->tmp_names);
+	strv_free(&w->layer_paths);
+	strv_free(&w->diff_ids);
+	imgref_free(&w->dst);
+	free(w->tag);
+	free(w->final_dir);
+	free(w);
+}
