@@ -3,8 +3,8 @@
  * Docker's defaults, workdir, and the user resolved from the image's own
  * /etc/passwd and /etc/group (never NSS: nothing of the image is loaded
  * on our side). */
-#ifndef PARE_CONFIG_H
-#define PARE_CONFIG_H
+#ifndef PARE_RUN_PLAN_H
+#define PARE_RUN_PLAN_H
 
 #include <sys/types.h>
 

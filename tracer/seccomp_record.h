@@ -4,8 +4,8 @@
  * everything else fails with EPERM, but clone3, which answers ENOSYS as
  * in Docker's default (libc then falls back to clone). Names are sorted so
  * profiles diff cleanly. */
-#ifndef PARE_PROFILE_H
-#define PARE_PROFILE_H
+#ifndef PARE_SECCOMP_RECORD_H
+#define PARE_SECCOMP_RECORD_H
 
 #include "tracer/trace.h"
 

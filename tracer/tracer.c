@@ -1,7 +1,7 @@
 /* The event loop: strace's next_event()/dispatch shape over a signalfd,
  * the fanotify fd, pid 1's status socket and an optional terminal relay. */
 #define _GNU_SOURCE
-#include "tracer/tracer.h"
+#include "tracer/loop.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -39,35 +39,7 @@ int tracer_mode_parse(const char *s, enum tracer_mode *out)
 	return -1;
 }
 
-/* ---- per-process state: tids we have seen, and their executable ---- */
-
-struct proc {
-	pid_t pid;      /* 0 = empty slot */
-	int32_t exe;    /* trace exe index, -1 = not known yet */
-	bool started;   /* its first ptrace stop was seen */
-};
-
-struct loop {
-	struct trace *t;
-	const struct tracer_opts *o;
-	struct sandbox sb;
-	int sigfd, fan, root_fd;
-	bool use_fan, use_ptrace;
-	struct proc *procs;
-	size_t n_procs, cap_procs;
-	bool init_gone, stop_sent, kill_sent;
-	uint64_t deadline, kill_at;
-	struct run_result *res;
-	char self_exe[4096];
-	pid_t helper;          /* the HTTP probe helper, or 0 */
-	int helper_fd;
-	char *helper_buf;
-	size_t helper_len;
-	unsigned wait_port;          /* the helper waits for this port to accept */
-	uint64_t wait_since, wait_told;
-};
-
-static struct proc *proc_find(struct loop *l, pid_t pid, bool create)
+struct proc *proc_find(struct loop *l, pid_t pid, bool create)
 {
 	if ((l->n_procs + 1) * 2 > l->cap_procs) {
 		size_t cap = l->cap_procs ? l->cap_procs * 2 : 256;
@@ -100,7 +72,7 @@ static struct proc *proc_find(struct loop *l, pid_t pid, bool create)
 }
 
 /* It exec'd: its executable is looked up again. */
-static void proc_forget(struct loop *l, pid_t pid)
+void proc_forget(struct loop *l, pid_t pid)
 {
 	struct proc *p = proc_find(l, pid, false);
 	if (p)
@@ -109,14 +81,14 @@ static void proc_forget(struct loop *l, pid_t pid)
 
 /* It is gone. A tombstone (-1) keeps probe chains intact; rebuilding on
  * growth drops tombstones. */
-static void proc_gone(struct loop *l, pid_t pid)
+void proc_gone(struct loop *l, pid_t pid)
 {
 	struct proc *p = proc_find(l, pid, false);
 	if (p)
 		p->pid = -1;
 }
 
-static ssize_t read_link(const char *path, char *buf, size_t sz)
+ssize_t read_link(const char *path, char *buf, size_t sz)
 {
 	ssize_t n = readlink(path, buf, sz - 1);
 	if (n < 0 || (size_t)n >= sz - 1)
@@ -125,7 +97,7 @@ static ssize_t read_link(const char *path, char *buf, size_t sz)
 	return n;
 }
 
-static uint32_t exe_of(struct loop *l, pid_t pid)
+uint32_t exe_of(struct loop *l, pid_t pid)
 {
 	struct proc *p = proc_find(l, pid, true);
 	if (p->exe >= 0)
@@ -142,7 +114,7 @@ static uint32_t exe_of(struct loop *l, pid_t pid)
 }
 
 /* Paths below our own mounts are the sandbox's, never the image's. */
-static bool is_virtual(const char *p)
+bool is_virtual(const char *p)
 {
 	static const char *const prefixes[] = { "/proc/", "/sys/", "/dev/", SANDBOX_PRIVATE_DIR "/" };
 	for (size_t i = 0; i < ARRAY_SIZE(prefixes); i++)
@@ -150,332 +122,6 @@ static bool is_virtual(const char *p)
 		    !strcmp(p, SANDBOX_PRIVATE_DIR))
 			return true;
 	return false;
-}
-
-/* Lexical clean-up that keeps "..": "//" and "/./" collapse, trailing "/"
- * goes. Returns true when a ".." component remains. */
-static bool tidy_path(char *p)
-{
-	char *w = p;
-	bool dotdot = false;
-	for (const char *r = p; *r;) {
-		if (*r == '/') {
-			while (r[1] == '/')
-				r++;
-			if (r[1] == '.' && (r[2] == '/' || !r[2])) {
-				r += 2;
-				continue;
-			}
-			if (r[1] == '.' && r[2] == '.' && (r[3] == '/' || !r[3]))
-				dotdot = true;
-		}
-		*w++ = *r++;
-	}
-	*w = 0;
-	while (w > p + 1 && w[-1] == '/')
-		*--w = 0;
-	if (!*p)
-		strcpy(p, "/");
-	return dotdot;
-}
-
-/* Resolve ".." physically, in the sandbox's root, where the directory
- * exists; lexically (never above "/") where it does not. */
-static void resolve_dotdot(struct loop *l, char *p, size_t sz)
-{
-	char *slash = strrchr(p, '/');
-	const char *last = slash + 1;
-	bool whole = !strcmp(last, "..");
-	char dir[4096];
-	snprintf(dir, sizeof(dir), "%.*s", whole ? (int)strlen(p) : (int)(slash - p), p);
-	struct perr err;
-	int fd = l->root_fd >= 0 ? root_open_dir(l->root_fd, dir + 1, &err) : -1;
-	char canon[4096];
-	if (fd >= 0) {
-		char link[64];
-		snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
-		ssize_t n = read_link(link, canon, sizeof(canon));
-		close(fd);
-		if (n > 0 && canon[0] == '/') {
-			if (whole)
-				snprintf(p, sz, "%s", canon);
-			else
-				snprintf(p, sz, "%s/%s", strcmp(canon, "/") ? canon : "", last);
-			return;
-		}
-	}
-	if (clean_in_root_path(p, canon, sizeof(canon) - 1, &err) == 0)
-		snprintf(p, sz, "/%s", canon);
-}
-
-/* ---- ptrace ---- */
-
-static int read_string(pid_t pid, uint64_t addr, char *buf, size_t sz)
-{
-	size_t got = 0;
-	while (got < sz - 1) {
-		size_t page = 4096 - ((addr + got) & 4095);
-		size_t want = page < sz - 1 - got ? page : sz - 1 - got;
-		struct iovec local = { buf + got, want };
-		struct iovec remote = { (void *)(uintptr_t)(addr + got), want };
-		ssize_t n = process_vm_readv(pid, &local, 1, &remote, 1, 0);
-		if (n <= 0)
-			return -1;
-		if (memchr(buf + got, 0, n))
-			return 0;
-		got += n;
-	}
-	return -1; /* longer than PATH_MAX: the kernel refuses it too */
-}
-
-/* The directories a ".." climbs out of are looked up too (they may be
- * symlinks the program needs): record each prefix that ends before one. */
-static void record_dotdot_prefixes(struct loop *l, const char *p, enum trace_op op, uint32_t exe)
-{
-	char prefix[4096];
-	for (const char *s = strstr(p, "/.."); s; s = strstr(s + 1, "/.."))
-		if ((s[3] == '/' || !s[3]) && s > p && s - p < (long)sizeof(prefix)) {
-			snprintf(prefix, sizeof(prefix), "%.*s", (int)(s - p), p);
-			const char *last = strrchr(prefix, '/');
-			if (strcmp(last, "/..") && !is_virtual(prefix))
-				trace_add(l->t, prefix, op == OP_CHDIR ? OP_CHDIR : OP_STAT, exe,
-					  SRC_PTRACE);
-		}
-}
-
-/* The absolute path the kernel would look up for (DIRFD, REL) in PID. */
-static int abs_path(struct loop *l, pid_t pid, int dirfd, const char *rel, char *out, size_t sz,
-		    enum trace_op op, uint32_t exe)
-{
-	char base[4096] = "";
-	if (rel[0] != '/') {
-		char link[64];
-		if (dirfd == AT_FDCWD)
-			snprintf(link, sizeof(link), "/proc/%d/cwd", (int)pid);
-		else
-			snprintf(link, sizeof(link), "/proc/%d/fd/%d", (int)pid, dirfd);
-		if (read_link(link, base, sizeof(base)) < 0 || base[0] != '/')
-			return -1;
-	}
-	if ((size_t)snprintf(out, sz, "%s/%s", base, rel) >= sz)
-		return -1;
-	if (tidy_path(out)) {
-		record_dotdot_prefixes(l, out, op, exe);
-		resolve_dotdot(l, out, sz);
-	}
-	return 0;
-}
-
-static enum trace_op open_op(uint64_t flags)
-{
-	if (flags & O_PATH)
-		return OP_OPEN_PATH;
-	if ((flags & O_ACCMODE) != O_RDONLY || (flags & (O_CREAT | O_TRUNC)))
-		return OP_OPEN_WRITE;
-	return (flags & O_DIRECTORY) ? OP_OPEN_DIR : OP_OPEN_READ;
-}
-
-static void on_seccomp(struct loop *l, pid_t pid)
-{
-	struct ptrace_syscall_info info;
-	l->t->stops_ptrace++;
-	if (ptrace(PTRACE_GET_SYSCALL_INFO, pid, sizeof(info), &info) <= 0 ||
-	    info.op != PTRACE_SYSCALL_INFO_SECCOMP)
-		return;
-	uint32_t exe = exe_of(l, pid);
-	if (l->o->syscalls)
-		trace_add_syscall(l->t, (int)info.seccomp.nr, info.arch, exe);
-	uint32_t idx = info.seccomp.ret_data;
-	if (idx >= sc_table_len)
-		return;
-	const struct sc_row *r = &sc_table[idx];
-	const __u64 *a = info.seccomp.args;
-	enum trace_op op = r->op;
-	if (r->kind == SC_OPEN)
-		op = open_op(a[r->flags]);
-	else if (r->kind == SC_OPENAT2) {
-		uint64_t fl = 0;
-		struct iovec lo = { &fl, sizeof(fl) }, re = { (void *)(uintptr_t)a[r->flags], sizeof(fl) };
-		if (process_vm_readv(pid, &lo, 1, &re, 1, 0) == sizeof(fl))
-			op = open_op(fl);
-	}
-	for (int i = 0; i < 2; i++) {
-		const struct sc_path *p = &r->p[i];
-		char rel[4096], path[8192];
-		if (p->path < 0 && p->dirfd < 0)
-			continue;
-		if (r->kind == SC_FD) {
-			strcpy(rel, "");
-		} else if (!a[p->path] || read_string(pid, a[p->path], rel, sizeof(rel)) < 0) {
-			continue; /* NULL (utimensat on an fd) or unreadable: the call fails too */
-		}
-		if (!rel[0] && r->kind != SC_FD)
-			continue; /* AT_EMPTY_PATH: the fd's file was recorded when opened */
-		int dirfd = p->dirfd >= 0 ? (int)a[p->dirfd] : AT_FDCWD;
-		if (abs_path(l, pid, dirfd, rel, path, sizeof(path), op, exe) < 0) {
-			trace_set_lost(l->t, "a relative path's directory could not be read");
-			continue;
-		}
-		if (!is_virtual(path))
-			trace_add(l->t, path, op, exe, SRC_PTRACE);
-	}
-}
-
-static void split_argv(char *buf, size_t n, struct strv *out)
-{
-	for (size_t i = 0; i < n;) {
-		size_t len = strnlen(buf + i, n - i);
-		strv_push(out, strndup(buf + i, len));
-		i += len + 1;
-	}
-}
-
-static void on_exec(struct loop *l, pid_t pid)
-{
-	unsigned long former = 0;
-	ptrace(PTRACE_GETEVENTMSG, pid, 0, &former);
-	if ((pid_t)former != pid)
-		proc_gone(l, (pid_t)former); /* exec from a non-leader thread */
-	proc_forget(l, pid);
-	uint32_t exe = exe_of(l, pid);
-	if (exe == UINT32_MAX)
-		return;
-	if (!is_virtual(l->t->exes.v[exe]))
-		trace_add(l->t, l->t->exes.v[exe], OP_EXEC, exe, SRC_PTRACE);
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
-	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
-	static char buf[131072];
-	ssize_t n = fd >= 0 ? read_full(fd, buf, sizeof(buf)) : -1;
-	cleanup_strv struct strv argv = { 0 };
-	if (n > 0)
-		split_argv(buf, (size_t)n, &argv);
-	trace_add_exec(l->t, exe, argv.v, argv.n);
-}
-
-static bool is_stop_signal(int sig)
-{
-	return sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU;
-}
-
-static void on_stop(struct loop *l, pid_t pid, int status)
-{
-	int sig = WSTOPSIG(status), event = (unsigned)status >> 16;
-	struct proc *p = proc_find(l, pid, true);
-	bool fresh = !p->started;
-	p->started = true;
-	switch (event) {
-	case PTRACE_EVENT_SECCOMP:
-		on_seccomp(l, pid);
-		break;
-	case PTRACE_EVENT_EXEC:
-		on_exec(l, pid);
-		break;
-	case PTRACE_EVENT_FORK:
-	case PTRACE_EVENT_VFORK:
-	case PTRACE_EVENT_CLONE: {
-		/* The child runs the same executable until it execs: known now,
-		 * even if it is gone before its opens are read from fanotify. */
-		unsigned long child = 0;
-		uint32_t exe = exe_of(l, pid);
-		if (exe != UINT32_MAX && ptrace(PTRACE_GETEVENTMSG, pid, 0, &child) == 0 && child)
-			proc_find(l, (pid_t)child, true)->exe = (int32_t)exe;
-		break;
-	}
-	case PTRACE_EVENT_STOP:
-		/* A new tracee's first stop, or a group-stop (job control): keep
-		 * the latter stopped until SIGCONT, as without a tracer. */
-		if (!fresh && is_stop_signal(sig)) {
-			ptrace(PTRACE_LISTEN, pid, 0, 0);
-			return;
-		}
-		break;
-	default:
-		ptrace(PTRACE_CONT, pid, 0, event ? 0 : sig); /* signal-delivery-stop */
-		return;
-	}
-	ptrace(PTRACE_CONT, pid, 0, 0);
-}
-
-/* ---- fanotify ---- */
-
-#define FAN_MASK (FAN_OPEN | FAN_OPEN_EXEC | FAN_CLOSE_WRITE | FAN_ONDIR)
-
-static int fan_open(struct perr *err)
-{
-	int fd = fanotify_init(FAN_CLASS_NOTIF | FAN_CLOEXEC | FAN_NONBLOCK | FAN_UNLIMITED_QUEUE,
-			       O_RDONLY | O_LARGEFILE | O_CLOEXEC | O_NOATIME | O_NONBLOCK);
-	if (fd < 0)
-		return perr_set(err, errno, "cannot start fanotify%s",
-				errno == EPERM ? " (Hint: it needs root; use --tracer ptrace)" : "");
-	return fd;
-}
-
-static int fan_mark(int fan, pid_t init, struct perr *err)
-{
-	char root[64];
-	snprintf(root, sizeof(root), "/proc/%d/root", (int)init);
-	if (fanotify_mark(fan, FAN_MARK_ADD | FAN_MARK_FILESYSTEM, FAN_MASK, AT_FDCWD, root) == 0)
-		return 0;
-	/* Linux < 4.20 has no filesystem marks; a mount mark sees the same
-	 * opens as long as nothing is mounted over the image's paths. */
-	if (errno == EINVAL &&
-	    fanotify_mark(fan, FAN_MARK_ADD | FAN_MARK_MOUNT, FAN_MASK, AT_FDCWD, root) == 0)
-		return 0;
-	return perr_set(err, errno, "cannot add a fanotify mark on the sandbox root");
-}
-
-static void fan_record(struct loop *l, const struct fanotify_event_metadata *m, const char *path,
-		       bool dir)
-{
-	uint32_t exe = exe_of(l, m->pid);
-	if (m->mask & FAN_OPEN_EXEC) {
-		trace_add(l->t, path, OP_EXEC, exe, SRC_FANOTIFY);
-		proc_forget(l, m->pid); /* it runs something else from now on */
-	}
-	if (m->mask & FAN_OPEN)
-		trace_add(l->t, path, dir ? OP_OPEN_DIR : OP_OPEN_READ, exe,
-			  SRC_FANOTIFY);
-	if (m->mask & FAN_CLOSE_WRITE)
-		trace_add(l->t, path, OP_OPEN_WRITE, exe, SRC_FANOTIFY);
-}
-
-static void fan_drain(struct loop *l)
-{
-	static char buf[65536] __attribute__((aligned(__alignof__(struct fanotify_event_metadata))));
-	for (;;) {
-		ssize_t n = read(l->fan, buf, sizeof(buf));
-		if (n <= 0)
-			return;
-		const struct fanotify_event_metadata *m = (void *)buf;
-		for (; FAN_EVENT_OK(m, n); m = FAN_EVENT_NEXT(m, n)) {
-			l->t->events_fanotify++;
-			if (m->vers != FANOTIFY_METADATA_VERSION) {
-				trace_set_lost(l->t, "unexpected fanotify metadata version");
-				continue;
-			}
-			if (m->mask & FAN_Q_OVERFLOW)
-				trace_set_lost(l->t, "the fanotify queue overflowed");
-			if (m->fd < 0)
-				continue;
-			char link[64], path[4096];
-			struct stat st;
-			snprintf(link, sizeof(link), "/proc/self/fd/%d", m->fd);
-			ssize_t len = read_link(link, path, sizeof(path));
-			/* Legacy (fd) groups do not report FAN_ONDIR in the mask. */
-			bool dir = fstat(m->fd, &st) == 0 && S_ISDIR(st.st_mode);
-			close(m->fd);
-			if (len < 0) {
-				trace_set_lost(l->t, "an fanotify event's path could not be read");
-				continue;
-			}
-			static const char deleted[] = " (deleted)";
-			if ((size_t)len > sizeof(deleted) && !strcmp(path + len - 10, deleted))
-				path[len - 10] = 0;
-			if (path[0] == '/' && !is_virtual(path))
-				fan_record(l, m, path, dir);
-		}
-	}
 }
 
 /* ---- the loop ---- */
@@ -486,7 +132,7 @@ static void reap(struct loop *l)
 	pid_t pid;
 	while ((pid = waitpid(-1, &status, __WALL | WNOHANG)) > 0) {
 		if (WIFSTOPPED(status)) {
-			on_stop(l, pid, status);
+			ptrace_on_stop(l, pid, status);
 			continue;
 		}
 		/* Its opens may still sit in the fanotify queue: read them while
