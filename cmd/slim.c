@@ -718,10 +718,12 @@ static int write_image(struct prepared *p, const struct imgref *dst, const struc
 				 .level = comp ? comp->level : 0, .from_upper = from_upper, .upper_fd = upper_fd };
 	w->comp = bo.comp;
 	bo.clamp_mtime = source_date_epoch(&bo.epoch);
-	int fd = writer_layer_tmpfile(iw, err);
+	cleanup_close int fd = writer_layer_tmpfile(iw, err);
 	if (fd < 0 || layer_build(p->rootfd, paths, fd, &bo, &w->layer, err) < 0)
 		return perr_wrap(err, "building the slim layer");
-	if (writer_add_layer(iw, fd, w->layer.digest, w->layer.size, bo.comp, w->layer.diff_id, err) < 0)
+	/* consumed: the writer owns it from here */
+	if (writer_add_layer(iw, steal_fd(&fd), w->layer.digest, w->layer.size, bo.comp,
+			     w->layer.diff_id, err) < 0)
 		return -1;
 	struct strv diff_ids = { 0 };
 	strv_push(&diff_ids, xstrdup(w->layer.diff_id));
@@ -901,13 +903,21 @@ static int write_report(struct slim *s, const char *file, struct prepared *p, co
 	}
 	json_object_set_new(j, "rootless", json_boolean(s->rootless));
 	json_object_set_new(j, "sandbox", sandbox_json(&p->confine));
+	json_t *warn = json_array();
+	for (size_t i = 0; i < k->warnings.n; i++)
+		json_array_append_new(warn, json_string(k->warnings.v[i]));
+	json_object_set_new(j, "warnings", warn);
 	if (s->verify)
 		json_object_set_new(j, "verify_noise_check_ms", json_integer((json_int_t)s->noise_ms));
-	int r = json_dump_file(j, file, JSON_INDENT(1));
+	/* through a temporary name: a reader never sees half a report */
+	cleanup_free char *text = json_dumps(j, JSON_INDENT(1));
 	json_decref(j);
-	if (r < 0)
-		fprintf(stderr, "pare: cannot write the report '%s'\n", file);
-	return r < 0 ? EXIT_FAIL : 0;
+	struct perr err;
+	if (!text || write_file_atomic(file, text, &err) < 0) {
+		fprintf(stderr, "pare: cannot write the report: %s\n", text ? err.msg : "out of memory");
+		return EXIT_FAIL;
+	}
+	return 0;
 }
 
 /* ---- the summary ---- */
@@ -1262,6 +1272,10 @@ int cmd_slim(int argc, char **argv)
 		goto out;
 	}
 	print_summary(s, p.img, dst_text, &w, npr);
+	for (size_t i = 0; i < k.warnings.n; i++)
+		fprintf(stderr, "pare: slim: warning: %s\n", k.warnings.v[i]);
+	if (k.warnings_dropped)
+		fprintf(stderr, "pare: slim: warning: and %zu more (see the report)\n", k.warnings_dropped);
 	if (s->verify) {
 		r = verify(s, rc, dst_text, pr, npr, &verdict);
 		size_t noisy = 0;

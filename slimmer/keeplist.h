@@ -8,8 +8,8 @@
  * package database (unit_kinds below). A profile is found by name in a
  * search path (the user's directories, then the built-in profiles compiled
  * from the JSON files in profiles/), or read from a file. */
-#ifndef PARE_PROFILES_H
-#define PARE_PROFILES_H
+#ifndef PARE_KEEPLIST_H
+#define PARE_KEEPLIST_H
 
 #include "base/util.h"
 

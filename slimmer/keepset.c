@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <fnmatch.h>
 #include <gelf.h>
@@ -49,6 +50,7 @@ void keepset_free(struct keepset *k)
 	strindex_free(&k->index);
 	strv_free(&k->lib_dirs);
 	strv_free(&k->links);
+	strv_free(&k->warnings);
 	memset(k, 0, sizeof(*k));
 }
 
@@ -188,6 +190,28 @@ static int resolve_in(struct keepset *k, int rootfd, const char *path, bool foll
 }
 
 /* ---- ELF and #! ---- */
+
+static void keep_warn(struct keepset *k, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void keep_warn(struct keepset *k, const char *fmt, ...)
+{
+	if (k->warnings.n >= KEEPSET_MAX_WARNINGS) {
+		k->warnings_dropped++;
+		return;
+	}
+	va_list ap;
+	va_start(ap, fmt);
+	char *s = NULL;
+	if (vasprintf(&s, fmt, ap) < 0)
+		s = NULL;
+	va_end(ap);
+	for (size_t i = 0; s && i < k->warnings.n; i++)
+		if (!strcmp(k->warnings.v[i], s)) { /* closure runs again as units grow the set */
+			free(s);
+			return;
+		}
+	if (s)
+		strv_push(&k->warnings, s);
+}
 
 static void add_dir(struct strv *dirs, const char *d)
 {
@@ -334,18 +358,25 @@ static void find_needed(struct keepset *k, int rootfd, const char *name, const c
 				return;
 			}
 		}
+	keep_warn(k, "/%s needs %s, which is in none of its library directories (nor in the original image)",
+		  owner ? owner : "", name);
 }
 
 static void close_elf(struct keepset *k, int rootfd, const char *real, const char *owner)
 {
 	struct perr err;
 	int fd = open_beneath_nofollow(rootfd, real, O_RDONLY | O_CLOEXEC | O_NONBLOCK, &err);
-	if (fd < 0)
+	if (fd < 0) {
+		keep_warn(k, "/%s: its libraries were not followed: %s", real, err.msg);
 		return;
+	}
 	Elf *e = elf_begin(fd, ELF_C_READ_MMAP, NULL);
 	GElf_Ehdr eh;
-	if (!e || elf_kind(e) != ELF_K_ELF || !gelf_getehdr(e, &eh))
+	if (!e || elf_kind(e) != ELF_K_ELF || !gelf_getehdr(e, &eh)) {
+		keep_warn(k, "/%s: its libraries were not followed: not a readable ELF file (%s)",
+			  real, elf_errmsg(-1));
 		goto out;
+	}
 	unsigned char cls = (unsigned char)gelf_getclass(e);
 	size_t nph = 0;
 	elf_getphdrnum(e, &nph);
@@ -413,8 +444,10 @@ out:
 static void close_file(struct keepset *k, int rootfd, const char *real, const char *owner)
 {
 	cleanup_free char *head = read_small(rootfd, real, 256);
-	if (!head)
+	if (!head) {
+		keep_warn(k, "/%s: not read, so nothing it needs was followed", real);
 		return;
+	}
 	if (!memcmp(head, ELFMAG, SELFMAG)) {
 		close_elf(k, rootfd, real, owner);
 	} else if (head[0] == '#' && head[1] == '!') {

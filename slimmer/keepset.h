@@ -61,7 +61,12 @@ struct keepset {
 	struct strv links;       /* the image's symlinks, listed once (keepset_close() runs
 				  * again as units grow the set) */
 	bool links_read;
+	/* What the closure could not follow (an unreadable ELF file, a
+	 * library found nowhere): the slim keeps going, the report says so. */
+	struct strv warnings;
+	size_t warnings_dropped;  /* past KEEPSET_MAX_WARNINGS */
 };
+#define KEEPSET_MAX_WARNINGS 100
 
 void keepset_init(struct keepset *k);
 void keepset_free(struct keepset *k);

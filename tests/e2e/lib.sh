@@ -11,17 +11,20 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# Numbered TAP ("ok N - name", the plan "1..N" at the end): `prove
+# tests/e2e/cli.sh` runs a suite; other output is a "#" comment or ignored.
 check() { # check NAME CMD... : pass when CMD succeeds
 	local name=$1; shift
+	local n=$((pass + fail + skipped + 1))
 	if "$@" >"$work/last.out" 2>&1; then
-		pass=$((pass + 1)); echo "ok - $name"
+		pass=$((pass + 1)); echo "ok $n - $name"
 	else
-		fail=$((fail + 1)); echo "not ok - $name"; sed 's/^/#   /' "$work/last.out" | tail -15
+		fail=$((fail + 1)); echo "not ok $n - $name"; sed 's/^/#   /' "$work/last.out" | tail -15
 	fi
 }
 
 skip() { # skip NAME REASON : reported, counted, not run
-	skipped=$((skipped + 1)); echo "ok - $1 # SKIP $2"
+	skipped=$((skipped + 1)); echo "ok $((pass + fail + skipped)) - $1 # SKIP $2"
 }
 
 one_line_error_n() { # one_line_error_n EXPECTED_RC MAX_LINES CMD... : fails with a short "pare: " message
@@ -72,6 +75,7 @@ start_dockerd() { # the run's shared dockerd (tests/e2e/all.sh), else a private 
 stop_dockerd() { "$top/tests/e2e/dockerd.sh" stop "$dockerdir"; }
 
 finish() {
+	echo "1..$((pass + fail + skipped))"
 	echo "$suite: $pass passed, $fail failed, $skipped skipped"
 	[ $fail -eq 0 ]
 }

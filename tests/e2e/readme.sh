@@ -55,8 +55,8 @@ setup() {
 check "set-up: the placeholder images (myapp, mytool, layout, py)" setup
 
 # ---- Every command line, in order ----
-python3 "$top/tests/e2e/readme_commands.py" "$top/README.md" "$top/profiles/README.md" >"$work/commands.jsonl" ||
-	{ echo "not ok - the READMEs' commands could not be read"; exit 1; }
+check "the READMEs' commands can be read" \
+	bash -c "python3 '$top/tests/e2e/readme_commands.py' '$top/README.md' '$top/profiles/README.md' >'$work/commands.jsonl'"
 while IFS= read -r entry; do
 	where=$(jq -r --arg top "$top/" '"\(.file | ltrimstr($top)):\(.line)"' <<<"$entry")
 	cmd=$(jq -r .cmd <<<"$entry")
@@ -73,7 +73,7 @@ while IFS= read -r entry; do
 		check "$name" bash -c "cd '$run'; timeout 300 bash -c $(printf %q "$cmd") </dev/null; rc=\$?; [ \$rc -eq $want ] || { echo \"exit \$rc, expected $want\"; exit 1; }" ;;
 	esac
 done <"$work/commands.jsonl"
-[ "$(wc -l <"$work/commands.jsonl")" -ge 30 ] || { echo "not ok - only $(wc -l <"$work/commands.jsonl") commands found"; fail=$((fail + 1)); }
+check "at least 30 commands were found ($(wc -l <"$work/commands.jsonl"))" [ "$(wc -l <"$work/commands.jsonl")" -ge 30 ]
 
 # ---- What the READMEs' comments promise about those commands ----
 check "myapp.tar was slimmed into myapp-slim.tar, tagged myapp:latest-slim" \

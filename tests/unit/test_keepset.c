@@ -129,6 +129,26 @@ int main(void)
 	ok(has(&k, "evil", 'l', KEEP_TRACED) && !keepset_find(&k, "etc/shadow"),
 	   "an escaping symlink stays a symlink; its target is looked up in the root only");
 	ok(!keepset_find(&k, "data/missing"), "paths not in the image are dropped");
+	ok(k.warnings.n == 0, "a complete closure warns of nothing");
+	keepset_free(&k);
+
+	/* What the closure cannot follow is said, not dropped: a binary whose
+	 * library is nowhere, an ELF file that does not parse. */
+	ok(copy("/usr/bin/true", "usr/local/bin/orphan"), "test tree: an ELF without its library");
+	put("usr/local/bin/broken", "\177ELF\2\1\1 truncated");
+	char libc[4200];
+	snprintf(libc, sizeof(libc), "%s/usr/lib/x86_64-linux-gnu/libc.so.6", root);
+	unlink(libc);
+	const char *s3[] = { "/usr/local/bin/orphan", "/usr/local/bin/broken" };
+	ok(closed(&k, s3, 2) == 0, "closure with a missing library and a broken ELF file");
+	bool needs = false, broken = false;
+	for (size_t i = 0; i < k.warnings.n; i++) {
+		needs |= strstr(k.warnings.v[i], "/usr/local/bin/orphan needs libc.so.6, which is in none") != NULL;
+		broken |= strstr(k.warnings.v[i], "usr/local/bin/broken: its libraries were not followed") != NULL;
+		tap_diag("warning: %s", k.warnings.v[i]);
+	}
+	ok(needs, "warned: the library found nowhere");
+	ok(broken, "warned: the ELF file that does not parse");
 	keepset_free(&k);
 
 	rm_rf(tmp);
