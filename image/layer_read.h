@@ -3,8 +3,8 @@
  * whole uncompressed stream, bytes after the tar end marker included, is
  * hashed for the diff_id. Nothing is trusted until layer_stream_finish()
  * returns 0. */
-#ifndef PARE_LAYER_H
-#define PARE_LAYER_H
+#ifndef PARE_LAYER_READ_H
+#define PARE_LAYER_READ_H
 
 #include "image/source.h"
 

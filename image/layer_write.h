@@ -1,8 +1,8 @@
 /* Building one new layer from a rootfs directory and a list of paths.
  * Entries are written in sorted order with numeric owners and no
  * atime/ctime, so the same inputs give byte-identical layers. */
-#ifndef PARE_BUILD_H
-#define PARE_BUILD_H
+#ifndef PARE_LAYER_WRITE_H
+#define PARE_LAYER_WRITE_H
 
 #include "base/digest.h"
 #include "image/image.h"
