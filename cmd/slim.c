@@ -136,12 +136,7 @@ static int read_lines(const char *opt, const char *file, struct strv *out)
 static bool looks_like_image(const char *arg)
 {
 	struct stat st;
-	static const char *const prefixes[] = { "oci:", "docker-archive:", "docker-daemon:", "docker://",
-						"oci-archive:" };
-	for (size_t i = 0; i < ARRAY_SIZE(prefixes); i++)
-		if (!strncmp(arg, prefixes[i], strlen(prefixes[i])))
-			return true;
-	return arg[0] != '/' && stat(arg, &st) == 0;
+	return imgref_has_transport(arg) || (arg[0] != '/' && stat(arg, &st) == 0);
 }
 
 /* A malformed probe is a usage error, found before anything runs. */

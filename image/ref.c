@@ -7,6 +7,20 @@
 static const char *const transport_names[] = { "oci", "docker-archive", "docker-daemon" };
 #define KNOWN_TRANSPORTS "oci:DIR[:TAG], docker-archive:FILE[:NAME:TAG], docker-daemon:NAME:TAG"
 
+/* Every transport prefix a skopeo user may type, ours and those still to
+ * come (docker://, oci-archive:), so that "--http docker://x" reads as an
+ * image, not a probe. */
+static const char *const transport_prefixes[] = { "oci:", "docker-archive:", "docker-daemon:",
+						  "docker://", "oci-archive:" };
+
+bool imgref_has_transport(const char *s)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(transport_prefixes); i++)
+		if (!strncmp(s, transport_prefixes[i], strlen(transport_prefixes[i])))
+			return true;
+	return false;
+}
+
 const char *transport_name(enum transport t)
 {
 	return transport_names[t];

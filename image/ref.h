@@ -20,6 +20,8 @@ struct imgref {
 int imgref_parse(const char *s, bool for_write, struct imgref *out, struct perr *err);
 void imgref_free(struct imgref *r);
 const char *transport_name(enum transport t);
+/* Does S start with a transport prefix skopeo knows (oci:, docker://, ...)? */
+bool imgref_has_transport(const char *s);
 /* docker's full form of a reference, for comparing names as docker does:
  * "rw/php" -> "docker.io/rw/php:latest", "redis:7" ->
  * "docker.io/library/redis:7"; malloc'd. */
