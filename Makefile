@@ -42,6 +42,12 @@ $(B)/CFLAGS: FORCE
 	@mkdir -p $(B)
 	@echo '$(ALL_CFLAGS) $(LDFLAGS)' | cmp -s - $@ || echo '$(ALL_CFLAGS) $(LDFLAGS)' > $@
 
+# Rebuild the archives when a library's file list changes (a file moved
+# or removed would otherwise stay in the old archive).
+$(B)/SOURCES: FORCE
+	@mkdir -p $(B)
+	@echo '$(BASE_SRC) $(IMAGE_SRC) $(TRACER_SRC) $(SLIMMER_SRC)' | cmp -s - $@ || echo '$(BASE_SRC) $(IMAGE_SRC) $(TRACER_SRC) $(SLIMMER_SRC)' > $@
+
 $(B)/%.o: %.c $(B)/CFLAGS
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
@@ -55,14 +61,14 @@ $(B)/gen/builtin_profiles.c: $(PROFILES) scripts/embed-profiles.sh
 $(B)/gen/builtin_profiles.o: $(B)/gen/builtin_profiles.c $(B)/CFLAGS
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
-$(B)/libbase.a: $(BASE_OBJ)
-	$(AR) rcs $@ $^
+$(B)/libbase.a: $(BASE_OBJ) $(B)/SOURCES
+	rm -f $@ && $(AR) rcs $@ $(filter %.o,$^)
 
-$(B)/libimage.a: $(IMAGE_OBJ)
-	$(AR) rcs $@ $^
+$(B)/libimage.a: $(IMAGE_OBJ) $(B)/SOURCES
+	rm -f $@ && $(AR) rcs $@ $(filter %.o,$^)
 
-$(B)/libslimmer.a: $(SLIMMER_OBJ) $(B)/gen/builtin_profiles.o
-	$(AR) rcs $@ $^
+$(B)/libslimmer.a: $(SLIMMER_OBJ) $(B)/gen/builtin_profiles.o $(B)/SOURCES
+	rm -f $@ && $(AR) rcs $@ $(filter %.o,$^)
 
 # moby's default seccomp profile, compiled in the same way (tracer/seccomp/).
 $(B)/gen/seccomp_default.c: tracer/seccomp/docker-default.json scripts/embed-file.sh
@@ -72,8 +78,8 @@ $(B)/gen/seccomp_default.c: tracer/seccomp/docker-default.json scripts/embed-fil
 $(B)/gen/seccomp_default.o: $(B)/gen/seccomp_default.c $(B)/CFLAGS
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
-$(B)/libtracer.a: $(TRACER_OBJ) $(B)/gen/seccomp_default.o
-	$(AR) rcs $@ $^
+$(B)/libtracer.a: $(TRACER_OBJ) $(B)/gen/seccomp_default.o $(B)/SOURCES
+	rm -f $@ && $(AR) rcs $@ $(filter %.o,$^)
 
 # Link order: a library before the ones it uses.
 LIBS_A := $(B)/libslimmer.a $(B)/libtracer.a $(B)/libimage.a $(B)/libbase.a
