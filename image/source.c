@@ -97,13 +97,14 @@ int image_open_layer_blob(struct image *img, size_t idx, struct blob **out, stru
 
 void image_close(struct image *img)
 {
+	/* first: the transport is read from the ref */
+	if (img->ref.transport < ARRAY_SIZE(transports) && transports[img->ref.transport])
+		transports[img->ref.transport]->close(img);
 	imgref_free(&img->ref);
 	manifest_free(&img->manifest);
 	image_config_free(&img->config);
 	free(img->config_raw);
 	strv_free(&img->repo_tags);
 	free(img->tag);
-	if (img->ref.transport < ARRAY_SIZE(transports) && transports[img->ref.transport])
-		transports[img->ref.transport]->close(img);
 	free(img);
 }

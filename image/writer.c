@@ -422,7 +422,10 @@ void writer_free(struct image_writer *w)
 	if (w->stage_dir)
 		remove_tree_at(AT_FDCWD, w->stage_dir, &ignored);
 	if (w->tar) {
-		if (!w->committed)
+		/* A stream to docker load must end truncated, so that it fails;
+		 * a temporary file is removed below, and closing it normally
+		 * lets libarchive free its filters (after a fail it leaks them). */
+		if (!w->committed && w->docker_pid > 0)
 			archive_write_fail(w->tar);
 		archive_write_free(w->tar);
 	}
@@ -445,5 +448,7 @@ void writer_free(struct image_writer *w)
 	imgref_free(&w->dst);
 	free(w->tag);
 	free(w->final_dir);
+	free(w->stage_dir);
+	free(w->tmp_file);
 	free(w);
 }
