@@ -45,13 +45,19 @@ make -s -C "$top" build/tests/golden >/dev/null
 g=oci:$work/golden/oci n=20000
 hyperfine --style basic --runs "$runs" --warmup 1 --export-json "$work/c.json" \
 	-n untraced "$P run $g stat-loop $n" \
-	-n "untraced, unconfined" "$P run --security-opt seccomp=unconfined $g stat-loop $n" \
 	-n auto "$P probe -o $work/t.json $g stat-loop $n" \
 	-n "auto, 1 cpu" "taskset -c 0 $P probe -o $work/t.json $g stat-loop $n" >"$work/c.log" 2>&1 || { cat "$work/c.log"; exit 1; }
 echo "(c) cost of one ptrace stop ($n stat calls, median of $runs runs):"
 jq -r --argjson n $n '(.results[] | select(.command == "untraced") | .median) as $base |
 	.results[] | select(.command != "untraced" and .command != "untraced, unconfined") | "  \(.command | . + "            " | .[0:12]) \((.median - $base) / $n * 1e6 | floor) us per stop"' "$work/c.json"
-jq -r --argjson n $n '(.results | map({(.command): .median}) | add) as $m |
-	"  the seccomp policy per syscall (untraced): \(($m.untraced - $m["untraced, unconfined"]) / $n * 1e9 | floor) ns"' "$work/c.json"
+# (d) what the seccomp policy costs: per call (the slope over N stat calls)
+# and per run (compiling and installing it), untraced, against unconfined.
+m=200000
+hyperfine --style basic --runs "$runs" --warmup 1 --export-json "$work/d.json" \
+	-n "policy 0" "$P run $g stat-loop 0" -n "policy N" "$P run $g stat-loop $m" \
+	-n "unconf 0" "$P run --security-opt seccomp=unconfined $g stat-loop 0" \
+	-n "unconf N" "$P run --security-opt seccomp=unconfined $g stat-loop $m" >"$work/d.log" 2>&1 || { cat "$work/d.log"; exit 1; }
+jq -r --argjson m $m '(.results | map({(.command): .median}) | add) as $t |
+	"(d) the seccomp policy, untraced (median of '"$runs"' runs): \(((($t["policy N"] - $t["policy 0"]) - ($t["unconf N"] - $t["unconf 0"])) / $m * 1e9) | floor) ns per syscall, \((($t["policy 0"] - $t["unconf 0"]) * 1000 * 10 | floor) / 10) ms per run"' "$work/d.json"
 "$P" probe --tracer auto -o "$work/t.json" --entrypoint python3 "$img" -c "$PY" >/dev/null 2>&1
 echo "one python3 run of (a): $(jq .events.ptrace_stops "$work/t.json") ptrace stops, $(jq .events.fanotify "$work/t.json") fanotify events in auto mode"
