@@ -540,11 +540,14 @@ static int cmd_explain(int argc, char **argv)
 		return usage_error("profile explain", "'%s' is not an absolute path", arg);
 	clean[0] = '/';
 	json_error_t jerr;
-	if (access(pc->report, R_OK) < 0) {
-		fprintf(stderr, "pare: cannot read report '%s': %s\n", pc->report, strerror(errno));
+	cleanup_free char *text = NULL;
+	size_t len;
+	/* the side-file reader: a FIFO or a device is refused, never waited on */
+	if (read_side_file(pc->report, 1u << 30, &text, &len, &err) < 0) {
+		fprintf(stderr, "pare: cannot read the report: %s\n", err.msg);
 		return EXIT_FAIL;
 	}
-	json_t *rep = json_load_file(pc->report, 0, &jerr);
+	json_t *rep = json_loadb(text, len, 0, &jerr);
 	json_t *list = rep ? json_object_get(rep, "paths") : NULL;
 	if (!json_is_array(list)) {
 		fprintf(stderr, "pare: %s: %s\n", pc->report,

@@ -165,6 +165,9 @@ check "errors: an unknown profile command is a usage error" \
 	bash -c "$(declare -f one_line_error); work='$work'; one_line_error 2 '$PARE' profile nope"
 check "errors: explain needs --report" \
 	bash -c "$(declare -f one_line_error); work='$work'; one_line_error 2 '$PARE' profile explain /etc/passwd"
+mkfifo "$work/report.fifo"
+check "errors: explain with a FIFO as the report: refused at once, named" \
+	timeout 10 bash -c "$(declare -f one_line_error); work='$work'; one_line_error 1 '$PARE' profile explain --report '$work/report.fifo' /etc/passwd && grep -q 'report.fifo.* is a FIFO' '$work/err'"
 check "errors: from-trace of a missing trace names it" \
 	bash -c "$(declare -f one_line_error); work='$work'; one_line_error 1 '$PARE' profile from-trace '$work/none.json' && grep -q \"trace: cannot read '$work/none.json'\" '$work/err'"
 check "errors: merge of one profile is a usage error" \
