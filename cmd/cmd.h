@@ -100,7 +100,6 @@ int open_image(const char *text, const struct common_opts *co, struct image **im
 /* IMG's tree from the cache (or a temporary one with NO_CACHE), evicting
  * past CACHE_MAX (CACHE_MAX_UNSET: $PARE_CACHE_MAX or the default), and
  * *ROOTFD on it (O_PATH); reports its own errors. 0, or EXIT_FAIL. */
-#define CACHE_MAX_UNSET UINT64_MAX
 int open_rootfs(struct image *img, const struct common_opts *co, bool no_cache, uint64_t cache_max,
 		struct rootfs *rfs, int *rootfd);
 

@@ -97,9 +97,9 @@ int cmd_probe(int argc, char **argv)
 	if (!r)
 		r = run_execute(&rc, &p, rc.mode, &t, &res);
 	if (!r) {
-		trace_check_image(&t, p.rootfd);
+		trace_check_image(&t, p.s.rootfd);
 		struct trace_meta m = {
-			.image = p.img->ref.text, .argv = (const char *const *)p.plan.argv.v,
+			.image = p.s.img->ref.text, .argv = (const char *const *)p.s.plan.argv.v,
 			.tracers = { res.used_fanotify ? "fanotify" : NULL,
 				     res.used_ptrace ? "ptrace" : NULL },
 			.rootless = res.rootless, .timed_out = res.timed_out, .status = res.status,

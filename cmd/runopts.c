@@ -186,29 +186,6 @@ static void tty_raw(struct prepared *p)
 		p->raw = true;
 }
 
-static int pick_shell(int rootfd, struct run_cmd *rc, struct prepared *p)
-{
-	static char *sh[] = { "/bin/sh", NULL };
-	static char *bb[] = { SANDBOX_PRIVATE_DIR "/busybox", "sh", NULL };
-	if (image_has_path(rootfd, "/bin/sh")) {
-		rc->ov.entrypoint = "";
-		rc->ov.cmd = sh;
-		rc->ov.ncmd = 1;
-		return 0;
-	}
-	struct stat st;
-	if (stat(HOST_BUSYBOX, &st) < 0) {
-		fprintf(stderr, "pare: the image has no /bin/sh and %s is missing\n"
-				"(Hint: apt-get install busybox-static)\n", HOST_BUSYBOX);
-		return EXIT_FAIL;
-	}
-	p->spec.busybox = HOST_BUSYBOX;
-	rc->ov.entrypoint = "";
-	rc->ov.cmd = bb;
-	rc->ov.ncmd = 2;
-	return 0;
-}
-
 /* The confinement, from the options (before any work, so that a bad
  * profile or capability name fails at once); its fallback told once. */
 static int confine_setup(struct run_cmd *rc, struct prepared *p)
@@ -224,7 +201,6 @@ static int confine_setup(struct run_cmd *rc, struct prepared *p)
 		return EXIT_USAGE;
 	}
 	p->have_confine = true;
-	p->spec.confine = &p->confine;
 	if (p->confine.notice && !rc->notice_told)
 		fprintf(stderr, "pare: warning: %s\n", p->confine.notice);
 	rc->notice_told = true;
@@ -235,60 +211,28 @@ int run_prepare(struct run_cmd *rc, struct prepared *p)
 {
 	struct perr err = { 0 };
 	memset(p, 0, sizeof(*p));
-	p->rootfd = p->master = p->slave = p->null_fd = -1;
+	p->s.rootfd = p->s.master = p->s.slave = p->s.null_fd = -1;
 	int r = confine_setup(rc, p);
 	if (r)
 		return r;
-	if (open_image(rc->ref, &rc->co, &p->img))
-		return EXIT_FAIL;
-	if (open_rootfs(p->img, &rc->co, rc->no_cache, rc->cache_max, &p->rfs, &p->rootfd))
-		return EXIT_FAIL;
-	if (rc->shell) {
-		r = pick_shell(p->rootfd, rc, p);
-		if (r)
-			return r;
-		rc->tty = rc->interactive = true;
-	} else {
-		rc->ov.cmd = rc->cmd;
-		rc->ov.ncmd = rc->ncmd;
+	cleanup_free char *cache = rc->no_cache ? NULL : rootfs_default_cache();
+	struct session_opts o = {
+		.ref = rc->ref, .open = rc->co.open, .cache_dir = cache, .cache_max = rc->cache_max,
+		.ov = rc->ov, .shell = rc->shell, .busybox = HOST_BUSYBOX,
+		.interactive = rc->interactive, .net_host = rc->net_host, .confine = &p->confine,
+		.warn = warn_print, .layer_done = progress_layer, .ctx = "unpack",
+	};
+	if (!rc->shell) {
+		o.ov.cmd = rc->cmd;
+		o.ov.ncmd = rc->ncmd;
 	}
-	rc->ov.env = rc->env.v;
-	rc->ov.nenv = rc->env.n;
-	rc->ov.tty = rc->tty;
-	if (run_plan_build(p->rootfd, &p->img->config, &rc->ov, &p->plan, &err) < 0) {
-		perr_wrap(&err, "%s", p->img->ref.text);
+	o.ov.env = rc->env.v;
+	o.ov.nenv = rc->env.n;
+	o.ov.tty = rc->tty;
+	if (session_open(&o, &p->s, &err) < 0)
 		return report(&err);
-	}
-	if (rc->tty) {
-		if (pty_open(&p->master, &p->slave, &err) < 0)
-			return report(&err);
-		for (int i = 0; i < 3; i++)
-			p->spec.proc.fds[i] = p->slave;
-		p->spec.proc.tty = true;
-		if (!rc->interactive) /* docker -t without -i: no input */
-			p->spec.proc.fds[0] = p->slave;
-	} else {
-		p->null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-		p->spec.proc.fds[0] = rc->interactive ? STDIN_FILENO : p->null_fd;
-		p->spec.proc.fds[1] = STDOUT_FILENO;
-		p->spec.proc.fds[2] = STDERR_FILENO;
-	}
-	p->spec.rootfs = p->rfs.path;
-	p->spec.hostname = rc->ov.hostname;
-	p->spec.net_host = rc->net_host;
-	p->spec.proc.argv = p->plan.argv.v;
-	p->spec.proc.envp = p->plan.env.v;
-	p->spec.proc.cwd = p->plan.cwd;
-	p->spec.proc.uid = p->plan.uid;
-	p->spec.proc.gid = p->plan.gid;
-	p->spec.proc.groups = p->plan.groups;
-	p->spec.proc.ngroups = p->plan.ngroups;
-	if (geteuid() != 0 && p->plan.uid != 0) {
-		fprintf(stderr, "pare: warning: rootless: running as root in a user namespace "
-				"instead of uid %u\n", (unsigned)p->plan.uid);
-		p->spec.proc.uid = p->spec.proc.gid = 0;
-		p->spec.proc.ngroups = 0;
-	}
+	if (rc->shell)
+		rc->tty = rc->interactive = true;
 	return 0;
 }
 
@@ -297,13 +241,13 @@ int run_execute(struct run_cmd *rc, struct prepared *p, enum tracer_mode mode, s
 {
 	struct perr err = { 0 };
 	struct tracer_opts o = { .mode = mode, .syscalls = rc->syscalls,
-				 .timeout_ms = rc->timeout_ms, .stop_signal = p->plan.stop_signal,
-				 .grace_ms = rc->grace_ms, .tty_master = p->master,
+				 .timeout_ms = rc->timeout_ms, .stop_signal = p->s.plan.stop_signal,
+				 .grace_ms = rc->grace_ms, .tty_master = p->s.master,
 				 .http = p->http, .n_http = p->n_http, .http_results = p->http_results,
 				 .on_wait = progress_wait, .wait_ctx = (void *)(p->what ? p->what : "run") };
-	if (p->master >= 0 && rc->interactive)
+	if (p->s.master >= 0 && p->s.interactive)
 		tty_raw(p);
-	int r = tracer_run(&p->spec, &o, t, res, &err);
+	int r = tracer_run(&p->s.spec, &o, t, res, &err);
 	if (p->raw)
 		tcsetattr(STDIN_FILENO, TCSANOW, &p->saved);
 	p->raw = false;
@@ -351,19 +295,8 @@ void run_cleanup(struct prepared *p)
 {
 	if (p->raw)
 		tcsetattr(STDIN_FILENO, TCSANOW, &p->saved);
-	if (p->master >= 0)
-		close(p->master);
-	if (p->slave >= 0)
-		close(p->slave);
-	if (p->null_fd >= 0)
-		close(p->null_fd);
-	if (p->rootfd >= 0)
-		close(p->rootfd);
-	run_plan_free(&p->plan);
-	rootfs_release(&p->rfs);
-	if (p->img)
-		image_close(p->img);
-	p->img = NULL;
+	p->raw = false;
+	session_close(&p->s);
 	if (p->have_confine)
 		confine_free(&p->confine);
 	p->have_confine = false;

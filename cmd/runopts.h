@@ -10,6 +10,7 @@
 #include "tracer/run_plan.h"
 #include "tracer/seccomp_record.h"
 #include "tracer/tracer.h"
+#include "tracer/session.h"
 #include "cmd/cmd.h"
 
 enum {
@@ -97,17 +98,15 @@ struct run_cmd {
 	size_t ncmd;
 };
 
+/* A command's session (tracer/session.h) and what only the command
+ * needs: the confinement it prepared once, our terminal's mode, the HTTP
+ * probes and the name of the step for the next run_execute. */
 struct prepared {
-	struct image *img;
-	struct rootfs rfs;
-	struct run_plan plan;
-	int rootfd, master, slave, null_fd;
-	struct sandbox_spec spec;
+	struct session s;
 	struct confinement confine;
 	bool have_confine;
 	struct termios saved;
 	bool raw;
-	/* HTTP probes for the next run_execute */
 	const struct http_probe *http;
 	size_t n_http;
 	struct http_result *http_results;

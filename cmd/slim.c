@@ -386,14 +386,14 @@ static void output_open(struct run_output *o, struct prepared *p)
 {
 	o->out = memfd_create("pare-probe-stdout", MFD_CLOEXEC);
 	o->err = memfd_create("pare-probe-stderr", MFD_CLOEXEC);
-	p->spec.proc.fds[1] = o->out >= 0 ? o->out : STDOUT_FILENO;
-	p->spec.proc.fds[2] = o->err >= 0 ? o->err : STDERR_FILENO;
+	p->s.spec.proc.fds[1] = o->out >= 0 ? o->out : STDOUT_FILENO;
+	p->s.spec.proc.fds[2] = o->err >= 0 ? o->err : STDERR_FILENO;
 }
 
 static void output_close(struct run_output *o, struct prepared *p)
 {
-	p->spec.proc.fds[1] = STDOUT_FILENO;
-	p->spec.proc.fds[2] = STDERR_FILENO;
+	p->s.spec.proc.fds[1] = STDOUT_FILENO;
+	p->s.spec.proc.fds[2] = STDERR_FILENO;
 	closep(&o->out);
 	closep(&o->err);
 }
@@ -418,15 +418,15 @@ static void note_tracers(struct slim *s, const struct run_result *res)
 static int run_exec_probe(struct slim *s, size_t i, struct run_cmd *rc, struct prepared *p,
 			  struct trace *t, struct probe_result *pr, const char *what, bool must_succeed)
 {
-	char **saved_argv = p->spec.proc.argv;
+	char **saved_argv = p->s.spec.proc.argv;
 	char *argv[] = { "/bin/sh", "-c", (char *)s->probes[i].cmd, NULL };
 	if (s->probes[i].kind == P_EXEC)
-		p->spec.proc.argv = argv;
+		p->s.spec.proc.argv = argv;
 	struct run_output o;
 	output_open(&o, p);
 	struct run_result res;
 	int r = run_execute(rc, p, t ? rc->mode : TRACER_OFF, t, &res);
-	p->spec.proc.argv = saved_argv;
+	p->s.spec.proc.argv = saved_argv;
 	if (!r) {
 		if (t)
 			note_tracers(s, &res);
@@ -592,11 +592,11 @@ static void seed(struct slim *s, struct keepset *k, struct prepared *p, const st
 		}
 	}
 	/* The command's executable as exec would find it in the image's PATH. */
-	const char *cmd = p->plan.argv.v[0];
+	const char *cmd = p->s.plan.argv.v[0];
 	const char *path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-	for (size_t i = 0; i < p->plan.env.n; i++)
-		if (!strncmp(p->plan.env.v[i], "PATH=", 5))
-			path = p->plan.env.v[i] + 5;
+	for (size_t i = 0; i < p->s.plan.env.n; i++)
+		if (!strncmp(p->s.plan.env.v[i], "PATH=", 5))
+			path = p->s.plan.env.v[i] + 5;
 	if (strchr(cmd, '/')) {
 		keepset_add(k, cmd, KEEP_COMMAND, NULL);
 	} else {
@@ -604,23 +604,23 @@ static void seed(struct slim *s, struct keepset *k, struct prepared *p, const st
 		char *save = NULL;
 		for (char *d = strtok_r(copy, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
 			cleanup_free char *cand = xasprintf("%s/%s", d, cmd);
-			if (image_has_path(p->rootfd, cand)) {
+			if (image_has_path(p->s.rootfd, cand)) {
 				keepset_add(k, cand, KEEP_COMMAND, NULL);
 				break;
 			}
 		}
 	}
-	keepset_add(k, p->plan.cwd, KEEP_WORKDIR, NULL);
+	keepset_add(k, p->s.plan.cwd, KEEP_WORKDIR, NULL);
 	/* A user named in the config is looked up in the image's own files
 	 * when the slim image runs (by pare, docker and runc alike). */
-	const char *user = p->img->config.user;
+	const char *user = p->s.img->config.user;
 	if (user && *user && strspn(user, "0123456789:") != strlen(user)) {
 		keepset_add(k, "/etc/passwd", KEEP_ALWAYS, "the image's User");
 		keepset_add(k, "/etc/group", KEEP_ALWAYS, "the image's User");
 	}
-	for (size_t i = 0; i < p->img->config.volumes.n; i++)
-		keepset_add(k, p->img->config.volumes.v[i], KEEP_ALWAYS, "VOLUME");
-	rules_seed(&s->rules, k, p->rootfd);
+	for (size_t i = 0; i < p->s.img->config.volumes.n; i++)
+		keepset_add(k, p->s.img->config.volumes.v[i], KEEP_ALWAYS, "VOLUME");
+	rules_seed(&s->rules, k, p->s.rootfd);
 }
 
 /* Regular files and bytes of the unpacked image (the "before"). */
@@ -714,7 +714,7 @@ static int write_image(struct prepared *p, const struct imgref *dst, const struc
 	w->comp = bo.comp;
 	bo.clamp_mtime = source_date_epoch(&bo.epoch);
 	cleanup_close int fd = writer_layer_tmpfile(iw, err);
-	if (fd < 0 || layer_build(p->rootfd, paths, fd, &bo, &w->layer, err) < 0)
+	if (fd < 0 || layer_build(p->s.rootfd, paths, fd, &bo, &w->layer, err) < 0)
 		return perr_wrap(err, "building the slim layer");
 	/* consumed: the writer owns it from here */
 	if (writer_add_layer(iw, steal_fd(&fd), w->layer.digest, w->layer.size, bo.comp,
@@ -729,8 +729,8 @@ static int write_image(struct prepared *p, const struct imgref *dst, const struc
 	}
 	/* The same input gives the same image: "created" stays the input's
 	 * unless SOURCE_DATE_EPOCH says otherwise. */
-	cleanup_free char *cfg = config_rewrite(p->img->config_raw, p->img->config_len, &diff_ids,
-						"pare slim", *created ? created : p->img->config.created, err);
+	cleanup_free char *cfg = config_rewrite(p->s.img->config_raw, p->s.img->config_len, &diff_ids,
+						"pare slim", *created ? created : p->s.img->config.created, err);
 	strv_free(&diff_ids);
 	if (!cfg || writer_set_config(iw, cfg, strlen(cfg), err) < 0)
 		return -1;
@@ -858,7 +858,7 @@ static int write_report(struct slim *s, const char *file, struct prepared *p, co
 		cleanup_free char *abs = xasprintf("/%s", paths->v[i]);
 		json_t *o = json_pack("{s:s,s:s,s:o}", "path", abs, "type", type, "reasons", rs);
 		char target[4097];
-		ssize_t n = type[0] == 'l' ? readlinkat(p->rootfd, paths->v[i], target, sizeof(target) - 1) : -1;
+		ssize_t n = type[0] == 'l' ? readlinkat(p->s.rootfd, paths->v[i], target, sizeof(target) - 1) : -1;
 		if (n >= 0) { /* lets 'pare profile explain' follow the names a user types */
 			target[n] = 0;
 			json_object_set_new(o, "target", json_string(target));
@@ -867,7 +867,7 @@ static int write_report(struct slim *s, const char *file, struct prepared *p, co
 	}
 	json_t *j = json_pack(
 		"{s:s,s:s,s:{s:I,s:I,s:I},s:{s:I,s:I,s:I,s:I,s:s,s:s},s:o,s:o,s:o}", "image",
-		p->img->ref.text, "output", dst, "before", "compressed",
+		p->s.img->ref.text, "output", dst, "before", "compressed",
 		(json_int_t)w->before_compressed, "bytes", (json_int_t)w->before_bytes, "entries",
 		(json_int_t)w->before_files, "after", "compressed", (json_int_t)w->layer.size,
 		"bytes", (json_int_t)w->after_bytes,
@@ -1176,11 +1176,11 @@ int cmd_slim(int argc, char **argv)
 	}
 	r = run_prepare(rc, &p);
 	p.what = "slim";
-	if (r || (r = plan_probes(s, &p.img->config)))
+	if (r || (r = plan_probes(s, &p.s.img->config)))
 		goto out;
 	npr = s->nprobes;
 	pr = xcalloc(npr, sizeof(*pr));
-	dst_text = rc->output ? xstrdup(rc->output) : default_output(p.img);
+	dst_text = rc->output ? xstrdup(rc->output) : default_output(p.s.img);
 	if (!dst_text) {
 		r = usage_error("slim", "the image comes from standard input: name the output with -o");
 		goto out;
@@ -1191,7 +1191,7 @@ int cmd_slim(int argc, char **argv)
 	}
 	if ((r = compress_fits("slim", s->have_compress ? &s->compress : NULL, &dst)))
 		goto out;
-	if (s->execs.n && !image_has_path(p.rootfd, "/bin/sh")) {
+	if (s->execs.n && !image_has_path(p.s.rootfd, "/bin/sh")) {
 		fprintf(stderr, "pare: slim: --exec needs /bin/sh in the image\n");
 		r = EXIT_FAIL;
 		goto out;
@@ -1208,15 +1208,15 @@ int cmd_slim(int argc, char **argv)
 			r = report(&err);
 			goto out;
 		}
-		p.spec.upper_dir = upper_dir;
+		p.s.spec.upper_dir = upper_dir;
 	}
 	if ((r = run_probes(s, rc, &p, &t, pr, "", true)))
 		goto out;
 	if (s->verify) { /* before anything is written: a flaky probe fails the slim */
-		const char *shared_upper = p.spec.upper_dir;
-		p.spec.upper_dir = NULL; /* the second run starts from the image, not from what the first wrote */
+		const char *shared_upper = p.s.spec.upper_dir;
+		p.s.spec.upper_dir = NULL; /* the second run starts from the image, not from what the first wrote */
 		r = check_noise(s, rc, &p, pr, npr, &s->noise_ms);
-		p.spec.upper_dir = shared_upper;
+		p.s.spec.upper_dir = shared_upper;
 		if (r)
 			goto out;
 	}
@@ -1235,24 +1235,24 @@ int cmd_slim(int argc, char **argv)
 			r = report(&err);
 			goto out;
 		}
-	trace_check_image(&t, p.rootfd); /* "exists", for the report's excluded paths */
+	trace_check_image(&t, p.s.rootfd); /* "exists", for the report's excluded paths */
 	seed(s, &k, &p, &t);
-	if (rules_close(&s->rules, &k, p.rootfd, &s->units, &err) < 0) {
+	if (rules_close(&s->rules, &k, p.s.rootfd, &s->units, &err) < 0) {
 		r = report(&err);
 		goto out;
 	}
 	keepset_paths(&k, &paths);
 	if (upper_fd >= 0)
 		collect_written(s, &t, upper_fd, &k, &paths, &written);
-	for (size_t i = 0; i < p.img->manifest.n_layers; i++)
-		w.before_compressed += (uint64_t)p.img->manifest.layers[i].size;
+	for (size_t i = 0; i < p.s.img->manifest.n_layers; i++)
+		w.before_compressed += (uint64_t)p.s.img->manifest.layers[i].size;
 	struct tree_size ts = { 0 };
-	walk_tree(p.rootfd, count_entry, &ts);
+	walk_tree(p.s.rootfd, count_entry, &ts);
 	w.before_bytes = ts.bytes;
 	w.before_files = ts.entries;
 	for (size_t i = 0; i < paths.n; i++) {
 		struct stat st;
-		if (fstatat(p.rootfd, paths.v[i], &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
+		if (fstatat(p.s.rootfd, paths.v[i], &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
 			w.after_bytes += (uint64_t)st.st_size;
 	}
 	if (isatty(STDERR_FILENO))
@@ -1266,7 +1266,7 @@ int cmd_slim(int argc, char **argv)
 		r = report(&err);
 		goto out;
 	}
-	print_summary(s, p.img, dst_text, &w, npr);
+	print_summary(s, p.s.img, dst_text, &w, npr);
 	for (size_t i = 0; i < k.warnings.n; i++)
 		fprintf(stderr, "pare: slim: warning: %s\n", k.warnings.v[i]);
 	if (k.warnings_dropped)

@@ -36,6 +36,9 @@ int rootfs_cache_max(uint64_t *out, struct perr *err);
 /* Get IMG's tree from CACHE_DIR (unpacking it when missing, then evicting
  * least recently used trees past MAX_BYTES, 0 = no limit), or into a
  * temporary directory when CACHE_DIR is NULL. */
+/* A cache size limit not given: $PARE_CACHE_MAX, else the default. */
+#define CACHE_MAX_UNSET UINT64_MAX
+
 int rootfs_get(struct image *img, const char *cache_dir, uint64_t max_bytes,
 	       const struct apply_opts *ao, struct rootfs *out, struct perr *err);
 void rootfs_release(struct rootfs *r);
