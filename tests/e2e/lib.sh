@@ -15,11 +15,12 @@ trap cleanup EXIT
 # tests/e2e/cli.sh` runs a suite; other output is a "#" comment or ignored.
 check() { # check NAME CMD... : pass when CMD succeeds
 	local name=$1; shift
-	local n=$((pass + fail + skipped + 1))
+	# a name no check's command uses: they see check's locals (bash scoping)
+	local tap_number=$((pass + fail + skipped + 1))
 	if "$@" >"$work/last.out" 2>&1; then
-		pass=$((pass + 1)); echo "ok $n - $name"
+		pass=$((pass + 1)); echo "ok $tap_number - $name"
 	else
-		fail=$((fail + 1)); echo "not ok $n - $name"; sed 's/^/#   /' "$work/last.out" | tail -15
+		fail=$((fail + 1)); echo "not ok $tap_number - $name"; sed 's/^/#   /' "$work/last.out" | tail -15
 	fi
 }
 

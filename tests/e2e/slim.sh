@@ -135,7 +135,8 @@ check "--keep-written keeps what a probe wrote (and only then)" keep_written
 # container's network); a syscall outside the profile (unshare) gets EPERM.
 orig() { printf '%s\n' "${fixtures[@]}" | grep "/$1-"; }
 seccomp_fixture() { # NAME
-	local n=$1 prof=$work/$n.seccomp.json c="" out="" want=""
+	local n=$1
+	local prof=$work/$n.seccomp.json c="" out="" want=""
 	if [ -n "${probe[$n]:-}" ]; then
 		"$PARE" slim -u 0 -o "oci:$work/$n:sc" --seccomp-profile "$prof" --exec "${probe[$n]}" "oci:$work/$n:latest" 2>/dev/null || return 1
 	else
