@@ -49,7 +49,13 @@ static inline void fclosep(FILE **f)
 	if (*f)
 		fclose(*f);
 }
+static inline void closedirp(DIR **d)
+{
+	if (*d)
+		closedir(*d);
+}
 #define cleanup_free __attribute__((cleanup(freep)))
+#define cleanup_dir __attribute__((cleanup(closedirp)))
 #define cleanup_close __attribute__((cleanup(closep)))
 #define cleanup_file __attribute__((cleanup(fclosep)))
 

@@ -263,7 +263,7 @@ static bool v2_delegates(const char *dir, const char *controller)
  * PID is gone; rmdir only takes an empty one). */
 static void cgroup_sweep(const char *parent)
 {
-	DIR *d = opendir(parent);
+	cleanup_dir DIR *d = opendir(parent);
 	struct dirent *e;
 	while (d && (e = readdir(d))) {
 		int pid;
@@ -273,8 +273,6 @@ static void cgroup_sweep(const char *parent)
 		cleanup_free char *dir = xasprintf("%s/%s", parent, e->d_name);
 		rmdir(dir);
 	}
-	if (d)
-		closedir(d);
 }
 
 /* A new cgroup below PARENT named pare-PID-RANDOM, with limit L. */

@@ -223,7 +223,7 @@ static void mask_kernel_paths(struct init_ctx *c)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(masked_paths); i++)
 		mask_path(c, masked_paths[i]);
-	DIR *d = opendir("/sys/devices/system/cpu");
+	cleanup_dir DIR *d = opendir("/sys/devices/system/cpu");
 	struct dirent *e;
 	while (d && (e = readdir(d))) {
 		if (strncmp(e->d_name, "cpu", 3) || e->d_name[3] < '0' || e->d_name[3] > '9')
@@ -232,8 +232,6 @@ static void mask_kernel_paths(struct init_ctx *c)
 		snprintf(p, sizeof(p), "/sys/devices/system/cpu/%s/thermal_throttle", e->d_name);
 		mask_path(c, p);
 	}
-	if (d)
-		closedir(d);
 	for (size_t i = 0; i < ARRAY_SIZE(readonly_paths); i++)
 		readonly_path(c, readonly_paths[i]);
 }
