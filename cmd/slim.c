@@ -20,6 +20,7 @@
 #include "slimmer/rules.h"
 #include "image/writer.h"
 #include "tracer/syscalls.h"
+#include "slimmer/slim_image.h"
 
 static const char help[] =
 	"usage: pare slim REF [OPTIONS] [-- CMD [ARG...]]\n\n"
@@ -90,11 +91,6 @@ struct probe {
 	char *label;
 };
 
-/* Traced paths an exclude rule dropped, for the report. */
-struct dropped {
-	char *path;
-	const struct rule *rule;
-};
 
 /* One slim: its options, then what the steps found. */
 struct slim {
@@ -532,11 +528,6 @@ static int run_probes(struct slim *s, struct run_cmd *rc, struct prepared *p, st
 /* ---- the keep-set ---- */
 
 
-static bool excluded(const struct slim *s, const char *path)
-{
-	return rules_excluded(&s->rules, path) != NULL;
-}
-
 /* The profiles (base unless --no-default-profiles, then --profile's, each
  * with its includes) and the command line's rules, as one rule set. */
 static int load_rules(struct slim *s)
@@ -563,179 +554,7 @@ static int load_rules(struct slim *s)
 	return 0;
 }
 
-static void seed(struct slim *s, struct keepset *k, struct prepared *p, const struct trace *t)
-{
-	for (size_t i = 0; i < t->n; i++) {
-		const struct rule *ex = rules_excluded(&s->rules, t->e[i].path);
-		if (ex) {
-			if (t->e[i].exists) {
-				s->dropped = xrealloc(s->dropped, (s->n_dropped + 1) * sizeof(*s->dropped));
-				s->dropped[s->n_dropped++] = (struct dropped){ xstrdup(t->e[i].path), ex };
-			}
-			continue;
-		}
-		char ops[256] = "";
-		for (int op = 0; op < OP__COUNT; op++)
-			if (t->e[i].ops & (1u << op))
-				snprintf(ops + strlen(ops), sizeof(ops) - strlen(ops), "%s%s", *ops ? "," : "",
-					 trace_op_names[op]);
-		keepset_add(k, t->e[i].path, KEEP_TRACED, ops);
-		/* Where the program creates files, the directories must be there
-		 * (nginx mkdirs /var/lib/nginx/body): keep the ancestors that
-		 * exist in the image. */
-		if (t->e[i].ops & (1u << OP_MODIFY | 1u << OP_OPEN_WRITE)) {
-			cleanup_free char *dir = xstrdup(t->e[i].path);
-			for (char *slash; (slash = strrchr(dir, '/')) && slash != dir;) {
-				*slash = 0;
-				keepset_add(k, dir, KEEP_PARENT, t->e[i].path);
-			}
-		}
-	}
-	/* The command's executable as exec would find it in the image's PATH. */
-	const char *cmd = p->s.plan.argv.v[0];
-	const char *path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-	for (size_t i = 0; i < p->s.plan.env.n; i++)
-		if (!strncmp(p->s.plan.env.v[i], "PATH=", 5))
-			path = p->s.plan.env.v[i] + 5;
-	if (strchr(cmd, '/')) {
-		keepset_add(k, cmd, KEEP_COMMAND, NULL);
-	} else {
-		cleanup_free char *copy = xstrdup(path);
-		char *save = NULL;
-		for (char *d = strtok_r(copy, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
-			cleanup_free char *cand = xasprintf("%s/%s", d, cmd);
-			if (image_has_path(p->s.rootfd, cand)) {
-				keepset_add(k, cand, KEEP_COMMAND, NULL);
-				break;
-			}
-		}
-	}
-	keepset_add(k, p->s.plan.cwd, KEEP_WORKDIR, NULL);
-	/* A user named in the config is looked up in the image's own files
-	 * when the slim image runs (by pare, docker and runc alike). */
-	const char *user = p->s.img->config.user;
-	if (user && *user && strspn(user, "0123456789:") != strlen(user)) {
-		keepset_add(k, "/etc/passwd", KEEP_ALWAYS, "the image's User");
-		keepset_add(k, "/etc/group", KEEP_ALWAYS, "the image's User");
-	}
-	for (size_t i = 0; i < p->s.img->config.volumes.n; i++)
-		keepset_add(k, p->s.img->config.volumes.v[i], KEEP_ALWAYS, "VOLUME");
-	rules_seed(&s->rules, k, p->s.rootfd);
-}
-
-/* Regular files and bytes of the unpacked image (the "before"). */
-struct tree_size {
-	uint64_t bytes, entries;
-};
-
-static void count_entry(void *ctx, const char *rel, const struct stat *st)
-{
-	struct tree_size *ts = ctx;
-	(void)rel;
-	ts->entries++;
-	if (S_ISREG(st->st_mode))
-		ts->bytes += (uint64_t)st->st_size;
-}
-
-/* What the probes wrote, still there in the shared upper directory (not
- * whiteouts): PATHS gets them too, WRITTEN names them for the builder. */
-static void collect_written(struct slim *s, const struct trace *t, int upper_fd, const struct keepset *k,
-			    struct strv *paths, struct strset *written)
-{
-	for (size_t i = 0; i < t->n; i++) {
-		const char *path = t->e[i].path;
-		if (!(t->e[i].ops & (1u << OP_OPEN_WRITE | 1u << OP_MODIFY)) || excluded(s, path))
-			continue;
-		char parent[4097];
-		struct perr ignored;
-		struct stat st;
-		const char *base = split_parent(path + 1, parent, sizeof(parent));
-		int pfd = root_open_dir(upper_fd, parent, &ignored);
-		if (pfd >= 0 && *base && fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-		    !(S_ISCHR(st.st_mode) && st.st_rdev == 0) && strset_add(written, path + 1) &&
-		    !keepset_find(k, path + 1))
-			strv_push(paths, xstrdup(path + 1));
-		if (pfd >= 0)
-			close(pfd);
-	}
-}
-
 /* ---- output ---- */
-
-/* Next to the input, as docker users name things: app.tar ->
- * app-slim.tar tagged NAME:TAG-slim (the archive's own tag), oci:DIR:TAG ->
- * oci:DIR:TAG-slim, docker-daemon:NAME:TAG -> docker-daemon:NAME:TAG-slim.
- * NULL when the input has no place to be next to (stdin). */
-static char *default_output(const struct image *img)
-{
-	const struct imgref *in = &img->ref;
-	const char *tag = in->tag ? in->tag : img->tag;
-	switch (in->transport) {
-	case T_OCI:
-		return xasprintf("oci:%s:%s-slim", in->path, tag ? tag : "latest");
-	case T_DOCKER_DAEMON:
-		return xasprintf("docker-daemon:%s-slim", in->tag);
-	default: {
-		if (!strcmp(in->path, "-"))
-			return NULL;
-		size_t n = strlen(in->path);
-		size_t stem = n > 4 && !strcmp(in->path + n - 4, ".tar") ? n - 4 : n;
-		if (tag)
-			return xasprintf("docker-archive:%.*s-slim.tar:%s-slim", (int)stem, in->path, tag);
-		/* No tag of its own: name it after the file, as a repository
-		 * name must be spelled (lowercase, [a-z0-9._-]). */
-		const char *base = memrchr(in->path, '/', stem);
-		base = base ? base + 1 : in->path;
-		cleanup_free char *name = strndup(base, stem - (size_t)(base - in->path));
-		for (char *c = name; *c; c++)
-			*c = strchr("abcdefghijklmnopqrstuvwxyz0123456789._-", tolower((unsigned char)*c))
-				     ? (char)tolower((unsigned char)*c) : '-';
-		return xasprintf("docker-archive:%.*s-slim.tar:%s:latest-slim", (int)stem, in->path,
-				 *name && isalnum((unsigned char)*name) ? name : "image");
-	}
-	}
-}
-
-struct written {
-	struct built_layer layer;
-	enum compression comp; /* of the slim layer */
-	uint64_t before_bytes, before_files, before_compressed, after_bytes;
-};
-
-static int write_image(struct prepared *p, const struct imgref *dst, const struct compress_spec *comp,
-		       const struct strv *paths, const struct strset *from_upper, int upper_fd,
-		       struct written *w, struct perr *err)
-{
-	cleanup_writer struct image_writer *iw = NULL;
-	if (writer_open(dst, &iw, err) < 0)
-		return -1;
-	struct build_opts bo = { .comp = writer_wants_uncompressed(iw) ? COMP_NONE : comp ? comp->comp : COMP_GZIP,
-				 .level = comp ? comp->level : 0, .from_upper = from_upper, .upper_fd = upper_fd };
-	w->comp = bo.comp;
-	bo.clamp_mtime = source_date_epoch(&bo.epoch);
-	cleanup_close int fd = writer_layer_tmpfile(iw, err);
-	if (fd < 0 || layer_build(p->s.rootfd, paths, fd, &bo, &w->layer, err) < 0)
-		return perr_wrap(err, "building the slim layer");
-	/* consumed: the writer owns it from here */
-	if (writer_add_layer(iw, steal_fd(&fd), w->layer.digest, w->layer.size, bo.comp,
-			     w->layer.diff_id, err) < 0)
-		return -1;
-	struct strv diff_ids = { 0 };
-	strv_push(&diff_ids, xstrdup(w->layer.diff_id));
-	char created[64] = "";
-	if (bo.clamp_mtime) {
-		time_t t = (time_t)bo.epoch;
-		strftime(created, sizeof(created), "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
-	}
-	/* The same input gives the same image: "created" stays the input's
-	 * unless SOURCE_DATE_EPOCH says otherwise. */
-	cleanup_free char *cfg = config_rewrite(p->s.img->config_raw, p->s.img->config_len, &diff_ids,
-						"pare slim", *created ? created : p->s.img->config.created, err);
-	strv_free(&diff_ids);
-	if (!cfg || writer_set_config(iw, cfg, strlen(cfg), err) < 0)
-		return -1;
-	return writer_commit(iw, err);
-}
 
 static json_t *probes_json(const struct slim *s, const struct probe_result *pr, size_t n)
 {
@@ -840,7 +659,7 @@ static json_t *report_rules(const struct slim *s)
 static int write_report(struct slim *s, const char *file, struct prepared *p, const char *dst,
 			const struct keepset *k, const struct trace *t, const struct strset *written,
 			int upper_fd,
-			const struct strv *paths, const struct written *w,
+			const struct strv *paths, const struct slim_written *w,
 			const struct probe_result *pr, size_t npr, const char *verified)
 {
 	json_t *kept = json_array();
@@ -932,7 +751,7 @@ static const char *layers_compression(const struct image *img)
 }
 
 static void print_summary(const struct slim *s, const struct image *img, const char *dst,
-			  const struct written *w, size_t npr)
+			  const struct slim_written *w, size_t npr)
 {
 	char b1[32], b2[32], b3[32], b4[32], names[512] = "";
 	for (size_t i = 0; i < s->profiles.n; i++)
@@ -1149,7 +968,7 @@ int cmd_slim(int argc, char **argv)
 	struct trace t;
 	struct keepset k;
 	struct strv paths = { 0 };
-	struct written w = { 0 };
+	struct slim_written w = { 0 };
 	struct imgref dst = { 0 };
 	cleanup_free char *dst_text = NULL;
 	char *upper_dir = NULL;
@@ -1180,7 +999,7 @@ int cmd_slim(int argc, char **argv)
 		goto out;
 	npr = s->nprobes;
 	pr = xcalloc(npr, sizeof(*pr));
-	dst_text = rc->output ? xstrdup(rc->output) : default_output(p.s.img);
+	dst_text = rc->output ? xstrdup(rc->output) : slim_default_output(p.s.img);
 	if (!dst_text) {
 		r = usage_error("slim", "the image comes from standard input: name the output with -o");
 		goto out;
@@ -1236,28 +1055,18 @@ int cmd_slim(int argc, char **argv)
 			goto out;
 		}
 	trace_check_image(&t, p.s.rootfd); /* "exists", for the report's excluded paths */
-	seed(s, &k, &p, &t);
+	slim_seed(&k, &s->rules, &t, &p.s.plan, p.s.img, p.s.rootfd, &s->dropped, &s->n_dropped);
 	if (rules_close(&s->rules, &k, p.s.rootfd, &s->units, &err) < 0) {
 		r = report(&err);
 		goto out;
 	}
 	keepset_paths(&k, &paths);
 	if (upper_fd >= 0)
-		collect_written(s, &t, upper_fd, &k, &paths, &written);
-	for (size_t i = 0; i < p.s.img->manifest.n_layers; i++)
-		w.before_compressed += (uint64_t)p.s.img->manifest.layers[i].size;
-	struct tree_size ts = { 0 };
-	walk_tree(p.s.rootfd, count_entry, &ts);
-	w.before_bytes = ts.bytes;
-	w.before_files = ts.entries;
-	for (size_t i = 0; i < paths.n; i++) {
-		struct stat st;
-		if (fstatat(p.s.rootfd, paths.v[i], &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
-			w.after_bytes += (uint64_t)st.st_size;
-	}
+		slim_collect_written(&s->rules, &t, upper_fd, &k, &paths, &written);
+	slim_measure(p.s.img, p.s.rootfd, &paths, &w);
 	if (isatty(STDERR_FILENO))
 		fprintf(stderr, "slim: writing %zu paths to %s...", paths.n, dst_text);
-	int wr = write_image(&p, &dst, s->have_compress ? &s->compress : NULL, &paths,
+	int wr = slim_write_image(p.s.img, p.s.rootfd, &dst, s->have_compress ? &s->compress : NULL, &paths,
 			     written.n ? &written : NULL, upper_fd, &w, &err);
 	if (isatty(STDERR_FILENO))
 		fputs("\r\033[K", stderr);
