@@ -21,6 +21,7 @@
 #include "image/writer.h"
 #include "tracer/syscalls.h"
 #include "slimmer/slim_image.h"
+#include "slimmer/slim_report.h"
 
 static const char help[] =
 	"usage: pare slim REF [OPTIONS] [-- CMD [ARG...]]\n\n"
@@ -584,106 +585,13 @@ static json_t *probes_json(const struct slim *s, const struct probe_result *pr, 
 }
 
 /* The unit directory holding PATH that RULE pulled in. */
-static const char *unit_of(const struct slim *s, const char *path, const char *rule)
-{
-	for (size_t i = 0; i < s->units.n_pulled; i++) {
-		const struct pulled *u = &s->units.pulled[i];
-		size_t n = strlen(u->name);
-		if (!strcmp(u->kind, "unit") && !strcmp(u->rule, rule) && !strncmp(path, u->name, n) &&
-		    (!path[n] || path[n] == '/'))
-			return u->name;
-	}
-	return NULL;
-}
-
-/* {"why", "of", "by", "rule", "profile", "unit"}: enough for 'pare profile
- * explain' to follow the chain. */
-static json_t *reason_json(const struct slim *s, const struct keep_reason *kr, const char *path, const struct trace *t)
-{
-	enum keep_why why = kr->why;
-	json_t *o = json_pack("{s:s}", "why", keep_why_names[why]);
-	const char *of = kr->of;
-	bool is_path = why != KEEP_TRACED && why != KEEP_RULE && why != KEEP_ALWAYS;
-	if (of) {
-		cleanup_free char *abs = is_path && of[0] != '/' ? xasprintf("/%s", of) : NULL;
-		json_object_set_new(o, is_path || why == KEEP_ALWAYS ? "of" : "ops", json_string(abs ? abs : of));
-	}
-	if (kr->rule)
-		json_object_set_new(o, "rule", json_string(kr->rule));
-	if (kr->rule || why == KEEP_RULE)
-		json_object_set_new(o, "profile", kr->profile ? json_string(kr->profile) : json_null());
-	if (why == KEEP_UNIT) {
-		const char *dir = unit_of(s, path, kr->rule);
-		cleanup_free char *abs = dir ? xasprintf("/%s", dir) : NULL;
-		if (abs)
-			json_object_set_new(o, "unit", json_string(abs));
-	}
-	if (why == KEEP_TRACED) {
-		cleanup_free char *abs = xasprintf("/%s", path);
-		const struct trace_entry *te = trace_find(t, abs);
-		json_t *by = json_array();
-		for (size_t i = 0; te && i < te->n_by; i++)
-			json_array_append_new(by, json_string(t->exes.v[te->by[i]]));
-		json_object_set_new(o, "by", by);
-	}
-	return o;
-}
-
-static json_t *report_rules(const struct slim *s)
-{
-	json_t *o = json_object(), *ps = json_array(), *pulled = json_array(), *ex = json_array();
-	for (size_t i = 0; i < s->profiles.n; i++)
-		json_array_append_new(ps, json_pack("{s:s,s:s}", "name", s->profiles.p[i].name, "source",
-						    s->profiles.p[i].source));
-	for (size_t i = 0; i < s->units.n_pulled; i++) {
-		const struct pulled *u = &s->units.pulled[i];
-		cleanup_free char *abs = !strcmp(u->kind, "unit") ? xasprintf("/%s", u->name) : NULL;
-		json_array_append_new(pulled, json_pack("{s:s,s:s,s:s,s:s,s:o,s:I}", "kind", u->kind,
-							"name", abs ? abs : u->name, "because", u->because,
-							"rule", u->rule, "profile",
-							u->profile ? json_string(u->profile) : json_null(),
-							"paths", (json_int_t)u->paths));
-	}
-	for (size_t i = 0; i < s->n_dropped; i++)
-		json_array_append_new(ex, json_pack("{s:s,s:s,s:o}", "path", s->dropped[i].path, "rule",
-						    s->dropped[i].rule->pattern, "profile",
-						    s->dropped[i].rule->profile
-							    ? json_string(s->dropped[i].rule->profile)
-							    : json_null()));
-	json_object_set_new(o, "profiles", ps);
-	json_object_set_new(o, "pulled_in", pulled);
-	json_object_set_new(o, "excluded", ex);
-	return o;
-}
-
 static int write_report(struct slim *s, const char *file, struct prepared *p, const char *dst,
 			const struct keepset *k, const struct trace *t, const struct strset *written,
 			int upper_fd,
 			const struct strv *paths, const struct slim_written *w,
 			const struct probe_result *pr, size_t npr, const char *verified)
 {
-	json_t *kept = json_array();
-	for (size_t i = 0; i < paths->n; i++) {
-		const struct keep_entry *e = keepset_find(k, paths->v[i]);
-		json_t *rs = json_array();
-		if (!e || strset_has(written, paths->v[i]))
-			json_array_append_new(rs, json_pack("{s:s}", "why", "written by a probe (--keep-written)"));
-		for (size_t r = 0; e && r < e->nr; r++)
-			json_array_append_new(rs, reason_json(s, &e->r[r], paths->v[i], t));
-		char type[2] = { e ? e->type : 'f', 0 };
-		struct stat st;
-		if (!e && upper_fd >= 0 && fstatat(upper_fd, paths->v[i], &st, AT_SYMLINK_NOFOLLOW) == 0)
-			type[0] = S_ISDIR(st.st_mode) ? 'd' : S_ISLNK(st.st_mode) ? 'l' : 'f';
-		cleanup_free char *abs = xasprintf("/%s", paths->v[i]);
-		json_t *o = json_pack("{s:s,s:s,s:o}", "path", abs, "type", type, "reasons", rs);
-		char target[4097];
-		ssize_t n = type[0] == 'l' ? readlinkat(p->s.rootfd, paths->v[i], target, sizeof(target) - 1) : -1;
-		if (n >= 0) { /* lets 'pare profile explain' follow the names a user types */
-			target[n] = 0;
-			json_object_set_new(o, "target", json_string(target));
-		}
-		json_array_append_new(kept, o);
-	}
+	json_t *kept = slim_kept_json(k, paths, written, upper_fd, p->s.rootfd, &s->units, t);
 	json_t *j = json_pack(
 		"{s:s,s:s,s:{s:I,s:I,s:I},s:{s:I,s:I,s:I,s:I,s:s,s:s},s:o,s:o,s:o}", "image",
 		p->s.img->ref.text, "output", dst, "before", "compressed",
@@ -700,7 +608,7 @@ static int write_report(struct slim *s, const char *file, struct prepared *p, co
 	if (s->used_ptrace)
 		json_array_append_new(tr, json_string("ptrace"));
 	json_object_set_new(j, "tracers", tr);
-	json_t *rules_j = report_rules(s);
+	json_t *rules_j = slim_rules_json(&s->profiles, &s->units, s->dropped, s->n_dropped);
 	json_object_update(j, rules_j);
 	json_decref(rules_j);
 	if (t->n_sys) {
