@@ -22,6 +22,7 @@
 #include "tracer/syscalls.h"
 #include "slimmer/slim_image.h"
 #include "slimmer/slim_report.h"
+#include "slimmer/slim_probes.h"
 
 static const char help[] =
 	"usage: pare slim REF [OPTIONS] [-- CMD [ARG...]]\n\n"
@@ -83,16 +84,6 @@ enum { OPT_EXEC = 1200, OPT_HTTP, OPT_HTTP_FILE, OPT_KEEP_WRITTEN, OPT_EXEC_FILE
 
 /* ---- probes ---- */
 
-enum probe_kind { P_COMMAND, P_EXEC, P_HTTP };
-
-struct probe {
-	enum probe_kind kind;
-	const char *cmd;          /* P_EXEC */
-	struct http_probe http;   /* P_HTTP */
-	char *label;
-};
-
-
 /* One slim: its options, then what the steps found. */
 struct slim {
 	struct run_cmd rc;
@@ -101,8 +92,7 @@ struct slim {
 	bool verify, keep_written, no_default_profiles;
 	struct compress_spec compress; /* of the slim layer, for oci: outputs */
 	bool have_compress;
-	struct probe *probes;
-	size_t nprobes;
+	struct probe_list probes;
 	bool used_fanotify, used_ptrace, rootless;
 	uint64_t noise_ms; /* --verify's second run of the original */
 	struct rules rules;
@@ -214,114 +204,6 @@ static int slim_opt(void *ctx, int c, const char *optarg)
 	}
 }
 
-struct probe_result {
-	uint64_t duration_ms;
-	int code;                 /* exit code (128+signal), or the HTTP status */
-	bool timed_out, ok;
-	char digest[DIGEST_STR_LEN + 1]; /* of stdout, or of the HTTP body */
-	uint64_t len;
-	char error[200];
-	char *head;               /* the first STDOUT_HEAD bytes of stdout, for a diff */
-	size_t head_len;
-	/* From a second run of the original image (--verify): */
-	bool noise;               /* the same exit status, other output: compare the status only */
-	bool flaky;               /* another exit status: the probe cannot verify anything */
-};
-#define STDOUT_HEAD (64 * 1024)
-
-static void probe_results_free(struct probe_result *pr, size_t n)
-{
-	for (size_t i = 0; pr && i < n; i++)
-		free(pr[i].head);
-	free(pr);
-}
-
-static void add_probe(struct slim *s, enum probe_kind kind, const char *cmd, const struct http_probe *h)
-{
-	s->probes = xrealloc(s->probes, (s->nprobes + 1) * sizeof(*s->probes));
-	struct probe *p = &s->probes[s->nprobes++];
-	memset(p, 0, sizeof(*p));
-	p->kind = kind;
-	p->cmd = cmd;
-	if (h)
-		p->http = *h;
-	p->label = kind == P_EXEC ? xasprintf("exec '%s'", cmd)
-		   : kind == P_HTTP ? xasprintf("%s %s on port %u", h->method, h->path, h->port)
-				    : xstrdup("the image's command");
-}
-
-static void free_probes(struct slim *s)
-{
-	for (size_t i = 0; i < s->nprobes; i++) {
-		free(s->probes[i].label);
-		http_probe_free(&s->probes[i].http);
-	}
-	free(s->probes);
-	s->probes = NULL;
-	s->nprobes = 0;
-}
-
-static unsigned first_tcp_port(const struct image_config *c, size_t *count)
-{
-	unsigned first = 0;
-	*count = 0;
-	for (size_t i = 0; i < c->exposed_ports.n; i++) {
-		unsigned port;
-		char proto[8] = "tcp";
-		if (sscanf(c->exposed_ports.v[i], "%u/%7s", &port, proto) < 1 || strcmp(proto, "tcp"))
-			continue;
-		if (!first)
-			first = port;
-		(*count)++;
-	}
-	return first;
-}
-
-/* --exec probes, then --http probes (or GET / on every exposed TCP port
- * when no probe is given), else the image's own command. */
-static int plan_probes(struct slim *s, const struct image_config *c)
-{
-	size_t nports;
-	unsigned port = first_tcp_port(c, &nports);
-	for (size_t i = 0; i < s->execs.n; i++)
-		add_probe(s, P_EXEC, s->execs.v[i], NULL);
-	for (size_t i = 0; i < s->http.n; i++) {
-		struct http_probe h;
-		struct perr err;
-		if (http_probe_parse(s->http.v[i], port, &h, &err) < 0)
-			return report(&err);
-		add_probe(s, P_HTTP, NULL, &h);
-	}
-	for (size_t i = 0; i < s->http_files.n; i++) {
-		struct http_probe *hp = NULL;
-		size_t n = 0;
-		struct perr err;
-		if (http_probe_file(s->http_files.v[i], port, &hp, &n, &err) < 0) {
-			for (size_t j = 0; j < n; j++)
-				http_probe_free(&hp[j]);
-			free(hp);
-			perr_wrap(&err, "--http-file");
-			return report(&err);
-		}
-		for (size_t j = 0; j < n; j++)
-			add_probe(s, P_HTTP, NULL, &hp[j]);
-		free(hp);
-	}
-	if (!s->execs.n && !s->http.n && !s->http_files.n) {
-		for (size_t i = 0; i < c->exposed_ports.n; i++) {
-			unsigned pt;
-			char proto[8] = "tcp";
-			if (sscanf(c->exposed_ports.v[i], "%u/%7s", &pt, proto) < 1 || strcmp(proto, "tcp"))
-				continue;
-			struct http_probe h = { .method = "GET", .path = xstrdup("/"), .port = pt };
-			add_probe(s, P_HTTP, NULL, &h);
-		}
-		if (!nports)
-			add_probe(s, P_COMMAND, NULL, NULL);
-	}
-	return 0;
-}
-
 static void digest_fd(int fd, struct probe_result *pr)
 {
 	struct sha256 h;
@@ -346,7 +228,7 @@ static void digest_fd(int fd, struct probe_result *pr)
 
 static int fail_probe(const struct slim *s, const char *what, size_t i, const char *why)
 {
-	fprintf(stderr, "pare: slim: %sprobe %zu (%s) %s\n", what, i + 1, s->probes[i].label, why);
+	fprintf(stderr, "pare: slim: %sprobe %zu (%s) %s\n", what, i + 1, s->probes.v[i].label, why);
 	return EXIT_FAIL;
 }
 
@@ -416,8 +298,8 @@ static int run_exec_probe(struct slim *s, size_t i, struct run_cmd *rc, struct p
 			  struct trace *t, struct probe_result *pr, const char *what, bool must_succeed)
 {
 	char **saved_argv = p->s.spec.proc.argv;
-	char *argv[] = { "/bin/sh", "-c", (char *)s->probes[i].cmd, NULL };
-	if (s->probes[i].kind == P_EXEC)
+	char *argv[] = { "/bin/sh", "-c", (char *)s->probes.v[i].cmd, NULL };
+	if (s->probes.v[i].kind == P_EXEC)
 		p->s.spec.proc.argv = argv;
 	struct run_output o;
 	output_open(&o, p);
@@ -430,7 +312,7 @@ static int run_exec_probe(struct slim *s, size_t i, struct run_cmd *rc, struct p
 		pr->code = exit_code_of(&res);
 		pr->timed_out = res.timed_out;
 		pr->duration_ms = res.duration_ms;
-		pr->ok = pr->code == 0 || (res.timed_out && s->probes[i].kind == P_COMMAND);
+		pr->ok = pr->code == 0 || (res.timed_out && s->probes.v[i].kind == P_COMMAND);
 		if (o.out >= 0)
 			digest_fd(o.out, pr);
 		/* A one-shot probe must succeed; an entrypoint stopped by our
@@ -468,10 +350,10 @@ static int run_http_probes(struct slim *s, size_t nhttp, struct run_cmd *rc, str
 	struct http_probe *hp = xcalloc(nhttp, sizeof(*hp));
 	struct http_result *hr = xcalloc(nhttp, sizeof(*hr));
 	size_t *idx = xcalloc(nhttp, sizeof(*idx)), k = 0;
-	for (size_t i = 0; i < s->nprobes; i++)
-		if (s->probes[i].kind == P_HTTP) {
+	for (size_t i = 0; i < s->probes.n; i++)
+		if (s->probes.v[i].kind == P_HTTP) {
 			idx[k] = i;
-			hp[k++] = s->probes[i].http;
+			hp[k++] = s->probes.v[i].http;
 		}
 	struct run_output o;
 	output_open(&o, p);
@@ -486,7 +368,7 @@ static int run_http_probes(struct slim *s, size_t nhttp, struct run_cmd *rc, str
 	for (size_t j = 0; !r && j < nhttp; j++) {
 		struct probe_result *pr = &out[idx[j]];
 		pr->duration_ms = res.duration_ms;
-		int want = s->probes[idx[j]].http.expect;
+		int want = s->probes.v[idx[j]].http.expect;
 		pr->ok = hr[j].ok && (want ? hr[j].status == want : hr[j].status < 400);
 		pr->code = hr[j].status;
 		snprintf(pr->digest, sizeof(pr->digest), "%s", hr[j].body_digest);
@@ -514,8 +396,8 @@ static int run_probes(struct slim *s, struct run_cmd *rc, struct prepared *p, st
 		      struct probe_result *out, const char *what, bool must_succeed)
 {
 	size_t nhttp = 0;
-	for (size_t i = 0; i < s->nprobes; i++) {
-		if (s->probes[i].kind == P_HTTP) {
+	for (size_t i = 0; i < s->probes.n; i++) {
+		if (s->probes.v[i].kind == P_HTTP) {
 			nhttp++;
 			continue;
 		}
@@ -557,33 +439,6 @@ static int load_rules(struct slim *s)
 
 /* ---- output ---- */
 
-static json_t *probes_json(const struct slim *s, const struct probe_result *pr, size_t n)
-{
-	json_t *a = json_array();
-	for (size_t i = 0; i < n; i++) {
-		json_t *o = json_pack("{s:s,s:I}", "probe", s->probes[i].label, "duration_ms",
-				      (json_int_t)pr[i].duration_ms);
-		if (s->probes[i].kind == P_HTTP) {
-			json_object_set_new(o, "http_status", json_integer(pr[i].code));
-			json_object_set_new(o, "body_sha256", json_string(pr[i].digest));
-			json_object_set_new(o, "body_bytes", json_integer((json_int_t)pr[i].len));
-			if (*pr[i].error)
-				json_object_set_new(o, "error", json_string(pr[i].error));
-		} else {
-			json_object_set_new(o, "exit_code", json_integer(pr[i].code));
-			json_object_set_new(o, "timed_out", json_boolean(pr[i].timed_out));
-			json_object_set_new(o, "stdout_sha256", json_string(pr[i].digest));
-			json_object_set_new(o, "stdout_bytes", json_integer((json_int_t)pr[i].len));
-		}
-		json_object_set_new(o, "ok", json_boolean(pr[i].ok));
-		if (s->verify) /* what --verify compared */
-			json_object_set_new(o, s->probes[i].kind == P_HTTP ? "body" : "stdout",
-					    json_string(pr[i].noise ? "nondeterministic" : "deterministic"));
-		json_array_append_new(a, o);
-	}
-	return a;
-}
-
 /* The unit directory holding PATH that RULE pulled in. */
 static int write_report(struct slim *s, const char *file, struct prepared *p, const char *dst,
 			const struct keepset *k, const struct trace *t, const struct strset *written,
@@ -600,7 +455,7 @@ static int write_report(struct slim *s, const char *file, struct prepared *p, co
 		"bytes", (json_int_t)w->after_bytes,
 		"uncompressed", (json_int_t)w->layer.uncompressed, "entries",
 		(json_int_t)w->layer.entries, "layer", w->layer.digest, "diff_id", w->layer.diff_id,
-		"probes", probes_json(s, pr, npr), "verify",
+		"probes", probes_json(&s->probes, pr, npr, s->verify), "verify",
 		verified ? json_string(verified) : json_null(), "paths", kept);
 	json_t *tr = json_array();
 	if (s->used_fanotify)
@@ -778,7 +633,7 @@ static int check_noise(struct slim *s, struct run_cmd *rc, struct prepared *p, s
 			continue;
 		fprintf(stderr, "pare: slim: verify: probe %zu (%s) is flaky: %s %d, then %d, on two runs of the "
 				"original image; it cannot show that the slim image behaves the same\n",
-			i + 1, s->probes[i].label, s->probes[i].kind == P_HTTP ? "HTTP" : "exit", pr[i].code,
+			i + 1, s->probes.v[i].label, s->probes.v[i].kind == P_HTTP ? "HTTP" : "exit", pr[i].code,
 			again[i].code);
 		r = EXIT_FAIL;
 	}
@@ -810,12 +665,12 @@ static int verify(struct slim *s, struct run_cmd *rc, const char *dst, const str
 		bool same_out = orig[i].noise || !strcmp(orig[i].digest, now[i].digest);
 		if (orig[i].code == now[i].code && same_out && orig[i].ok == now[i].ok)
 			continue;
-		bool http = s->probes[i].kind == P_HTTP;
+		bool http = s->probes.v[i].kind == P_HTTP;
 		fprintf(stderr, "pare: slim: verify: probe %zu (%s) diverged: %s %d -> %d%s%s, %s %s\n",
-			i + 1, s->probes[i].label, http ? "status" : "exit", orig[i].code, now[i].code,
+			i + 1, s->probes.v[i].label, http ? "status" : "exit", orig[i].code, now[i].code,
 			*now[i].error ? " " : "", now[i].error, http ? "body" : "stdout",
 			orig[i].noise ? "not compared (it differs from run to run)" : same_out ? "same" : "differs");
-		show_divergence(&s->probes[i], &orig[i], &now[i]);
+		show_divergence(&s->probes.v[i], &orig[i], &now[i]);
 		r = EXIT_FAIL;
 	}
 	if (r)
@@ -829,7 +684,7 @@ static int verify(struct slim *s, struct run_cmd *rc, const char *dst, const str
 
 static void slim_state_free(struct slim *s)
 {
-	free_probes(s);
+	probes_free(&s->probes);
 	struct strv *lists[] = { &s->execs, &s->http, &s->http_files, &s->traces, &s->keep,
 				 &s->exclude, &s->profile_names, &s->unit_kinds };
 	for (size_t i = 0; i < ARRAY_SIZE(lists); i++)
@@ -903,9 +758,13 @@ int cmd_slim(int argc, char **argv)
 	}
 	r = run_prepare(rc, &p);
 	p.what = "slim";
-	if (r || (r = plan_probes(s, &p.s.img->config)))
+	if (r)
 		goto out;
-	npr = s->nprobes;
+	if (probes_plan(&s->probes, &s->execs, &s->http, &s->http_files, &p.s.img->config, &err) < 0) {
+		r = report(&err);
+		goto out;
+	}
+	npr = s->probes.n;
 	pr = xcalloc(npr, sizeof(*pr));
 	dst_text = rc->output ? xstrdup(rc->output) : slim_default_output(p.s.img);
 	if (!dst_text) {
