@@ -112,6 +112,16 @@ int parse_u64(const char *s, uint64_t *out)
 	return 0;
 }
 
+bool ascii_lower(char *out, size_t sz, const char *in)
+{
+	size_t n = strlen(in);
+	if (n >= sz)
+		return false;
+	for (size_t i = 0; i <= n; i++)
+		out[i] = (char)(in[i] >= 'A' && in[i] <= 'Z' ? in[i] + 32 : in[i]);
+	return true;
+}
+
 int parse_size(const char *s, uint64_t *out)
 {
 	static const char suffixes[] = "KMGT";

@@ -67,6 +67,9 @@ static inline void closedirp(DIR **d)
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
+/* IN in ASCII lowercase into OUT (SZ bytes); false when it does not fit. */
+bool ascii_lower(char *out, size_t sz, const char *in);
+
 /* Checked number parsing: whole string, base 10, in range. */
 int parse_u64(const char *s, uint64_t *out);
 /* Sizes with an optional K/M/G/T suffix (powers of 1024, either case,

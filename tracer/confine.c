@@ -54,16 +54,16 @@ const char *confine_via_name(enum limit_via via)
 
 /* ---- capabilities ---- */
 
-static int cap_parse(const char *name, cap_value_t *out)
+int confine_cap_parse(const char *name, int *out)
 {
 	char low[64];
-	size_t n = strlen(name), off = strncasecmp(name, "CAP_", 4) ? 0 : 4;
-	if (n - off + 5 > sizeof(low))
-		return -1;
+	cap_value_t v;
 	memcpy(low, "cap_", 4);
-	for (size_t i = off; i <= n; i++)
-		low[4 + i - off] = (char)(name[i] >= 'A' && name[i] <= 'Z' ? name[i] + 32 : name[i]);
-	return cap_from_name(low, out);
+	if (!ascii_lower(low + 4, sizeof(low) - 4, strncasecmp(name, "CAP_", 4) ? name : name + 4) ||
+	    cap_from_name(low, &v) < 0)
+		return -1;
+	*out = v;
+	return 0;
 }
 
 static uint64_t all_caps(void)
@@ -84,12 +84,12 @@ static int caps_compute(const struct confine_opts *o, uint64_t *out, struct perr
 		char **v = pass ? o->cap_drop : o->cap_add;
 		size_t n = pass ? o->n_cap_drop : o->n_cap_add;
 		for (size_t i = 0; i < n; i++) {
-			cap_value_t c;
+			int c;
 			if (!strcasecmp(v[i], "ALL")) {
 				*(pass ? &drop_all : &add_all) = true;
 				continue;
 			}
-			if (cap_parse(v[i], &c) < 0 || c >= 64)
+			if (confine_cap_parse(v[i], &c) < 0 || c >= 64)
 				return perr_set(err, 0, "--cap-%s: unknown capability '%s' "
 						"(Hint: names as docker's, e.g. NET_ADMIN or CAP_NET_ADMIN)",
 						pass ? "drop" : "add", v[i]);

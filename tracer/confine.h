@@ -84,6 +84,9 @@ void confine_cgroup_remove(struct confine_cgroup *cg);
 int confine_apply(const struct confinement *cf, const struct confine_cgroup *cg,
 		  const struct confine_creds *cr, const struct sock_fprog *trace, const char **why);
 
+/* A capability's number from docker's name: NET_ADMIN or CAP_NET_ADMIN, in
+ * any case (libcap's names). 0, or -1 when it is no capability. */
+int confine_cap_parse(const char *name, int *out);
 /* Capability names of CF (for the report), "CHOWN", ...; caller frees. */
 char **confine_cap_names(const struct confinement *cf, size_t *n);
 const char *confine_via_name(enum limit_via via);

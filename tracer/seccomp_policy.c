@@ -9,9 +9,9 @@
 #include <jansson.h>
 #include <seccomp.h>
 #include <string.h>
-#include <sys/capability.h>
 #include <sys/utsname.h>
 
+#include "tracer/confine.h"
 #include "tracer/syscalls.h"
 
 /* ---- the profile, typed ---- */
@@ -165,16 +165,10 @@ static int parse_strings(struct parse *ps, const char *where, json_t *v, struct 
 	return 0;
 }
 
-/* "CAP_SYS_ADMIN" to its number, through libcap's names. */
-static int cap_number(const char *name, cap_value_t *out)
+/* "CAP_SYS_ADMIN" to its number; profiles spell the prefix out. */
+static int cap_number(const char *name, int *out)
 {
-	char low[64];
-	size_t n = strlen(name);
-	if (n >= sizeof(low))
-		return -1;
-	for (size_t i = 0; i <= n; i++)
-		low[i] = (char)(name[i] >= 'A' && name[i] <= 'Z' ? name[i] + 32 : name[i]);
-	return cap_from_name(low, out);
+	return strncasecmp(name, "CAP_", 4) ? -1 : confine_cap_parse(name, out);
 }
 
 static int parse_cond(struct parse *ps, const char *where, json_t *v, struct sp_cond *c)
@@ -191,7 +185,7 @@ static int parse_cond(struct parse *ps, const char *where, json_t *v, struct sp_
 		return -1;
 	}
 	for (size_t i = 0; i < caps.n; i++) {
-		cap_value_t cv;
+		int cv;
 		if (cap_number(caps.v[i], &cv) < 0 || cv >= 64) {
 			char what[300];
 			snprintf(what, sizeof(what), "unknown capability '%s'", caps.v[i]);
@@ -383,11 +377,8 @@ static int add_arches(struct parse *ps, scmp_filter_ctx ctx, const struct strv *
 	for (size_t i = 0; i < arches->n; i++) {
 		const char *a = arches->v[i];
 		char low[32];
-		if (strncmp(a, "SCMP_ARCH_", 10) || strlen(a + 10) >= sizeof(low))
+		if (strncmp(a, "SCMP_ARCH_", 10) || !ascii_lower(low, sizeof(low), a + 10))
 			return bad(ps, "architectures", "expected SCMP_ARCH_* names");
-		size_t n = strlen(a + 10);
-		for (size_t k = 0; k <= n; k++)
-			low[k] = (char)(a[10 + k] >= 'A' && a[10 + k] <= 'Z' ? a[10 + k] + 32 : a[10 + k]);
 		uint32_t arch = seccomp_arch_resolve_name(low);
 		if (!arch)
 			continue; /* an architecture this libseccomp does not know */
