@@ -258,27 +258,11 @@ int open_rootfs(struct image *img, const struct common_opts *co, bool no_cache, 
 	cleanup_free char *cache = no_cache ? NULL : rootfs_default_cache();
 	struct apply_opts ao = { .lim = co->open.lim, .privileged = geteuid() == 0,
 				 .warn = warn_print, .ctx = "unpack", .layer_done = progress_layer };
-	if (cache_max == CACHE_MAX_UNSET && rootfs_cache_max(&cache_max, &err) < 0)
-		return report(&err);
-	if (rootfs_get(img, cache, cache_max, &ao, rfs, &err) < 0) {
-		perr_wrap(&err, "cannot unpack %s", img->ref.text);
-		return report(&err);
-	}
-	*rootfd = open(rfs->path, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (*rootfd < 0) {
-		perr_set(&err, errno, "cannot open '%s'", rfs->path);
-		return report(&err);
-	}
-	return 0;
+	return rootfs_open(img, cache, cache_max, &ao, rfs, rootfd, &err) < 0 ? report(&err) : 0;
 }
 
 int open_image(const char *text, const struct common_opts *co, struct image **img)
 {
-	struct imgref ref;
 	struct perr err = { 0 };
-	int r = imgref_parse(text, false, &ref, &err);
-	if (r == 0)
-		r = image_open(&ref, &co->open, img, &err);
-	imgref_free(&ref);
-	return r < 0 ? report(&err) : 0;
+	return image_open_text(text, &co->open, img, &err) < 0 ? report(&err) : 0;
 }

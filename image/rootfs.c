@@ -357,6 +357,19 @@ int cache_prune(const char *cache_dir, const struct prune_opts *o, struct prune_
 	return rc;
 }
 
+int rootfs_open(struct image *img, const char *cache_dir, uint64_t max_bytes,
+		const struct apply_opts *ao, struct rootfs *out, int *rootfd, struct perr *err)
+{
+	if (max_bytes == CACHE_MAX_UNSET && rootfs_cache_max(&max_bytes, err) < 0)
+		return -1;
+	if (rootfs_get(img, cache_dir, max_bytes, ao, out, err) < 0)
+		return perr_wrap(err, "cannot unpack %s", img->ref.text);
+	*rootfd = open(out->path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (*rootfd < 0)
+		return perr_set(err, errno, "cannot open '%s'", out->path);
+	return 0;
+}
+
 void rootfs_release(struct rootfs *r)
 {
 	if (r->path && r->lock_fd >= 0)

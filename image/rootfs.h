@@ -41,6 +41,11 @@ int rootfs_cache_max(uint64_t *out, struct perr *err);
 
 int rootfs_get(struct image *img, const char *cache_dir, uint64_t max_bytes,
 	       const struct apply_opts *ao, struct rootfs *out, struct perr *err);
+/* rootfs_get() with CACHE_MAX_UNSET resolved, errors naming the image,
+ * and *ROOTFD opened on the tree (O_PATH): what every runner of an image
+ * needs first. */
+int rootfs_open(struct image *img, const char *cache_dir, uint64_t max_bytes,
+		const struct apply_opts *ao, struct rootfs *out, int *rootfd, struct perr *err);
 void rootfs_release(struct rootfs *r);
 
 struct cache_entry {

@@ -82,6 +82,17 @@ int image_open(const struct imgref *ref, const struct open_opts *opts, struct im
 	return 0;
 }
 
+int image_open_text(const char *text, const struct open_opts *opts, struct image **out,
+		    struct perr *err)
+{
+	struct imgref ref;
+	int r = imgref_parse(text, false, &ref, err);
+	if (r == 0)
+		r = image_open(&ref, opts, out, err);
+	imgref_free(&ref);
+	return r;
+}
+
 enum compression image_layer_compression(const struct image *img, size_t idx)
 {
 	const struct media_type *mt = media_type_lookup(img->manifest.layers[idx].media_type);

@@ -47,6 +47,9 @@ struct open_opts {
 
 int image_open(const struct imgref *ref, const struct open_opts *opts, struct image **out,
 	       struct perr *err);
+/* The same from a reference as the user typed it (imgref_parse, then open). */
+int image_open_text(const char *text, const struct open_opts *opts, struct image **out,
+		    struct perr *err);
 void image_close(struct image *img);
 static inline void image_closep(struct image **i)
 {

@@ -10,24 +10,11 @@
 
 static int open_tree(const struct session_opts *o, struct session *s, struct perr *err)
 {
-	struct imgref ref;
-	int r = imgref_parse(o->ref, false, &ref, err);
-	if (r == 0)
-		r = image_open(&ref, &o->open, &s->img, err);
-	imgref_free(&ref);
-	if (r < 0)
+	if (image_open_text(o->ref, &o->open, &s->img, err) < 0)
 		return -1;
 	struct apply_opts ao = { .lim = o->open.lim, .privileged = geteuid() == 0,
 				 .warn = o->warn, .ctx = o->ctx, .layer_done = o->layer_done };
-	uint64_t cache_max = o->cache_max;
-	if (cache_max == CACHE_MAX_UNSET && rootfs_cache_max(&cache_max, err) < 0)
-		return -1;
-	if (rootfs_get(s->img, o->cache_dir, cache_max, &ao, &s->rfs, err) < 0)
-		return perr_wrap(err, "cannot unpack %s", s->img->ref.text);
-	s->rootfd = open(s->rfs.path, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (s->rootfd < 0)
-		return perr_set(err, errno, "cannot open '%s'", s->rfs.path);
-	return 0;
+	return rootfs_open(s->img, o->cache_dir, o->cache_max, &ao, &s->rfs, &s->rootfd, err);
 }
 
 /* A shell: the image's own, else our busybox, bound where the tracer
