@@ -1,5 +1,9 @@
 #define _GNU_SOURCE
 #include "helpers.h"
+#include <sys/wait.h>
+#include <sys/prctl.h>
+#include <linux/seccomp.h>
+#include <linux/filter.h>
 #include "base/digest.h"
 
 #include <archive.h>
@@ -257,4 +261,19 @@ bool file_has(const char *path, const char *content)
 		return false;
 	buf[n] = 0;
 	return !strcmp(buf, content);
+}
+
+int errno_under_filter(const struct sock_fprog *prog, long (*call)(void))
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+		    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, prog) < 0)
+			_exit(255);
+		_exit(call() < 0 ? (errno & 0x7f) : 0);
+	}
+	int st;
+	if (pid < 0 || waitpid(pid, &st, 0) < 0)
+		return -1;
+	return WIFEXITED(st) && WEXITSTATUS(st) != 255 ? WEXITSTATUS(st) : -1;
 }

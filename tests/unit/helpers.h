@@ -44,6 +44,12 @@ int make_layout(const char *dir, struct layer_spec *layers, size_t n, const char
 void sentinel_setup(const char *dir);
 bool sentinel_intact(const char *dir);
 
+/* Run CALL in a child that has installed the seccomp filter PROG: the
+ * errno CALL failed with (0 when it succeeded), or -1 when the child could
+ * not install the filter or died. */
+struct sock_fprog;
+int errno_under_filter(const struct sock_fprog *prog, long (*call)(void));
+
 char *test_tempdir(void);
 void rm_rf(const char *path);
 bool file_has(const char *path, const char *content);

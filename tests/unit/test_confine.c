@@ -11,12 +11,9 @@
 
 #include <errno.h>
 #include <linux/capability.h>
-#include <linux/seccomp.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
 
 #define BIT(c) (1ull << (c))
 
@@ -30,17 +27,9 @@ static int errno_under(const char *text, uint64_t caps, long (*call)(void))
 		tap_diag("%s", err.msg);
 		return -1;
 	}
-	pid_t pid = fork();
-	if (pid == 0) {
-		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
-		    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0)
-			_exit(255);
-		_exit(call() < 0 ? (errno & 0x7f) : 0);
-	}
+	int e = errno_under_filter(&prog, call);
 	free(prog.filter);
-	int st;
-	waitpid(pid, &st, 0);
-	return WIFEXITED(st) && WEXITSTATUS(st) != 255 ? WEXITSTATUS(st) : -1;
+	return e;
 }
 
 static long call_getpriority_1(void) { return syscall(SYS_getpriority, 1, 0); }
