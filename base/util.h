@@ -66,6 +66,8 @@ static inline void closedirp(DIR **d)
 	({ int _fd = *(fdp); *(fdp) = -1; _fd; })
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+/* The struct holding MEMBER at PTR. */
+#define container_of(ptr, type, member) ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
 
 /* IN in ASCII lowercase into OUT (SZ bytes); false when it does not fit. */
 bool ascii_lower(char *out, size_t sz, const char *in);

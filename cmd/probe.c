@@ -51,8 +51,8 @@ static void summary(const struct run_cmd *rc, const struct trace *t, const struc
 				      (json_int_t)t->n, "in_image", (json_int_t)in_image, "execs",
 				      (json_int_t)t->n_execs, "tracers", mode, "rootless",
 				      res->rootless, "timed_out", res->timed_out, "lost", t->lost);
-		json_object_set_new(j, "exit_code", json_integer(exit_code_of(res)));
-		json_object_set_new(j, "sandbox", sandbox_json(cf));
+		json_object_set_new(j, "exit_code", json_integer(run_exit_code(res)));
+		json_object_set_new(j, "sandbox", confine_json(cf));
 		json_dumpf(j, stdout, JSON_INDENT(1));
 		fputc('\n', stdout);
 		json_decref(j);
@@ -61,7 +61,7 @@ static void summary(const struct run_cmd *rc, const struct trace *t, const struc
 	fprintf(stderr, "pare: probe: %zu paths (%zu in the image), %zu execs, %s%s, %llu ms, "
 			"exit %d%s -> %s\n",
 		t->n, in_image, t->n_execs, mode, res->rootless ? " (rootless)" : "",
-		(unsigned long long)res->duration_ms, exit_code_of(res),
+		(unsigned long long)res->duration_ms, run_exit_code(res),
 		res->timed_out ? " (timed out)" : "", out);
 }
 

@@ -28,7 +28,7 @@ int cmd_run(int argc, char **argv)
 	if (!r) {
 		if (res.timed_out)
 			fprintf(stderr, "pare: run: timed out; the program got its stop signal\n");
-		r = exit_code_of(&res);
+		r = run_exit_code(&res);
 	}
 	run_cleanup(&p);
 	run_cmd_free(&rc);

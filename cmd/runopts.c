@@ -236,18 +236,21 @@ int run_prepare(struct run_cmd *rc, struct prepared *p)
 	return 0;
 }
 
-int run_execute(struct run_cmd *rc, struct prepared *p, enum tracer_mode mode, struct trace *t,
-		struct run_result *res)
+int run_execute_with(struct run_cmd *rc, struct prepared *p, struct tracer_opts *o, struct trace *t,
+		     struct run_result *res)
 {
 	struct perr err = { 0 };
-	struct tracer_opts o = { .mode = mode, .syscalls = rc->syscalls,
-				 .timeout_ms = rc->timeout_ms, .stop_signal = p->s.plan.stop_signal,
-				 .grace_ms = rc->grace_ms, .tty_master = p->s.master,
-				 .http = p->http, .n_http = p->n_http, .http_results = p->http_results,
-				 .on_wait = progress_wait, .wait_ctx = (void *)(p->what ? p->what : "run") };
+	o->syscalls = rc->syscalls;
+	o->timeout_ms = rc->timeout_ms;
+	o->stop_signal = p->s.plan.stop_signal;
+	o->grace_ms = rc->grace_ms;
+	o->tty_master = p->s.master;
+	o->on_wait = progress_wait;
+	if (!o->wait_ctx)
+		o->wait_ctx = "run";
 	if (p->s.master >= 0 && p->s.interactive)
 		tty_raw(p);
-	int r = tracer_run(&p->s.spec, &o, t, res, &err);
+	int r = tracer_run(&p->s.spec, o, t, res, &err);
 	if (p->raw)
 		tcsetattr(STDIN_FILENO, TCSANOW, &p->saved);
 	p->raw = false;
@@ -256,39 +259,11 @@ int run_execute(struct run_cmd *rc, struct prepared *p, enum tracer_mode mode, s
 	return 0;
 }
 
-json_t *sandbox_json(const struct confinement *cf)
+int run_execute(struct run_cmd *rc, struct prepared *p, enum tracer_mode mode, struct trace *t,
+		struct run_result *res)
 {
-	size_t n;
-	char **caps = confine_cap_names(cf, &n);
-	json_t *capv = json_array();
-	for (size_t i = 0; i < n; i++) {
-		json_array_append_new(capv, json_string(caps[i]));
-		free(caps[i]);
-	}
-	free(caps);
-	json_t *limits = json_object();
-	static const char *const names[N_LIMITS] = { [LIMIT_PIDS] = "pids",
-						     [LIMIT_MEMORY] = "memory_bytes" };
-	for (size_t i = 0; i < N_LIMITS; i++) {
-		const struct confine_limit *l = &cf->limits[i];
-		json_object_set_new(limits, names[i],
-				    l->value ? json_pack("{s:I,s:s}", "max", (json_int_t)l->value,
-							 "by", confine_via_name(l->via))
-					     : json_null());
-	}
-	bool builtin = !strcmp(cf->policy_name, "docker-default");
-	return json_pack("{s:s,s:s?,s:o,s:b,s:o}", "seccomp", cf->policy_name, "seccomp_source",
-			 builtin ? confine_docker_profile_version : NULL, "capabilities", capv,
-			 "no_new_privileges", 1, "limits", limits);
-}
-
-int exit_code_of(const struct run_result *res)
-{
-	if (!res->have_status)
-		return EXIT_FAIL;
-	if (WIFEXITED(res->status))
-		return WEXITSTATUS(res->status);
-	return 128 + (WIFSIGNALED(res->status) ? WTERMSIG(res->status) : 0);
+	struct tracer_opts o = { .mode = mode };
+	return run_execute_with(rc, p, &o, t, res);
 }
 
 void run_cleanup(struct prepared *p)

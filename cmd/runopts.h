@@ -99,18 +99,13 @@ struct run_cmd {
 };
 
 /* A command's session (tracer/session.h) and what only the command
- * needs: the confinement it prepared once, our terminal's mode, the HTTP
- * probes and the name of the step for the next run_execute. */
+ * needs: the confinement it prepared once and our terminal's mode. */
 struct prepared {
 	struct session s;
 	struct confinement confine;
 	bool have_confine;
 	struct termios saved;
 	bool raw;
-	const struct http_probe *http;
-	size_t n_http;
-	struct http_result *http_results;
-	const char *what; /* "slim", "verify": for the waiting line on a terminal */
 };
 
 /* The options run, probe and slim share; CTX is the struct run_cmd. */
@@ -126,10 +121,10 @@ void run_cmd_free(struct run_cmd *rc);
 int run_prepare(struct run_cmd *rc, struct prepared *p);
 int run_execute(struct run_cmd *rc, struct prepared *p, enum tracer_mode mode, struct trace *t,
 		struct run_result *res);
+/* The same with O's mode, HTTP probes and wait_ctx (the step's name for
+ * the waiting line) from the caller; the rest of O comes from RC and P. */
+int run_execute_with(struct run_cmd *rc, struct prepared *p, struct tracer_opts *o, struct trace *t,
+		     struct run_result *res);
 void run_cleanup(struct prepared *p);
-/* What confined the program, for reports: {"seccomp", "capabilities", "limits", ...}. */
-json_t *sandbox_json(const struct confinement *cf);
-/* docker's convention: the program's code, or 128 + signal. */
-int exit_code_of(const struct run_result *res);
 
 #endif

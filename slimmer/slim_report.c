@@ -9,6 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "tracer/syscalls.h"
+
 static const char *unit_of(const struct units_state *units, const char *path, const char *rule)
 {
 	for (size_t i = 0; i < units->n_pulled; i++) {
@@ -110,4 +112,70 @@ json_t *slim_kept_json(const struct keepset *k, const struct strv *paths, const 
 		json_array_append_new(kept, o);
 	}
 	return kept;
+}
+
+static json_t *sizes_json(const struct slim_written *w)
+{
+	return json_pack("{s:{s:I,s:I,s:I},s:{s:I,s:I,s:I,s:I,s:s,s:s}}", "before", "compressed",
+			 (json_int_t)w->before_compressed, "bytes", (json_int_t)w->before_bytes,
+			 "entries", (json_int_t)w->before_files, "after", "compressed",
+			 (json_int_t)w->layer.size, "bytes", (json_int_t)w->after_bytes, "uncompressed",
+			 (json_int_t)w->layer.uncompressed, "entries", (json_int_t)w->layer.entries,
+			 "layer", w->layer.digest, "diff_id", w->layer.diff_id);
+}
+
+static json_t *syscalls_json(const struct trace *t)
+{
+	json_t *sys = json_array();
+	for (size_t i = 0; i < t->n_sys; i++) {
+		char *name = sc_name(t->sys[i].nr, t->sys[i].arch);
+		uint32_t by = t->sys[i].first_exe;
+		json_array_append_new(sys, json_pack("{s:s,s:o}", "name", name ? name : "?", "first_by",
+						     by == UINT32_MAX ? json_null()
+								      : json_string(t->exes.v[by])));
+		free(name);
+	}
+	return sys;
+}
+
+static json_t *report_json(const struct slim *sl)
+{
+	const struct session *s = sl->s;
+	json_t *j = json_pack("{s:s,s:s}", "image", s->img->ref.text, "output", sl->dst_text);
+	json_object_update_new(j, sizes_json(&sl->w));
+	json_object_set_new(j, "probes", probes_json(&sl->probes, sl->results, sl->probes.n, sl->o->verify));
+	json_object_set_new(j, "verify", sl->verdict ? json_string(sl->verdict) : json_null());
+	json_object_set_new(j, "paths", slim_kept_json(&sl->keep, &sl->paths, &sl->written, sl->upper_fd,
+						       s->rootfd, &sl->units, &sl->trace));
+	json_t *tr = json_array();
+	if (sl->used_fanotify)
+		json_array_append_new(tr, json_string("fanotify"));
+	if (sl->used_ptrace)
+		json_array_append_new(tr, json_string("ptrace"));
+	json_object_set_new(j, "tracers", tr);
+	json_object_update_new(j, slim_rules_json(&sl->profiles, &sl->units, sl->dropped, sl->n_dropped));
+	if (sl->trace.n_sys)
+		json_object_set_new(j, "syscalls", syscalls_json(&sl->trace));
+	json_object_set_new(j, "rootless", json_boolean(sl->rootless));
+	json_object_set_new(j, "sandbox", confine_json(s->spec.confine));
+	json_t *warn = json_array();
+	for (size_t i = 0; i < sl->keep.warnings.n; i++)
+		json_array_append_new(warn, json_string(sl->keep.warnings.v[i]));
+	json_object_set_new(j, "warnings", warn);
+	if (sl->o->verify)
+		json_object_set_new(j, "verify_noise_check_ms", json_integer((json_int_t)sl->noise_ms));
+	return j;
+}
+
+int slim_report_write(const struct slim *sl, const char *file, struct perr *err)
+{
+	json_t *j = report_json(sl);
+	/* through a temporary name: a reader never sees half a report */
+	cleanup_free char *text = json_dumps(j, JSON_INDENT(1));
+	json_decref(j);
+	if (!text)
+		return perr_set(err, 0, "cannot write the report: out of memory");
+	if (write_file_atomic(file, text, err) < 0)
+		return perr_wrap(err, "cannot write the report");
+	return 0;
 }

@@ -495,3 +495,29 @@ int confine_apply(const struct confinement *cf, const struct confine_cgroup *cg,
 			      "deny prctl?)", -1;
 	return 0;
 }
+
+json_t *confine_json(const struct confinement *cf)
+{
+	size_t n;
+	char **caps = confine_cap_names(cf, &n);
+	json_t *capv = json_array();
+	for (size_t i = 0; i < n; i++) {
+		json_array_append_new(capv, json_string(caps[i]));
+		free(caps[i]);
+	}
+	free(caps);
+	json_t *limits = json_object();
+	static const char *const names[N_LIMITS] = { [LIMIT_PIDS] = "pids",
+						     [LIMIT_MEMORY] = "memory_bytes" };
+	for (size_t i = 0; i < N_LIMITS; i++) {
+		const struct confine_limit *l = &cf->limits[i];
+		json_object_set_new(limits, names[i],
+				    l->value ? json_pack("{s:I,s:s}", "max", (json_int_t)l->value,
+							 "by", confine_via_name(l->via))
+					     : json_null());
+	}
+	bool builtin = !strcmp(cf->policy_name, "docker-default");
+	return json_pack("{s:s,s:s?,s:o,s:b,s:o}", "seccomp", cf->policy_name, "seccomp_source",
+			 builtin ? confine_docker_profile_version : NULL, "capabilities", capv,
+			 "no_new_privileges", 1, "limits", limits);
+}

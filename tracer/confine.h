@@ -12,6 +12,7 @@
 #ifndef PARE_CONFINE_H
 #define PARE_CONFINE_H
 
+#include <jansson.h>
 #include <linux/filter.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -93,5 +94,9 @@ const char *confine_via_name(enum limit_via via);
 
 /* The moby/profiles version the built-in policy is copied from. */
 extern const char confine_docker_profile_version[];
+
+/* What confined the program, for reports: {"seccomp", "seccomp_source",
+ * "capabilities", "no_new_privileges", "limits"}. */
+json_t *confine_json(const struct confinement *cf);
 
 #endif

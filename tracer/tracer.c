@@ -490,3 +490,12 @@ int pty_open(int *master, int *slave, struct perr *err)
 	*slave = s;
 	return 0;
 }
+
+int run_exit_code(const struct run_result *res)
+{
+	if (!res->have_status)
+		return 1; /* no status: as a failed command */
+	if (WIFEXITED(res->status))
+		return WEXITSTATUS(res->status);
+	return 128 + (WIFSIGNALED(res->status) ? WTERMSIG(res->status) : 0);
+}

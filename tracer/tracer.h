@@ -49,6 +49,9 @@ struct run_result {
 int tracer_run(struct sandbox_spec *spec, const struct tracer_opts *o, struct trace *t,
 	       struct run_result *res, struct perr *err);
 
+/* docker's convention: the program's exit code, or 128 + signal. */
+int run_exit_code(const struct run_result *res);
+
 /* A pseudo-terminal pair for interactive sessions. */
 int pty_open(int *master, int *slave, struct perr *err);
 

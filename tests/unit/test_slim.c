@@ -1,13 +1,20 @@
 /* The slim pipeline's library parts: which probes a slim runs (--exec,
  * --http, GET / per exposed TCP port, else the image's command) and their
- * report entries; the default output name next to the input. */
+ * report entries; the default output name next to the input; and the
+ * pipeline's stops, on a real session of a real layout: a failed run or a
+ * missing /bin/sh ends it before anything is written, with no events the
+ * command would print twice. (Whole slims run in tests/e2e.) */
 #define _GNU_SOURCE
 #include "helpers.h"
 #include "tap.h"
+#include "slimmer/slim.h"
 #include "slimmer/slim_image.h"
 #include "slimmer/slim_probes.h"
 
+#include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static struct strv list(const char *a, const char *b)
 {
@@ -86,9 +93,106 @@ static void test_default_output(void)
 	out_is("docker-archive:-", NULL);
 }
 
+/* What a host saw of the pipeline. */
+struct host_log {
+	int runs, opens, events;
+};
+
+static int host_open(void *ctx, const char *ref, struct session **s)
+{
+	(void)ref, (void)s;
+	((struct host_log *)ctx)->opens++;
+	return -1;
+}
+
+static void host_close(void *ctx, struct session *s)
+{
+	(void)ctx, (void)s;
+}
+
+/* A run that could not happen (the sandbox refused): the host has told
+ * the user, the pipeline must stop. */
+static int host_run_fails(void *ctx, struct session *s, const struct slim_run *run, struct run_result *res)
+{
+	(void)s, (void)run;
+	memset(res, 0, sizeof(*res));
+	((struct host_log *)ctx)->runs++;
+	return -1;
+}
+
+static void host_event(void *ctx, const struct slim *sl, const struct slim_event *ev)
+{
+	(void)sl, (void)ev;
+	((struct host_log *)ctx)->events++;
+}
+
+/* slim_run on a session of LAYOUT with OPTS: its result, what the host saw. */
+static int slim_on(const char *layout, struct slim_opts *o, const char *out, struct host_log *log,
+		   struct perr *err)
+{
+	struct session s;
+	struct session_opts so = { .ref = layout, .open = { default_limits, NULL }, .cache_max = CACHE_MAX_UNSET };
+	if (session_open(&so, &s, err) < 0)
+		return -2;
+	struct slim sl;
+	struct imgref dst = { 0 };
+	slim_init(&sl, o);
+	int r = slim_load_rules(&sl, err) < 0 || slim_plan(&sl, s.img, err) < 0 ||
+			imgref_parse(out, true, &dst, err) < 0
+		? -2
+		: 0;
+	const struct slim_host h = { host_open, host_close, host_run_fails, host_event, log };
+	if (!r)
+		r = slim_run(&sl, &s, out, &dst, &h, err);
+	slim_free(&sl);
+	imgref_free(&dst);
+	session_close(&s);
+	return r;
+}
+
+static void test_pipeline_stops(void)
+{
+	char *top = test_tempdir();
+	char *layout = xasprintf("%s/layout", top), *ref = xasprintf("oci:%s:latest", layout);
+	char *out = xasprintf("oci:%s/out:slim", top), *out_dir = xasprintf("%s/out", top);
+	static const struct tent ents[] = {
+		{ 'd', "etc", NULL, 0755, NULL },
+		{ 'f', "etc/hostname", "pare\n", 0644, NULL },
+	};
+	struct layer_spec ls = { .tar = build_tar(ents, ARRAY_SIZE(ents), 0), .comp = COMP_NONE };
+	ok(make_layout(layout, &ls, 1, NULL) == 0, "a layout without /bin/sh");
+	free(ls.tar.p);
+	struct stat st;
+	struct perr err = { 0 };
+
+	struct slim_opts o = { .no_default_profiles = true };
+	strv_push(&o.execs, xstrdup("true"));
+	struct host_log log = { 0 };
+	int r = slim_on(ref, &o, out, &log, &err);
+	ok(r == -1 && strstr(err.msg, "--exec needs /bin/sh in the image"), "--exec without /bin/sh: %s", err.msg);
+	ok(log.runs == 0 && log.events == 0, "nothing ran: %d runs, %d events", log.runs, log.events);
+	slim_opts_free(&o);
+
+	struct slim_opts cmd_only = { .no_default_profiles = true, .verify = true };
+	log = (struct host_log){ 0 };
+	err.msg[0] = 0;
+	r = slim_on(ref, &cmd_only, out, &log, &err);
+	ok(r == SLIM_FAILED && !err.msg[0], "a run that could not happen: told by the host (%d, '%s')", r, err.msg);
+	ok(log.runs == 1 && log.opens == 0 && log.events == 0,
+	   "one run, no verify, no events: %d runs, %d opens, %d events", log.runs, log.opens, log.events);
+	ok(stat(out_dir, &st) < 0 && errno == ENOENT, "nothing written");
+	rm_rf(top);
+	free(top);
+	free(layout);
+	free(ref);
+	free(out);
+	free(out_dir);
+}
+
 int main(void)
 {
 	test_plan();
 	test_default_output();
+	test_pipeline_stops();
 	return tap_done();
 }

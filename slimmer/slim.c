@@ -1,0 +1,181 @@
+/* pare slim's pipeline: the steps in order, on the state in struct slim.
+ * The probes' runs are in slim_runs.c, the keep-set's seeding and the
+ * image's writing in slim_image.c, the report in slim_report.c. */
+#define _GNU_SOURCE
+#include "slimmer/slim.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "slimmer/slim_report.h"
+#include "slimmer/slim_runs.h"
+#include "tracer/seccomp_record.h"
+
+void slim_opts_free(struct slim_opts *o)
+{
+	struct strv *lists[] = { &o->execs, &o->http, &o->http_files, &o->traces, &o->keep,
+				 &o->exclude, &o->profile_names, &o->unit_kinds };
+	for (size_t i = 0; i < ARRAY_SIZE(lists); i++)
+		strv_free(lists[i]);
+}
+
+void slim_init(struct slim *sl, const struct slim_opts *o)
+{
+	memset(sl, 0, sizeof(*sl));
+	sl->o = o;
+	sl->upper_fd = -1;
+	rules_init(&sl->rules);
+	trace_init(&sl->trace);
+	keepset_init(&sl->keep);
+}
+
+int slim_load_rules(struct slim *sl, struct perr *err)
+{
+	const struct slim_opts *o = sl->o;
+	struct profile_path pp;
+	int r = 0;
+	profile_path_init(&pp, o->profile_dir);
+	if (!o->no_default_profiles && profile_set_add(&sl->profiles, &pp, "base", err) < 0)
+		r = -1;
+	for (size_t i = 0; !r && i < o->profile_names.n; i++)
+		if (profile_set_add(&sl->profiles, &pp, o->profile_names.v[i], err) < 0)
+			r = -1;
+	profile_path_free(&pp);
+	if (r < 0)
+		return -1;
+	rules_add_profiles(&sl->rules, &sl->profiles);
+	for (size_t i = 0; i < o->keep.n; i++)
+		rules_add(&sl->rules.keep, o->keep.v[i], NULL);
+	for (size_t i = 0; i < o->exclude.n; i++)
+		rules_add(&sl->rules.exclude, o->exclude.v[i], NULL);
+	for (size_t i = 0; i < o->unit_kinds.n; i++)
+		rules_add_kind(&sl->rules, (enum unit_kind)unit_kind_parse(o->unit_kinds.v[i]), NULL);
+	return 0;
+}
+
+int slim_plan(struct slim *sl, const struct image *img, struct perr *err)
+{
+	const struct slim_opts *o = sl->o;
+	if (probes_plan(&sl->probes, &o->execs, &o->http, &o->http_files, &img->config, err) < 0)
+		return -1;
+	sl->results = xcalloc(sl->probes.n, sizeof(*sl->results));
+	return 0;
+}
+
+/* --keep-written: one writable layer on the host for all probes, read
+ * back after them. */
+static int upper_open(struct slim *sl, struct perr *err)
+{
+	sl->upper_dir = make_tempdir("pare-written", err);
+	if (!sl->upper_dir)
+		return -1;
+	cleanup_free char *u = xasprintf("%s/upper", sl->upper_dir);
+	cleanup_free char *wk = xasprintf("%s/work", sl->upper_dir);
+	if (mkdir(u, 0755) < 0 || mkdir(wk, 0755) < 0 ||
+	    (sl->upper_fd = open(u, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return perr_set(err, errno, "cannot prepare '%s'", sl->upper_dir);
+	sl->s->spec.upper_dir = sl->upper_dir;
+	return 0;
+}
+
+/* The trace (and --trace's) to the closed keep-set and its paths. */
+static int close_keepset(struct slim *sl, struct perr *err)
+{
+	struct trace *t = &sl->trace;
+	struct session *s = sl->s;
+	if (t->lost)
+		return perr_set(err, 0, "slim: the trace is incomplete (%s); refusing to slim", t->lost_why);
+	if (sl->o->seccomp_profile && seccomp_profile_write(t, sl->o->seccomp_profile, err) < 0)
+		return -1;
+	for (size_t i = 0; i < sl->o->traces.n; i++)
+		if (trace_read_file(t, sl->o->traces.v[i], err) < 0)
+			return perr_wrap(err, "--trace");
+	trace_check_image(t, s->rootfd); /* "exists", for the report's excluded paths */
+	slim_seed(&sl->keep, &sl->rules, t, &s->plan, s->img, s->rootfd, &sl->dropped, &sl->n_dropped);
+	if (rules_close(&sl->rules, &sl->keep, s->rootfd, &sl->units, err) < 0)
+		return -1;
+	keepset_paths(&sl->keep, &sl->paths);
+	if (sl->upper_fd >= 0)
+		slim_collect_written(&sl->rules, t, sl->upper_fd, &sl->keep, &sl->paths, &sl->written);
+	slim_measure(s->img, s->rootfd, &sl->paths, &sl->w);
+	return 0;
+}
+
+static int write_image(struct slim *sl, const struct slim_host *h, struct perr *err)
+{
+	struct slim_event ev = { .kind = SLIM_WRITE_START };
+	if (h->event)
+		h->event(h->ctx, sl, &ev);
+	int r = slim_write_image(sl->s->img, sl->s->rootfd, sl->dst, sl->o->compress, &sl->paths,
+				 sl->written.n ? &sl->written : NULL, sl->upper_fd, &sl->w, err);
+	ev.kind = SLIM_WRITE_END;
+	if (h->event)
+		h->event(h->ctx, sl, &ev);
+	if (r < 0)
+		return perr_wrap(err, "cannot write %s", sl->dst_text);
+	ev.kind = SLIM_WRITTEN;
+	if (h->event)
+		h->event(h->ctx, sl, &ev);
+	return 0;
+}
+
+static int slim_steps(struct slim *sl, struct session *s, const struct slim_host *h, struct perr *err)
+{
+	if (sl->o->execs.n && !image_has_path(s->rootfd, "/bin/sh"))
+		return perr_set(err, 0, "slim: --exec needs /bin/sh in the image");
+	if (sl->o->keep_written && upper_open(sl, err) < 0)
+		return -1;
+	int r = slim_run_probes(sl, h, s, &sl->trace, sl->results, "slim", "", true);
+	/* before anything is written: a flaky probe fails the slim */
+	if (!r && sl->o->verify)
+		r = slim_check_noise(sl, h);
+	if (r)
+		return r;
+	if (close_keepset(sl, err) < 0 || write_image(sl, h, err) < 0)
+		return -1;
+	if (sl->o->verify)
+		r = slim_verify(sl, h);
+	if (sl->o->report && slim_report_write(sl, sl->o->report, err) < 0)
+		return -1;
+	return r;
+}
+
+int slim_run(struct slim *sl, struct session *s, const char *dst_text, const struct imgref *dst,
+	     const struct slim_host *h, struct perr *err)
+{
+	sl->s = s;
+	sl->dst_text = dst_text;
+	sl->dst = dst;
+	int r = slim_steps(sl, s, h, err);
+	s->spec.upper_dir = NULL; /* about to be removed */
+	sl->s = NULL;
+	return r;
+}
+
+void slim_free(struct slim *sl)
+{
+	if (sl->upper_fd >= 0)
+		close(sl->upper_fd);
+	if (sl->upper_dir) {
+		struct perr ignored;
+		remove_tree_at(AT_FDCWD, sl->upper_dir, &ignored);
+		free(sl->upper_dir);
+	}
+	strset_free(&sl->written);
+	probe_results_free(sl->results, sl->probes.n);
+	probes_free(&sl->probes);
+	strv_free(&sl->paths);
+	keepset_free(&sl->keep);
+	trace_free(&sl->trace);
+	for (size_t i = 0; i < sl->n_dropped; i++)
+		free(sl->dropped[i].path);
+	free(sl->dropped);
+	units_state_free(&sl->units);
+	rules_free(&sl->rules);
+	profile_set_free(&sl->profiles);
+	memset(sl, 0, sizeof(*sl));
+	sl->upper_fd = -1;
+}
