@@ -162,4 +162,7 @@ struct stat;
 void walk_tree(int rootfd, void (*fn)(void *ctx, const char *rel, const struct stat *st),
 	       void *ctx);
 
+/* Human sizes: "12.3 MB" (powers of 1000). BUF of at least 32 bytes. */
+const char *human_size(uint64_t n, char *buf);
+
 #endif

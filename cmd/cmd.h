@@ -126,8 +126,6 @@ void warn_print(void *ctx, const char *msg);
 /* On a terminal: "CTX: waiting for port N to accept (S s)", cleared at 0. */
 void progress_wait(void *ctx, unsigned port, uint64_t waited_ms);
 
-/* Human sizes: "12.3 MB". BUF of at least 32 bytes. */
-const char *human_size(uint64_t n, char *buf);
 
 /* A command with subcommands (pare profile list, pare cache prune): run
  * the one argv[1] names, or print HELP. */

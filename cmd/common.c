@@ -111,19 +111,6 @@ void warn_print(void *ctx, const char *msg)
 	fprintf(stderr, "pare: warning: %s\n", msg);
 }
 
-const char *human_size(uint64_t n, char *buf)
-{
-	static const char *const units[] = { "B", "kB", "MB", "GB", "TB" };
-	double v = (double)n;
-	size_t u = 0;
-	while (v >= 1000 && u + 1 < ARRAY_SIZE(units)) {
-		v /= 1000;
-		u++;
-	}
-	snprintf(buf, 32, u ? "%.1f %s" : "%.0f %s", v, units[u]);
-	return buf;
-}
-
 void args_free(struct args *a)
 {
 	free(a->v);

@@ -49,7 +49,16 @@ static const char help[] =
 	"      --no-default-profiles  do not apply 'base'\n"
 	"      --units KIND[,KIND] package units: debian (a kept file of a dpkg package keeps\n"
 	"                          the whole package but its docs), debian-docs (with docs),\n"
-	"                          dist-info (pip's RECORD files)\n"
+	"                          dist-info (pip's RECORD files), or a directory glob (a kept\n"
+	"                          file below a matching directory keeps that directory)\n"
+	"      --no-app-trees      do not keep application trees whole. By default a kept file\n"
+	"                          that no package database owns (dpkg, pip RECORD, apk) keeps\n"
+	"                          the tree under its top-most unowned directory (/app,\n"
+	"                          /srv/site): templates and modules loaded lazily come too\n"
+	"      --app-tree-max SIZE at most SIZE per application tree (default 256m; 0: no cap);\n"
+	"                          a larger one keeps only what the probes used, with a warning\n"
+	"      --app-dir DIR|GLOB  an application tree named by hand, kept whole (no cap) when\n"
+	"                          a file below it is kept, whoever owns it\n"
 	"      --keep-written      also keep the files the probes wrote (created or changed),\n"
 	"                          as they left them; the probes then share one writable\n"
 	"                          layer, in order, as in one container\n"
@@ -67,7 +76,8 @@ static const char help[] =
 	RUN_HELP COMMON_HELP;
 
 enum { OPT_EXEC = 1200, OPT_HTTP, OPT_HTTP_FILE, OPT_KEEP_WRITTEN, OPT_EXEC_FILE, OPT_TRACE, OPT_KEEP, OPT_KEEP_FILE, OPT_EXCLUDE,
-       OPT_REPORT, OPT_VERIFY, OPT_PROFILE, OPT_PROFILE_DIR, OPT_NO_DEFAULT_PROFILES, OPT_UNITS };
+       OPT_REPORT, OPT_VERIFY, OPT_PROFILE, OPT_PROFILE_DIR, OPT_NO_DEFAULT_PROFILES, OPT_UNITS,
+       OPT_NO_APP_TREES, OPT_APP_TREE_MAX, OPT_APP_DIR };
 
 /* The command: the run options, the slim's, and where the slim layer's
  * compression is kept while the options are parsed. */
@@ -168,14 +178,30 @@ static int slim_opt(void *ctx, int c, const char *optarg)
 		cleanup_free char *copy = xstrdup(optarg);
 		char *save = NULL;
 		for (char *u = strtok_r(copy, ",", &save); u; u = strtok_r(NULL, ",", &save)) {
-			if (unit_kind_parse(u) < 0) {
-				fprintf(stderr, "pare: invalid --units '%s': use debian, debian-docs or dist-info\n", u);
+			if (u[0] == '/' ? !glob_valid(u) : unit_kind_parse(u) < 0) {
+				fprintf(stderr, "pare: invalid --units '%s': use debian, debian-docs, dist-info "
+						"or a directory glob (/app/vendor/*)\n", u);
 				return -1;
 			}
 			strv_push(&s->o.unit_kinds, xstrdup(u));
 		}
 		return 0;
 	}
+	case OPT_NO_APP_TREES: s->o.no_app_trees = true; return 0;
+	case OPT_APP_TREE_MAX:
+		if (parse_size(optarg, &s->o.app_tree_max) < 0) {
+			fprintf(stderr, "pare: invalid --app-tree-max '%s': a size, e.g. 512m (0: no cap)\n", optarg);
+			return -1;
+		}
+		s->o.have_app_tree_max = true;
+		return 0;
+	case OPT_APP_DIR:
+		if (optarg[0] != '/' || !glob_valid(optarg)) {
+			fprintf(stderr, "pare: invalid --app-dir '%s': an absolute directory or glob\n", optarg);
+			return -1;
+		}
+		strv_push(&s->o.app_dirs, xstrdup(optarg));
+		return 0;
 	default: return run_cmd_opt(&s->rc, c, optarg);
 	}
 }
@@ -207,20 +233,6 @@ static void show_tail(const char *who, const char *stream, int fd)
 
 /* ---- the summary ---- */
 
-/* "gzip", "uncompressed", or "mixed" when the layers differ. */
-static const char *layers_compression(const struct image *img)
-{
-	const char *name = NULL;
-	for (size_t i = 0; i < img->manifest.n_layers; i++) {
-		enum compression c = image_layer_compression(img, i);
-		const char *n = c == COMP_NONE ? "uncompressed" : compression_name(c);
-		if (name && strcmp(name, n))
-			return "mixed";
-		name = n;
-	}
-	return name ? name : "uncompressed";
-}
-
 static void print_summary(const struct slim *s)
 {
 	const struct image *img = s->s->img;
@@ -231,7 +243,7 @@ static void print_summary(const struct slim *s)
 	for (size_t i = 0; i < s->profiles.n; i++)
 		snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s", i ? ", " : "",
 			 s->profiles.p[i].name);
-	const char *before_comp = layers_compression(img);
+	const char *before_comp = image_layers_compression(img);
 	const char *after_comp = w->comp == COMP_NONE ? "uncompressed" : compression_name(w->comp);
 	char ratio[32] = ""; /* only like against like */
 	if (!strcmp(before_comp, after_comp) && w->before_compressed)
@@ -250,8 +262,14 @@ static void print_summary(const struct slim *s)
 		after_comp, ratio, npr, s->profiles.n ? names : "none");
 	/* Units and packages in one line; each is in the report. */
 	size_t units = 0, packages = 0, paths = 0, idle = 0;
+	char apps[512] = "";
 	for (size_t i = 0; i < s->units.n_pulled; i++) {
 		const struct pulled *u = &s->units.pulled[i];
+		if (!strcmp(u->kind, "application")) {
+			size_t at = strlen(apps);
+			snprintf(apps + at, sizeof(apps) - at, "%s/%s (%zu paths)", at ? ", " : "", u->name, u->paths);
+			continue;
+		}
 		*(strcmp(u->kind, "unit") ? &packages : &units) += 1;
 		paths += u->paths;
 		idle += u->paths == 0;
@@ -259,30 +277,14 @@ static void print_summary(const struct slim *s)
 	char none_new[48] = "";
 	if (idle)
 		snprintf(none_new, sizeof(none_new), "; %zu added nothing new", idle);
+	if (*apps)
+		fprintf(stderr, "  application trees, kept whole: %s\n", apps);
 	if (units + packages)
 		fprintf(stderr, "  pulled in: %zu unit%s, %zu package%s, %zu more paths%s (%s)\n", units,
 			units == 1 ? "" : "s", packages, packages == 1 ? "" : "s", paths, none_new,
 			s->o->report ? "each is in the report" : "--report FILE lists each");
 }
 
-
-/* The first line where A and B differ (1-based), or 0 when they agree as
- * far as both go; *AL / *BL point at that line in each. */
-static size_t first_difference(const char *a, size_t an, const char *b, size_t bn, const char **al,
-			       const char **bl)
-{
-	size_t line = 1, i = 0, start = 0;
-	for (; i < an && i < bn && a[i] == b[i]; i++)
-		if (a[i] == '\n') {
-			line++;
-			start = i + 1;
-		}
-	if (i == an && i == bn)
-		return 0;
-	*al = a + start;
-	*bl = b + start;
-	return line;
-}
 
 static void print_line(const char *tag, const char *line, const char *end)
 {
@@ -311,7 +313,7 @@ static void show_divergence(const struct probe *pb, const struct probe_result *w
 	if (was->code != now->code)
 		fprintf(stderr, "    exit status: %d in the original, %d in the slim image\n", was->code, now->code);
 	const char *al = NULL, *bl = NULL;
-	size_t line = first_difference(was->head, was->head_len, now->head, now->head_len, &al, &bl);
+	size_t line = probe_stdout_difference(was->head, was->head_len, now->head, now->head_len, &al, &bl);
 	if (!line && strcmp(was->digest, now->digest))
 		fprintf(stderr, "    stdout: the first %zu bytes agree; %llu bytes in the original, %llu in the slim image\n",
 			was->head_len, (unsigned long long)was->len, (unsigned long long)now->len);
@@ -472,6 +474,9 @@ int cmd_slim(int argc, char **argv)
 		{ "profile-dir", required_argument, NULL, OPT_PROFILE_DIR },
 		{ "no-default-profiles", no_argument, NULL, OPT_NO_DEFAULT_PROFILES },
 		{ "units", required_argument, NULL, OPT_UNITS },
+		{ "no-app-trees", no_argument, NULL, OPT_NO_APP_TREES },
+		{ "app-tree-max", required_argument, NULL, OPT_APP_TREE_MAX },
+		{ "app-dir", required_argument, NULL, OPT_APP_DIR },
 		{ "compress", required_argument, NULL, OPT_COMPRESS },
 		{ 0 },
 	};

@@ -99,6 +99,20 @@ enum compression image_layer_compression(const struct image *img, size_t idx)
 	return mt ? mt->comp : COMP_NONE;
 }
 
+/* "gzip", "uncompressed", or "mixed" when the layers differ. */
+const char *image_layers_compression(const struct image *img)
+{
+	const char *name = NULL;
+	for (size_t i = 0; i < img->manifest.n_layers; i++) {
+		enum compression c = image_layer_compression(img, i);
+		const char *n = c == COMP_NONE ? "uncompressed" : compression_name(c);
+		if (name && strcmp(name, n))
+			return "mixed";
+		name = n;
+	}
+	return name ? name : "uncompressed";
+}
+
 int image_open_layer_blob(struct image *img, size_t idx, struct blob **out, struct perr *err)
 {
 	if (idx >= img->manifest.n_layers)

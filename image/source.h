@@ -63,6 +63,9 @@ static inline void image_closep(struct image **i)
 int image_open_layer_blob(struct image *img, size_t idx, struct blob **out, struct perr *err);
 /* The compression of layer IDX, from its media type. */
 enum compression image_layer_compression(const struct image *img, size_t idx);
+/* All layers' compression by name: "gzip", "uncompressed", ..., or
+ * "mixed" when they differ. */
+const char *image_layers_compression(const struct image *img);
 
 /* Read REL below DIRFD, at most MAX bytes, refusing symlinks anywhere on
  * the way and anything but a regular file (a FIFO is never opened for a

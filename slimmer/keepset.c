@@ -24,6 +24,7 @@ const char *const keep_why_names[KEEP__COUNT] = {
 	[KEEP_LINK_TARGET] = "target of symlink", [KEEP_LINK_TO] = "symlink to",
 	[KEEP_PARENT] = "parent of",    [KEEP_INTERP] = "interpreter of",
 	[KEEP_NEEDED] = "needed by",    [KEEP_SHEBANG] = "#! interpreter of",
+	[KEEP_APP] = "application tree of",
 };
 
 void keepset_init(struct keepset *k)
@@ -191,8 +192,7 @@ static int resolve_in(struct keepset *k, int rootfd, const char *path, bool foll
 
 /* ---- ELF and #! ---- */
 
-static void keep_warn(struct keepset *k, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void keep_warn(struct keepset *k, const char *fmt, ...)
+void keepset_warn(struct keepset *k, const char *fmt, ...)
 {
 	if (k->warnings.n >= KEEPSET_MAX_WARNINGS) {
 		k->warnings_dropped++;
@@ -358,7 +358,7 @@ static void find_needed(struct keepset *k, int rootfd, const char *name, const c
 				return;
 			}
 		}
-	keep_warn(k, "/%s needs %s, which is in none of its library directories (nor in the original image)",
+	keepset_warn(k, "/%s needs %s, which is in none of its library directories (nor in the original image)",
 		  owner ? owner : "", name);
 }
 
@@ -367,13 +367,13 @@ static void close_elf(struct keepset *k, int rootfd, const char *real, const cha
 	struct perr err;
 	int fd = open_beneath_nofollow(rootfd, real, O_RDONLY | O_CLOEXEC | O_NONBLOCK, &err);
 	if (fd < 0) {
-		keep_warn(k, "/%s: its libraries were not followed: %s", real, err.msg);
+		keepset_warn(k, "/%s: its libraries were not followed: %s", real, err.msg);
 		return;
 	}
 	Elf *e = elf_begin(fd, ELF_C_READ_MMAP, NULL);
 	GElf_Ehdr eh;
 	if (!e || elf_kind(e) != ELF_K_ELF || !gelf_getehdr(e, &eh)) {
-		keep_warn(k, "/%s: its libraries were not followed: not a readable ELF file (%s)",
+		keepset_warn(k, "/%s: its libraries were not followed: not a readable ELF file (%s)",
 			  real, elf_errmsg(-1));
 		goto out;
 	}
@@ -445,7 +445,7 @@ static void close_file(struct keepset *k, int rootfd, const char *real, const ch
 {
 	cleanup_free char *head = read_small(rootfd, real, 256);
 	if (!head) {
-		keep_warn(k, "/%s: not read, so nothing it needs was followed", real);
+		keepset_warn(k, "/%s: not read, so nothing it needs was followed", real);
 		return;
 	}
 	if (!memcmp(head, ELFMAG, SELFMAG)) {

@@ -32,6 +32,7 @@ enum keep_why {
 	KEEP_INTERP,      /* PT_INTERP of OF */
 	KEEP_NEEDED,      /* DT_NEEDED of OF */
 	KEEP_SHEBANG,     /* #! interpreter of OF */
+	KEEP_APP,         /* in the application tree OF (RULE: how it was found) */
 	KEEP__COUNT
 };
 extern const char *const keep_why_names[KEEP__COUNT];
@@ -74,6 +75,8 @@ void keepset_free(struct keepset *k);
  * reason. Returns true when the path is new. */
 bool keepset_add(struct keepset *k, const char *path, enum keep_why why, const char *of);
 /* The same with the rule and profile behind the reason. */
+/* A warning for the report (at most KEEPSET_MAX_WARNINGS, no repeats). */
+void keepset_warn(struct keepset *k, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 bool keepset_add_rule(struct keepset *k, const char *path, enum keep_why why, const char *of,
 		      const char *rule, const char *profile);
 const struct keep_entry *keepset_find(const struct keepset *k, const char *path);

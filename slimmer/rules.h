@@ -26,9 +26,20 @@ struct kind_rule {
 	char *profile;
 };
 
+/* Application trees (apptree.c): a kept file no package database owns
+ * belongs to the application, and the tree under its top-most unowned
+ * ancestor directory is kept whole, up to MAX bytes. */
+struct app_tree_rules {
+	bool off;                /* --no-app-trees */
+	uint64_t max;            /* --app-tree-max: bytes per tree */
+	struct rule_list dirs;   /* --app-dir: trees named by hand (any owner) */
+};
+#define APP_TREE_MAX_DEFAULT (256ull << 20)
+
 struct rules {
 	struct rule_list keep, exclude, units;
 	struct kind_rule kinds[UNIT__COUNT];
+	struct app_tree_rules app;
 };
 
 void rules_init(struct rules *r);
@@ -47,7 +58,7 @@ void rules_seed(const struct rules *r, struct keepset *k, int rootfd);
 
 /* A package (or unit directory) that rules_close() pulled in. */
 struct pulled {
-	char *kind;    /* "debian", "python" or "unit" */
+	char *kind;    /* "debian", "python", "unit" or "application" */
 	char *name;    /* the package, or the unit directory */
 	char *because; /* the kept path inside it that pulled it in */
 	char *rule, *profile;
@@ -58,15 +69,22 @@ struct units_state {
 	struct owned *owned;     /* package databases: path -> package */
 	size_t n_owned;
 	struct strindex owned_index;
+	struct strset owned_dirs; /* directories of packages (pkgdb_dir_owned) */
 	struct pkg *pkgs;
 	size_t n_pkgs;
 	bool loaded;
+	struct strset trees_seen; /* application trees looked at */
+	bool no_db_told;          /* the app-tree rule could not apply */
 	struct strset dirs_seen; /* ancestors of kept files whose units were looked at */
 	struct pulled *pulled;
 	size_t n_pulled;
 };
 
 void units_state_free(struct units_state *st);
+/* What pulled in NAME (a unit directory, package or application tree of
+ * KIND) because of BECAUSE, for the report. */
+void units_note_pulled(struct units_state *st, const char *kind, const char *name,
+		       const char *because, const char *rule, const char *profile, size_t paths);
 /* keepset_close(), then units, repeated until nothing new comes in (a
  * package's files may need libraries of other packages). */
 int rules_close(const struct rules *r, struct keepset *k, int rootfd, struct units_state *st,

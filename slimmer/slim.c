@@ -17,7 +17,7 @@
 void slim_opts_free(struct slim_opts *o)
 {
 	struct strv *lists[] = { &o->execs, &o->http, &o->http_files, &o->traces, &o->keep,
-				 &o->exclude, &o->profile_names, &o->unit_kinds };
+				 &o->exclude, &o->profile_names, &o->unit_kinds, &o->app_dirs };
 	for (size_t i = 0; i < ARRAY_SIZE(lists); i++)
 		strv_free(lists[i]);
 }
@@ -52,7 +52,15 @@ int slim_load_rules(struct slim *sl, struct perr *err)
 	for (size_t i = 0; i < o->exclude.n; i++)
 		rules_add(&sl->rules.exclude, o->exclude.v[i], NULL);
 	for (size_t i = 0; i < o->unit_kinds.n; i++)
-		rules_add_kind(&sl->rules, (enum unit_kind)unit_kind_parse(o->unit_kinds.v[i]), NULL);
+		if (o->unit_kinds.v[i][0] == '/')
+			rules_add(&sl->rules.units, o->unit_kinds.v[i], NULL);
+		else
+			rules_add_kind(&sl->rules, (enum unit_kind)unit_kind_parse(o->unit_kinds.v[i]), NULL);
+	sl->rules.app.off = o->no_app_trees;
+	if (o->have_app_tree_max)
+		sl->rules.app.max = o->app_tree_max;
+	for (size_t i = 0; i < o->app_dirs.n; i++)
+		rules_add(&sl->rules.app.dirs, o->app_dirs.v[i], NULL);
 	return 0;
 }
 

@@ -19,10 +19,14 @@
 struct slim_opts {
 	struct strv execs, http, http_files;   /* probes, in order */
 	struct strv traces;                    /* `pare probe` traces to add */
-	struct strv keep, exclude, profile_names, unit_kinds;
+	struct strv keep, exclude, profile_names;
+	struct strv unit_kinds;                /* kinds, or directory globs ("/...") */
 	const char *report, *profile_dir;
 	const char *seccomp_profile;           /* write a Docker seccomp profile here */
 	bool verify, keep_written, no_default_profiles;
+	bool no_app_trees, have_app_tree_max;
+	uint64_t app_tree_max;                 /* with have_app_tree_max */
+	struct strv app_dirs;                  /* --app-dir */
 	const struct compress_spec *compress;  /* of the slim layer, or NULL */
 	enum tracer_mode mode;                 /* of the traced runs */
 };

@@ -127,3 +127,18 @@ json_t *probes_json(const struct probe_list *l, const struct probe_result *pr, s
 	return a;
 }
 
+size_t probe_stdout_difference(const char *a, size_t an, const char *b, size_t bn, const char **al,
+			       const char **bl)
+{
+	size_t line = 1, i = 0, start = 0;
+	for (; i < an && i < bn && a[i] == b[i]; i++)
+		if (a[i] == '\n') {
+			line++;
+			start = i + 1;
+		}
+	if (i == an && i == bn)
+		return 0;
+	*al = a + start;
+	*bl = b + start;
+	return line;
+}

@@ -45,4 +45,9 @@ void probe_results_free(struct probe_result *pr, size_t n);
 /* The report's "probes": each result, and with VERIFY what it compared. */
 json_t *probes_json(const struct probe_list *l, const struct probe_result *pr, size_t n, bool verify);
 
+/* The first line where stdout heads A and B differ (1-based), or 0 when
+ * they agree as far as both go; *AL / *BL point at that line in each. */
+size_t probe_stdout_difference(const char *a, size_t an, const char *b, size_t bn, const char **al,
+			       const char **bl);
+
 #endif

@@ -66,7 +66,8 @@ json_t *slim_rules_json(const struct profile_set *profiles, const struct units_s
 						    profiles->p[i].source));
 	for (size_t i = 0; i < units->n_pulled; i++) {
 		const struct pulled *u = &units->pulled[i];
-		cleanup_free char *abs = !strcmp(u->kind, "unit") ? xasprintf("/%s", u->name) : NULL;
+		bool dir = !strcmp(u->kind, "unit") || !strcmp(u->kind, "application");
+		cleanup_free char *abs = dir ? xasprintf("/%s", u->name) : NULL;
 		json_array_append_new(pulled, json_pack("{s:s,s:s,s:s,s:s,s:o,s:I}", "kind", u->kind,
 							"name", abs ? abs : u->name, "because", u->because,
 							"rule", u->rule, "profile",

@@ -277,3 +277,17 @@ int errno_under_filter(const struct sock_fprog *prog, long (*call)(void))
 		return -1;
 	return WIFEXITED(st) && WEXITSTATUS(st) != 255 ? WEXITSTATUS(st) : -1;
 }
+
+void put_file(const char *base, const char *rel, const char *text)
+{
+	char p[8400];
+	snprintf(p, sizeof(p), "%s/%s", base, rel);
+	char *slash = strrchr(p, '/');
+	*slash = 0;
+	struct perr e;
+	mkdir_p(p, 0755, &e);
+	*slash = '/';
+	int fd = open(p, O_CREAT | O_WRONLY | O_TRUNC | O_CLOEXEC, 0644);
+	(void)!write(fd, text, strlen(text));
+	close(fd);
+}

@@ -53,5 +53,7 @@ int errno_under_filter(const struct sock_fprog *prog, long (*call)(void));
 char *test_tempdir(void);
 void rm_rf(const char *path);
 bool file_has(const char *path, const char *content);
+/* BASE/REL holding TEXT, its directories made as needed. */
+void put_file(const char *base, const char *rel, const char *text);
 
 #endif

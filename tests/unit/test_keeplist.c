@@ -14,20 +14,6 @@
 
 static char dir[4096];
 
-static void put(const char *base, const char *rel, const char *text)
-{
-	char p[8400];
-	snprintf(p, sizeof(p), "%s/%s", base, rel);
-	char *slash = strrchr(p, '/');
-	*slash = 0;
-	struct perr e;
-	mkdir_p(p, 0755, &e);
-	*slash = '/';
-	int fd = open(p, O_CREAT | O_WRONLY | O_TRUNC | O_CLOEXEC, 0644);
-	(void)!write(fd, text, strlen(text));
-	close(fd);
-}
-
 static void ln(const char *base, const char *target, const char *rel)
 {
 	char p[8400];
@@ -132,13 +118,13 @@ static void test_search(void)
 	char pd[4200], home[4200];
 	snprintf(pd, sizeof(pd), "%s/pd", dir);
 	snprintf(home, sizeof(home), "%s/home", dir);
-	put(pd, "web.json", "{\"name\": \"web\", \"include\": [\"tzdata\", \"extra/more.json\"], \"keep\": [\"/srv/**\"]}");
-	put(pd, "extra/more.json", "{\"name\": \"more\", \"include\": [\"tzdata\"], \"keep\": [\"/opt/x\"]}");
-	put(pd, "a.json", "{\"name\": \"a\", \"include\": [\"b\"]}");
-	put(pd, "b.json", "{\"name\": \"b\", \"include\": [\"c\"]}");
-	put(pd, "c.json", "{\"name\": \"c\", \"include\": [\"a\"]}");
-	put(pd, "misnamed.json", "{\"name\": \"other\"}");
-	put(home, ".config/pare/profiles/tzdata.json", "{\"name\": \"tzdata\", \"keep\": [\"/mine\"]}");
+	put_file(pd, "web.json", "{\"name\": \"web\", \"include\": [\"tzdata\", \"extra/more.json\"], \"keep\": [\"/srv/**\"]}");
+	put_file(pd, "extra/more.json", "{\"name\": \"more\", \"include\": [\"tzdata\"], \"keep\": [\"/opt/x\"]}");
+	put_file(pd, "a.json", "{\"name\": \"a\", \"include\": [\"b\"]}");
+	put_file(pd, "b.json", "{\"name\": \"b\", \"include\": [\"c\"]}");
+	put_file(pd, "c.json", "{\"name\": \"c\", \"include\": [\"a\"]}");
+	put_file(pd, "misnamed.json", "{\"name\": \"other\"}");
+	put_file(home, ".config/pare/profiles/tzdata.json", "{\"name\": \"tzdata\", \"keep\": [\"/mine\"]}");
 	setenv("HOME", home, 1);
 	unsetenv("XDG_CONFIG_HOME");
 
@@ -188,32 +174,32 @@ static void test_search(void)
 /* A Debian-like image: merged /usr, two packages, a pip distribution. */
 static void make_image(const char *r)
 {
-	put(r, "usr/bin/tool", "tool");
-	put(r, "usr/lib/libtool.so.1", "lib");
-	put(r, "usr/share/tool/data.txt", "data");
-	put(r, "usr/share/doc/tool/copyright", "(c)");
-	put(r, "usr/bin/other", "other");
+	put_file(r, "usr/bin/tool", "tool");
+	put_file(r, "usr/lib/libtool.so.1", "lib");
+	put_file(r, "usr/share/tool/data.txt", "data");
+	put_file(r, "usr/share/doc/tool/copyright", "(c)");
+	put_file(r, "usr/bin/other", "other");
 	ln(r, "usr/bin", "bin");
-	put(r, "var/lib/dpkg/info/tool:amd64.list",
+	put_file(r, "var/lib/dpkg/info/tool:amd64.list",
 	    "/.\n/bin\n/bin/tool\n/usr\n/usr/bin\n/usr/lib/libtool.so.1\n/usr/share/tool\n"
 	    "/usr/share/tool/data.txt\n/usr/share/doc/tool/copyright\n/usr/share/gone\n");
-	put(r, "var/lib/dpkg/info/other.list", "/usr/bin\n/usr/bin/other\n");
+	put_file(r, "var/lib/dpkg/info/other.list", "/usr/bin\n/usr/bin/other\n");
 	const char *site = "usr/lib/python3/dist-packages";
 	char p[512];
 	snprintf(p, sizeof(p), "%s/pkg/__init__.py", site);
-	put(r, p, "");
+	put_file(r, p, "");
 	snprintf(p, sizeof(p), "%s/pkg/lazy.py", site);
-	put(r, p, "");
+	put_file(r, p, "");
 	snprintf(p, sizeof(p), "%s/pkg/a,b.txt", site);
-	put(r, p, "");
-	put(r, "usr/local/bin/pkg-cli", "#!/bin/false\n");
+	put_file(r, p, "");
+	put_file(r, "usr/local/bin/pkg-cli", "#!/bin/false\n");
 	snprintf(p, sizeof(p), "%s/pkg-1.0.dist-info/RECORD", site);
-	put(r, p, "pkg/__init__.py,sha256=x,0\npkg/lazy.py,,\n\"pkg/a,b.txt\",,\n../../../local/bin/pkg-cli,,\n");
-	put(r, "app/node_modules/greet/index.js", "");
-	put(r, "app/node_modules/greet/lib/extra.js", "");
-	put(r, "app/node_modules/@s/one/index.js", "");
-	put(r, "app/node_modules/@s/two/index.js", "");
-	put(r, "app/node_modules/greet/skip.log", "");
+	put_file(r, p, "pkg/__init__.py,sha256=x,0\npkg/lazy.py,,\n\"pkg/a,b.txt\",,\n../../../local/bin/pkg-cli,,\n");
+	put_file(r, "app/node_modules/greet/index.js", "");
+	put_file(r, "app/node_modules/greet/lib/extra.js", "");
+	put_file(r, "app/node_modules/@s/one/index.js", "");
+	put_file(r, "app/node_modules/@s/two/index.js", "");
+	put_file(r, "app/node_modules/greet/skip.log", "");
 }
 
 static bool has(const struct keepset *k, const char *path, enum keep_why why)
@@ -252,6 +238,7 @@ static void test_units(void)
 	struct keepset k;
 	struct units_state st;
 	begin(&ru, &k, &st);
+	ru.app.off = true; /* /app is unowned: its tree would be kept whole (test_apptree) */
 	rules_add(&ru.units, "/**/node_modules/[!@.]*", "node");
 	rules_add(&ru.units, "/**/node_modules/@*/*", "node");
 	rules_add(&ru.exclude, "/**/*.log", "node");

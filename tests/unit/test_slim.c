@@ -93,6 +93,20 @@ static void test_default_output(void)
 	out_is("docker-archive:-", NULL);
 }
 
+/* --verify's "stdout differs from line N". */
+static void test_stdout_difference(void)
+{
+	const char *al = NULL, *bl = NULL;
+	ok(probe_stdout_difference("a\nb\n", 4, "a\nb\n", 4, &al, &bl) == 0, "same output: no line");
+	size_t line = probe_stdout_difference("a\nb\nc\n", 6, "a\nb\nX\n", 6, &al, &bl);
+	ok(line == 3 && *al == 'c' && *bl == 'X', "third line differs: line %zu", line);
+	line = probe_stdout_difference("a\nbc", 4, "a\nbd", 4, &al, &bl);
+	ok(line == 2 && !strncmp(al, "bc", 2) && !strncmp(bl, "bd", 2), "mid-line: the line's start (%zu)", line);
+	const char *shorter = "a\n";
+	line = probe_stdout_difference(shorter, 2, "a\nmore\n", 7, &al, &bl);
+	ok(line == 2 && al == shorter + 2 && !strncmp(bl, "more", 4), "one is longer: line %zu, at its end", line);
+}
+
 /* What a host saw of the pipeline. */
 struct host_log {
 	int runs, opens, events;
@@ -193,6 +207,7 @@ int main(void)
 {
 	test_plan();
 	test_default_output();
+	test_stdout_difference();
 	test_pipeline_stops();
 	return tap_done();
 }

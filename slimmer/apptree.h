@@ -1,0 +1,19 @@
+/* Application trees (apptree.c): slim the distribution, keep the
+ * application. A kept file that no package database owns belongs to the
+ * application or its data; the tree under its top-most unowned ancestor
+ * directory (/app, /srv/site, /var/lib/postgresql/15/main, /opt/tool) is
+ * kept whole, so that what the probes never touched (lazily loaded
+ * templates, modules, data files) is there too. */
+#ifndef PARE_APPTREE_H
+#define PARE_APPTREE_H
+
+#include "slimmer/rules.h"
+
+bool app_trees_on(const struct rules *r);
+/* The application tree holding kept PATH (physical, relative), if it is
+ * one not looked at yet: kept whole (or, over the cap, a warning). Returns
+ * the paths it added. */
+size_t app_tree_expand(const struct rules *r, struct keepset *k, struct units_state *st, int rootfd,
+		       const char *path);
+
+#endif

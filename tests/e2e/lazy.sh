@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Lazy loading (the seed's Django case): an application under /srv/app
+# whose pages read their templates and import their helpers only when
+# asked. Slimmed on one page, the slim image must answer the others,
+# because files no package owns are the application's and its tree is
+# kept whole; with the rule off (or over its cap) they fail, which shows
+# the rule is what makes them work. Run on the python fixture plus one
+# layer, added with umoci.
+set -uo pipefail
+top=$(cd "$(dirname "$0")/../.." && pwd)
+PARE=$top/pare
+suite=lazy
+. "$top/tests/e2e/lib.sh"
+export PARE_CACHE_DIR=$work/cache
+
+build_fixtures
+cp -r "$(fixture python)/oci" "$work/py"
+app=$work/app
+mkdir -p "$app/templates" "$app/helpers" "$app/data"
+cat >"$app/app.py" <<'PY'
+import importlib, pathlib, sys
+here = pathlib.Path(__file__).parent
+page = sys.argv[1] if len(sys.argv) > 1 else "home"
+if page == "helper":
+    print(importlib.import_module("helpers.extra").value())
+else:
+    print((here / "templates" / (page + ".html")).read_text().strip())
+PY
+echo '<h1>home page</h1>' >"$app/templates/home.html"
+echo '<h1>about page</h1>' >"$app/templates/about.html"
+: >"$app/helpers/__init__.py"
+printf 'def value():\n    return "helper loaded lazily"\n' >"$app/helpers/extra.py"
+head -c 4096 /dev/zero >"$app/data/blob.bin"
+umoci insert --image "$work/py:latest" --tag app "$app" /srv/app >/dev/null
+
+missing() { # TAG PAGE WHAT: that page of the slim image fails for want of WHAT
+	! "$PARE" run "oci:$work/py:$1" -- /srv/app/app.py "$2" >/dev/null 2>"$work/$1-$2.err" &&
+		grep -q "$3" "$work/$1-$2.err"
+}
+slim() { # TAG ARGS...: slim probing the home page only
+	local tag=$1; shift
+	"$PARE" slim "oci:$work/py:app" -o "oci:$work/py:$tag" --report "$work/$tag.json" \
+		--exec 'python3 /srv/app/app.py home' "$@" 2>"$work/$tag.err"
+}
+
+check "the original answers every page" \
+	bash -c "[ \"\$('$PARE' run oci:'$work'/py:app -- /srv/app/app.py about 2>/dev/null)\" = '<h1>about page</h1>' ]"
+check "slim on the home page, default flags" slim whole
+check "the slim image answers the page no probe asked for (its template is kept)" \
+	bash -c "[ \"\$('$PARE' run oci:'$work'/py:whole -- /srv/app/app.py about 2>/dev/null)\" = '<h1>about page</h1>' ]"
+check "and the module imported only by another page" \
+	bash -c "[ \"\$('$PARE' run oci:'$work'/py:whole -- /srv/app/app.py helper 2>/dev/null)\" = 'helper loaded lazily' ]"
+check "the report says why: application tree of /srv/app" \
+	jq -e '(.pulled_in | any(.kind == "application" and .name == "/srv/app" and .because == "/srv/app/app.py"))
+		and (.paths[] | select(.path == "/srv/app/templates/about.html") | .reasons | any(.why == "application tree of" and .of == "/srv/app"))' "$work/whole.json"
+check "the summary names the tree" grep -q 'application trees, kept whole: /srv/app (' "$work/whole.err"
+check "the distribution is still slimmed (no package file pulled in by the rule)" \
+	jq -e '[.pulled_in[] | select(.kind == "application")] | length == 1' "$work/whole.json"
+
+check "--no-app-trees: slim" slim off --no-app-trees
+check "--no-app-trees: the other page fails, so the rule is what made it work" \
+	missing off about "No such file or directory: '/srv/app/templates/about.html'"
+check "--no-app-trees: the report has no application tree" \
+	jq -e '[.pulled_in[] | select(.kind == "application")] | length == 0' "$work/off.json"
+
+check "--app-tree-max 1k: slim" slim capped --app-tree-max 1k
+check "--app-tree-max 1k: a warning names the tree and its size" \
+	grep -q 'pare: slim: warning: application tree /srv/app holds 4.[0-9] kB, over the 1.0 kB cap (--app-tree-max)' "$work/capped.err"
+check "--app-tree-max 1k: and only what the probe used is kept" \
+	missing capped about "No such file or directory: '/srv/app/templates/about.html'"
+check "--app-dir names a tree by hand, kept whole with no cap" \
+	bash -c "'$PARE' slim oci:'$work'/py:app -o oci:'$work'/py:named --app-tree-max 1k --app-dir /srv/app --exec 'python3 /srv/app/app.py home' 2>/dev/null && [ \"\$('$PARE' run oci:'$work'/py:named -- /srv/app/app.py about 2>/dev/null)\" = '<h1>about page</h1>' ]"
+check "--units takes a directory glob: a kept file keeps its directory" \
+	bash -c "'$PARE' slim oci:'$work'/py:app -o oci:'$work'/py:unit --no-app-trees --units '/srv/app/templates' --exec 'python3 /srv/app/app.py home' 2>/dev/null && [ \"\$('$PARE' run oci:'$work'/py:unit -- /srv/app/app.py about 2>/dev/null)\" = '<h1>about page</h1>' ]"
+check "--units DIR: and only that directory" missing unit helper "No module named 'helpers'"
+check "bad --app-tree-max and --app-dir are usage errors" \
+	bash -c "'$PARE' slim x --app-tree-max lots 2>&1 | grep -q \"invalid --app-tree-max 'lots'\"; [ \${PIPESTATUS[0]} -eq 2 ] && '$PARE' slim x --app-dir rel 2>&1 | grep -q \"invalid --app-dir 'rel'\""
+finish
