@@ -43,10 +43,12 @@ static const char help[] =
 	"      --keep-file FILE    one --keep per line\n"
 	"      --exclude GLOB      drop traced paths matching GLOB (--keep still wins)\n"
 	"      --profile NAME|FILE keep-list profile to apply (repeatable); see 'pare profile list'.\n"
-	"                          The 'base' profile (users, nss) applies unless\n"
-	"                          --no-default-profiles\n"
+	"                          By default 'base' (users, nss) applies, and so do\n"
+	"                          'certs' and 'tzdata' when the image has a CA bundle or\n"
+	"                          time zones, 'python' and 'node' when the probes ran them\n"
 	"      --profile-dir DIR   look for profiles by name here first\n"
-	"      --no-default-profiles  do not apply 'base'\n"
+	"      --no-profile NAME   leave out one of the default profiles (repeatable)\n"
+	"      --no-default-profiles  apply none of them\n"
 	"      --units KIND[,KIND] package units: debian (a kept file of a dpkg package keeps\n"
 	"                          the whole package but its docs), debian-docs (with docs),\n"
 	"                          dist-info (pip's RECORD files), or a directory glob (a kept\n"
@@ -77,7 +79,7 @@ static const char help[] =
 
 enum { OPT_EXEC = 1200, OPT_HTTP, OPT_HTTP_FILE, OPT_KEEP_WRITTEN, OPT_EXEC_FILE, OPT_TRACE, OPT_KEEP, OPT_KEEP_FILE, OPT_EXCLUDE,
        OPT_REPORT, OPT_VERIFY, OPT_PROFILE, OPT_PROFILE_DIR, OPT_NO_DEFAULT_PROFILES, OPT_UNITS,
-       OPT_NO_APP_TREES, OPT_APP_TREE_MAX, OPT_APP_DIR };
+       OPT_NO_APP_TREES, OPT_APP_TREE_MAX, OPT_APP_DIR, OPT_NO_PROFILE };
 
 /* The command: the run options, the slim's, and where the slim layer's
  * compression is kept while the options are parsed. */
@@ -188,6 +190,7 @@ static int slim_opt(void *ctx, int c, const char *optarg)
 		return 0;
 	}
 	case OPT_NO_APP_TREES: s->o.no_app_trees = true; return 0;
+	case OPT_NO_PROFILE: strv_push(&s->o.no_profiles, xstrdup(optarg)); return 0;
 	case OPT_APP_TREE_MAX:
 		if (parse_size(optarg, &s->o.app_tree_max) < 0) {
 			fprintf(stderr, "pare: invalid --app-tree-max '%s': a size, e.g. 512m (0: no cap)\n", optarg);
@@ -475,6 +478,7 @@ int cmd_slim(int argc, char **argv)
 		{ "no-default-profiles", no_argument, NULL, OPT_NO_DEFAULT_PROFILES },
 		{ "units", required_argument, NULL, OPT_UNITS },
 		{ "no-app-trees", no_argument, NULL, OPT_NO_APP_TREES },
+		{ "no-profile", required_argument, NULL, OPT_NO_PROFILE },
 		{ "app-tree-max", required_argument, NULL, OPT_APP_TREE_MAX },
 		{ "app-dir", required_argument, NULL, OPT_APP_DIR },
 		{ "compress", required_argument, NULL, OPT_COMPRESS },

@@ -8,6 +8,8 @@
 #define _GNU_SOURCE
 #include "slimmer/apptree.h"
 
+#include <dirent.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -175,4 +177,111 @@ size_t app_tree_expand(const struct rules *r, struct keepset *k, struct units_st
 	    is_generated(top) || !strset_add(&st->trees_seen, top))
 		return 0;
 	return keep_tree(r, k, st, rootfd, top, path, "application tree", r->app.max);
+}
+
+/* ---- what stays out ---- */
+
+/* Directory DIR (physical) of the image, where a probe wrote WHAT: warn
+ * when its other entries are left out. */
+static void check_written_dir(struct keepset *k, int rootfd, const char *dir, const char *what)
+{
+	struct perr ignored;
+	cleanup_close int dfd = root_open_dir(rootfd, dir, &ignored);
+	DIR *d = dfd >= 0 ? opendir_at(dfd, "") : NULL;
+	if (!d)
+		return;
+	size_t left = 0;
+	uint64_t bytes = 0;
+	for (struct dirent *de; (de = readdir(d));) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		cleanup_free char *rel = xasprintf("%s%s%s", dir, *dir ? "/" : "", de->d_name);
+		struct stat st;
+		if (keepset_find(k, rel) || fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		left++;
+		bytes += S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0;
+	}
+	closedir(d);
+	if (!left)
+		return;
+	char size[32];
+	keepset_warn(k, "a probe wrote %s in /%s, but %zu other entr%s of that directory (%s) %s left out: "
+			"if they belong together (a database's data directory), keep them with --app-dir /%s",
+		     what, dir, left, left == 1 ? "y" : "ies", human_size(bytes, size),
+		     left == 1 ? "is" : "are", dir);
+}
+
+static void check_written(struct keepset *k, const struct trace *t, int rootfd)
+{
+	const uint32_t wrote = 1u << OP_OPEN_WRITE | 1u << OP_MODIFY;
+	struct strset seen = { 0 };
+	for (size_t i = 0; i < t->n; i++) {
+		const struct trace_entry *e = &t->e[i];
+		char parent[PATH_BUF], real[PATH_BUF];
+		if (!(e->ops & wrote) || e->path[0] != '/')
+			continue;
+		split_parent(e->path + 1, parent, sizeof(parent));
+		if (keepset_resolve(rootfd, parent, true, real) < 0 || is_generated(real) ||
+		    !strset_add(&seen, real))
+			continue;
+		check_written_dir(k, rootfd, real, e->path);
+	}
+	strset_free(&seen);
+}
+
+/* Application files in trees nothing kept: counted per tree. Trees in
+ * /etc are left out of this count: package scripts make configuration
+ * directories there (/etc/python3) that no database lists. */
+struct untouched {
+	const struct units_state *st;
+	struct strv trees;
+	size_t *files;
+	uint64_t *bytes;
+};
+
+static void untouched_entry(void *ctx, const char *rel, const struct stat *sb)
+{
+	struct untouched *u = ctx;
+	char top[PATH_BUF];
+	if (!S_ISREG(sb->st_mode) || !strncmp(rel, "etc/", 4) || pkgdb_owner(u->st, rel) != SIZE_MAX ||
+	    !top_unowned(u->st, rel, top, sizeof(top)) || strset_has(&u->st->trees_seen, top) ||
+	    is_generated(top))
+		return;
+	size_t i = 0;
+	while (i < u->trees.n && strcmp(u->trees.v[i], top))
+		i++;
+	if (i == u->trees.n) {
+		strv_push(&u->trees, xstrdup(top));
+		u->files = xrealloc(u->files, u->trees.n * sizeof(*u->files));
+		u->bytes = xrealloc(u->bytes, u->trees.n * sizeof(*u->bytes));
+		u->files[i] = 0;
+		u->bytes[i] = 0;
+	}
+	u->files[i]++;
+	u->bytes[i] += (uint64_t)sb->st_size;
+}
+
+static void check_untouched(struct keepset *k, const struct units_state *st, int rootfd)
+{
+	struct untouched u = { .st = st };
+	walk_tree(rootfd, untouched_entry, &u);
+	for (size_t i = 0; i < u.trees.n; i++) {
+		char size[32];
+		keepset_warn(k, "application files no probe touched are left out: /%s (%zu file%s, %s); "
+				"a probe that uses them, or --app-dir /%s, keeps them",
+			     u.trees.v[i], u.files[i], u.files[i] == 1 ? "" : "s", human_size(u.bytes[i], size),
+			     u.trees.v[i]);
+	}
+	strv_free(&u.trees);
+	free(u.files);
+	free(u.bytes);
+}
+
+void app_trees_check(const struct rules *r, struct keepset *k, const struct units_state *st,
+		     const struct trace *t, int rootfd)
+{
+	check_written(k, t, rootfd);
+	if (!r->app.off && st->n_pkgs)
+		check_untouched(k, st, rootfd);
 }

@@ -8,6 +8,7 @@
 #define PARE_APPTREE_H
 
 #include "slimmer/rules.h"
+#include "tracer/trace.h"
 
 bool app_trees_on(const struct rules *r);
 /* The application tree holding kept PATH (physical, relative), if it is
@@ -15,5 +16,12 @@ bool app_trees_on(const struct rules *r);
  * the paths it added. */
 size_t app_tree_expand(const struct rules *r, struct keepset *k, struct units_state *st, int rootfd,
 		       const char *path);
+
+/* After the closure, warnings for what stays out: a directory a probe
+ * wrote in whose other entries are dropped (a database's data directory
+ * half kept is a corrupt image in waiting), and application trees no
+ * probe touched, with their sizes. */
+void app_trees_check(const struct rules *r, struct keepset *k, const struct units_state *st,
+		     const struct trace *t, int rootfd);
 
 #endif

@@ -196,6 +196,7 @@ static int load_dist_info(struct units_state *st, int rootfd, struct perr *err)
 		if (!text)
 			return perr_wrap(err, "/%s", records.v[i]);
 		size_t pkg = pkg_begin(st, xasprintf("%.*s", (int)(strlen(name) - 10), name), "python");
+		own_dir_and_ancestors(st, dir); /* the dist-info directory is pip's, listed or not */
 		char *save = NULL;
 		struct dir_cache dc = { .ok = false };
 		for (char *line = strtok_r(text, "\r\n", &save); line;

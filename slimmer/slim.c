@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "slimmer/apptree.h"
+#include "slimmer/glob.h"
 #include "slimmer/slim_report.h"
 #include "slimmer/slim_runs.h"
 #include "tracer/seccomp_record.h"
@@ -17,7 +19,8 @@
 void slim_opts_free(struct slim_opts *o)
 {
 	struct strv *lists[] = { &o->execs, &o->http, &o->http_files, &o->traces, &o->keep,
-				 &o->exclude, &o->profile_names, &o->unit_kinds, &o->app_dirs };
+				 &o->exclude, &o->profile_names, &o->unit_kinds, &o->app_dirs,
+				 &o->no_profiles };
 	for (size_t i = 0; i < ARRAY_SIZE(lists); i++)
 		strv_free(lists[i]);
 }
@@ -32,20 +35,77 @@ void slim_init(struct slim *sl, const struct slim_opts *o)
 	keepset_init(&sl->keep);
 }
 
+static bool skipped(const struct slim_opts *o, const char *name)
+{
+	for (size_t i = 0; i < o->no_profiles.n; i++)
+		if (!strcmp(o->no_profiles.v[i], name))
+			return true;
+	return false;
+}
+
 int slim_load_rules(struct slim *sl, struct perr *err)
 {
 	const struct slim_opts *o = sl->o;
 	struct profile_path pp;
 	int r = 0;
 	profile_path_init(&pp, o->profile_dir);
-	if (!o->no_default_profiles && profile_set_add(&sl->profiles, &pp, "base", err) < 0)
+	if (!o->no_default_profiles && !skipped(o, "base") && profile_set_add(&sl->profiles, &pp, "base", err) < 0)
 		r = -1;
 	for (size_t i = 0; !r && i < o->profile_names.n; i++)
 		if (profile_set_add(&sl->profiles, &pp, o->profile_names.v[i], err) < 0)
 			r = -1;
 	profile_path_free(&pp);
-	if (r < 0)
-		return -1;
+	return r;
+}
+
+/* Profiles applied by default when the image holds what they are for: the
+ * classic traps (CA bundles, time zones: looked up by name, at run time,
+ * often on a path no probe takes) and the runtimes that load by name,
+ * detected from what the probes executed. */
+static const struct default_profile {
+	const char *name;
+	bool by_exe;                 /* GLOBS match an executed path, else name a file */
+	const char *const globs[4];
+} default_profiles[] = {
+	{ "certs", false, { "/etc/ssl/certs/ca-certificates.crt", "/etc/ssl/cert.pem", "/etc/pki/tls/certs/ca-bundle.crt" } },
+	{ "tzdata", false, { "/usr/share/zoneinfo/UTC", "/usr/share/zoneinfo/Etc/UTC" } },
+	{ "python", true, { "/usr/bin/python3*", "/usr/local/bin/python3*" } },
+	{ "node", true, { "/usr/bin/node", "/usr/bin/nodejs", "/usr/local/bin/node" } },
+};
+
+static bool profile_applies(const struct default_profile *d, const struct trace *t, int rootfd)
+{
+	for (size_t g = 0; g < ARRAY_SIZE(d->globs) && d->globs[g]; g++) {
+		if (!d->by_exe && image_has_path(rootfd, d->globs[g]))
+			return true;
+		for (size_t i = 0; d->by_exe && i < t->exes.n; i++)
+			if (glob_match(d->globs[g], t->exes.v[i]))
+				return true;
+	}
+	return false;
+}
+
+static int add_default_profiles(struct slim *sl, struct perr *err)
+{
+	const struct slim_opts *o = sl->o;
+	if (o->no_default_profiles)
+		return 0;
+	struct profile_path pp;
+	int r = 0;
+	profile_path_init(&pp, o->profile_dir);
+	for (size_t i = 0; !r && i < ARRAY_SIZE(default_profiles); i++) {
+		const struct default_profile *d = &default_profiles[i];
+		if (!skipped(o, d->name) && profile_applies(d, &sl->trace, sl->s->rootfd))
+			r = profile_set_add(&sl->profiles, &pp, d->name, err);
+	}
+	profile_path_free(&pp);
+	return r;
+}
+
+/* The rules: the profiles', then the command line's. */
+static void build_rules(struct slim *sl)
+{
+	const struct slim_opts *o = sl->o;
 	rules_add_profiles(&sl->rules, &sl->profiles);
 	for (size_t i = 0; i < o->keep.n; i++)
 		rules_add(&sl->rules.keep, o->keep.v[i], NULL);
@@ -61,7 +121,6 @@ int slim_load_rules(struct slim *sl, struct perr *err)
 		sl->rules.app.max = o->app_tree_max;
 	for (size_t i = 0; i < o->app_dirs.n; i++)
 		rules_add(&sl->rules.app.dirs, o->app_dirs.v[i], NULL);
-	return 0;
 }
 
 int slim_plan(struct slim *sl, const struct image *img, struct perr *err)
@@ -101,10 +160,14 @@ static int close_keepset(struct slim *sl, struct perr *err)
 	for (size_t i = 0; i < sl->o->traces.n; i++)
 		if (trace_read_file(t, sl->o->traces.v[i], err) < 0)
 			return perr_wrap(err, "--trace");
+	if (add_default_profiles(sl, err) < 0)
+		return -1;
+	build_rules(sl);
 	trace_check_image(t, s->rootfd); /* "exists", for the report's excluded paths */
 	slim_seed(&sl->keep, &sl->rules, t, &s->plan, s->img, s->rootfd, &sl->dropped, &sl->n_dropped);
 	if (rules_close(&sl->rules, &sl->keep, s->rootfd, &sl->units, err) < 0)
 		return -1;
+	app_trees_check(&sl->rules, &sl->keep, &sl->units, t, s->rootfd);
 	keepset_paths(&sl->keep, &sl->paths);
 	if (sl->upper_fd >= 0)
 		slim_collect_written(&sl->rules, t, sl->upper_fd, &sl->keep, &sl->paths, &sl->written);

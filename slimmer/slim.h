@@ -20,6 +20,7 @@ struct slim_opts {
 	struct strv execs, http, http_files;   /* probes, in order */
 	struct strv traces;                    /* `pare probe` traces to add */
 	struct strv keep, exclude, profile_names;
+	struct strv no_profiles;               /* left out of the default ones */
 	struct strv unit_kinds;                /* kinds, or directory globs ("/...") */
 	const char *report, *profile_dir;
 	const char *seccomp_profile;           /* write a Docker seccomp profile here */
@@ -110,8 +111,9 @@ struct slim {
 
 void slim_init(struct slim *sl, const struct slim_opts *o);
 /* The profiles (base unless no_default_profiles, then the named ones,
- * each with its includes) and the command line's rules: before any run,
- * so that a bad profile fails at once. */
+ * each with its includes): before any run, so that a bad profile fails at
+ * once. The rules are made after the probes, when the profiles the image
+ * calls for by default (certs, tzdata, python, node) are known. */
 int slim_load_rules(struct slim *sl, struct perr *err);
 /* The probes, for IMG (its exposed ports, its command). */
 int slim_plan(struct slim *sl, const struct image *img, struct perr *err);

@@ -31,7 +31,9 @@ echo '<h1>about page</h1>' >"$app/templates/about.html"
 : >"$app/helpers/__init__.py"
 printf 'def value():\n    return "helper loaded lazily"\n' >"$app/helpers/extra.py"
 head -c 4096 /dev/zero >"$app/data/blob.bin"
-umoci insert --image "$work/py:latest" --tag app "$app" /srv/app >/dev/null
+mkdir -p "$work/tool" && echo 'an unused tool' >"$work/tool/README"
+umoci insert --image "$work/py:latest" --tag app "$app" /srv/app >/dev/null &&
+	umoci insert --image "$work/py:app" "$work/tool" /opt/tool >/dev/null
 
 missing() { # TAG PAGE WHAT: that page of the slim image fails for want of WHAT
 	! "$PARE" run "oci:$work/py:$1" -- /srv/app/app.py "$2" >/dev/null 2>"$work/$1-$2.err" &&
@@ -54,6 +56,9 @@ check "the report says why: application tree of /srv/app" \
 	jq -e '(.pulled_in | any(.kind == "application" and .name == "/srv/app" and .because == "/srv/app/app.py"))
 		and (.paths[] | select(.path == "/srv/app/templates/about.html") | .reasons | any(.why == "application tree of" and .of == "/srv/app"))' "$work/whole.json"
 check "the summary names the tree" grep -q 'application trees, kept whole: /srv/app (' "$work/whole.err"
+check "an application tree no probe touched is named in a warning, with its size" \
+	bash -c "grep -q 'pare: slim: warning: application files no probe touched are left out: /opt/tool (1 file, 15 B)' '$work/whole.err' &&
+		jq -e '.warnings | any(startswith(\"application files no probe touched are left out: /opt/tool\"))' '$work/whole.json'"
 check "the distribution is still slimmed (no package file pulled in by the rule)" \
 	jq -e '[.pulled_in[] | select(.kind == "application")] | length == 1' "$work/whole.json"
 

@@ -24,24 +24,30 @@ slim() {
 # in FIXTURE TAG CMD: run CMD with the slim image's /bin/sh.
 run_in() { "$PARE" run --entrypoint /bin/sh "oci:$work/$1:$2" -c "$3"; }
 
-# needs NAME FIXTURE PROBE CHECK BASE-OPTIONS: slim without and with the
-# profile; CHECK must fail in the first and pass in the second.
+# needs NAME FIXTURE PROBE CHECK BASE-OPTIONS: slim without (--no-profile,
+# for those applied by default) and with the profile; CHECK must fail in
+# the first and pass in the second.
 needs() {
 	local name=$1 fx=$2 probe=$3 chk=$4 base=$5
 	# shellcheck disable=SC2086 # BASE-OPTIONS are words
 	check "$name: slim $fx without and with --profile $name" \
-		bash -c "$(declare -f slim); PARE='$PARE' work='$work'; slim $fx no-$name '$probe' $base && slim $fx with-$name '$probe' $base --profile $name"
+		bash -c "$(declare -f slim); PARE='$PARE' work='$work'; slim $fx no-$name '$probe' $base --no-profile $name && slim $fx with-$name '$probe' $base --profile $name"
 	check "$name: '$chk' fails without the profile" bash -c "$(declare -f run_in); PARE='$PARE' work='$work'; ! run_in $fx no-$name '$chk'"
 	check "$name: '$chk' works with it" bash -c "$(declare -f run_in); PARE='$PARE' work='$work'; run_in $fx with-$name '$chk'"
 }
 
 echo "# built-in profiles: needed and sufficient"
 needs tzdata python 'date' '[ "$(TZ=Europe/Paris date +%Z)" = CET ] || [ "$(TZ=Europe/Paris date +%Z)" = CEST ]' ''
-check "base: applied by default, naming its profiles in the report" \
-	jq -e '([.profiles[].name] == ["users", "nss", "base", "tzdata"]) and ([.paths[] | select(.path == "/etc/passwd") | .reasons[0] | .profile == "users" and .rule == "/etc/passwd"] == [true])' \
+check "base: applied by default, naming its profiles in the report (certs by default too)" \
+	jq -e '([.profiles[].name] == ["users", "nss", "base", "tzdata", "certs"]) and ([.paths[] | select(.path == "/etc/passwd") | .reasons[0] | .profile == "users" and .rule == "/etc/passwd"] == [true])' \
 	"$work/python-with-tzdata.json"
+check "certs and tzdata apply by default when the image has them: time zones and CA certificates work with no --profile" \
+	bash -c "$(declare -f slim run_in); PARE='$PARE' work='$work'; slim python defaults 'date' && run_in python defaults '[ \"\$(TZ=Asia/Tokyo date +%Z)\" = JST ] && test -s /etc/ssl/certs/ca-certificates.crt'"
 needs certs python 'python3 -c "import ssl"' \
 	'python3 -c "import ssl; n = len(ssl.create_default_context().get_ca_certs()); assert n > 100, n"' ''
+check "python applies by default when the probes ran python3, not otherwise" \
+	jq -e -s '([.[0].profiles[].name] | index("python") == null and index("certs") != null) and ([.[1].profiles[].name] | index("python") != null)' \
+	"$work/python-defaults.json" "$work/python-no-certs.json"
 needs users python 'getent --version' 'getent passwd root' --no-default-profiles
 needs nss python 'getent --version' 'getent services http && getent protocols tcp' --no-default-profiles
 needs locale python 'python3 -c "import locale"' \
@@ -55,7 +61,7 @@ check "python: the report names the unit, its rule and profile" \
 		| select(.why == "unit" and .profile == "python" and .rule == "/**/dist-packages/[!_]*"
 			and .unit == "/usr/local/lib/python3.11/dist-packages/pare_demo")] | length == 1' "$work/python-with-python.json"
 needs node node 'node -e "require(\"greet\").hi(); require(\"@pare/shout\")"' \
-	'node -e "console.log(require(\"greet\").extra(), require(\"@pare/shout\").shout(\"a\"))"' ''
+	'node -e "console.log(require(\"greet\").extra(), require(\"@pare/shout\").shout(\"a\"))"' --no-app-trees
 check "node: a scoped module is its own unit, not its whole scope" \
 	jq -e '[.pulled_in[] | select(.kind == "unit") | .name] | index("/app/node_modules/@pare/shout") != null and index("/app/node_modules/@pare") == null' \
 	"$work/node-with-node.json"

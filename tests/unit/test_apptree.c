@@ -3,7 +3,8 @@
  * (dpkg lists, pip RECORDs, apk's database) does not; generated trees
  * (__pycache__ of packaged sources, caches) never do; the size cap warns
  * and keeps only what was kept; --app-dir names a tree by hand; an image
- * with no database says the rule could not apply. */
+ * with no database says the rule could not apply; the warnings for what
+ * stays out (untouched trees, a written directory half kept). */
 #define _GNU_SOURCE
 #include "helpers.h"
 #include "tap.h"
@@ -33,6 +34,10 @@ static void make_debian(const char *r)
 	put_file(r, "var/cache/thing/a", "cache");
 	put_file(r, "opt/big/data.bin", "0123456789012345678901234567890123456789");
 	put_file(r, "opt/big/run", "");
+	put_file(r, "var/lib/db/base/1", "page one");
+	put_file(r, "var/lib/db/base/2", "page two");
+	put_file(r, "var/lib/db/log", "x");
+	put_file(r, "var/lib/dpkg/info/db.list", "/var/lib/db\n/var/lib/db/base\n");
 }
 
 /* Alpine-like: apk's database owns /usr/bin/tool; /app is the application. */
@@ -115,7 +120,21 @@ static void test_debian(void)
 	ok(apps == 1 && !strcmp(x.st.pulled[0].name, "srv/site"),
 	   "one tree pulled in, /srv/site (/srv is a hierarchy directory, /etc and /var/cache are not trees): %zu",
 	   apps);
-	ok(x.k.warnings.n == 0, "no warnings (%zu)", x.k.warnings.n);
+	ok(x.k.warnings.n == 0, "no warnings from the closure (%zu)", x.k.warnings.n);
+	struct trace t;
+	trace_init(&t);
+	trace_add(&t, "/var/lib/db/base/1", OP_OPEN_WRITE, UINT32_MAX, SRC_FANOTIFY);
+	trace_add(&t, "/tmp/scratch", OP_OPEN_WRITE, UINT32_MAX, SRC_FANOTIFY);
+	keepset_add(&x.k, "/var/lib/db/base/1", KEEP_TRACED, "open-write");
+	app_trees_check(&x.ru, &x.k, &x.st, &t, x.rootfd);
+	ok(warned(&x.k, "application files no probe touched are left out: /opt/big (2 files, 40 B)"),
+	   "an untouched application tree is named with its size");
+	ok(!warned(&x.k, "/srv/site (") && !warned(&x.k, "/var/cache") && !warned(&x.k, "dist-info"),
+	   "not a kept tree, a generated one, nor pip's metadata");
+	ok(warned(&x.k, "a probe wrote /var/lib/db/base/1 in /var/lib/db/base, but 1 other entry of that directory (8 B) is left out"),
+	   "a directory written in, half kept, is named (a packaged data directory: no tree)");
+	ok(!warned(&x.k, "/tmp"), "writes in /tmp are not");
+	trace_free(&t);
 	end(&x);
 
 	/* off */
