@@ -11,6 +11,8 @@
 
 #include "slimmer/authoring.h"
 #include "slimmer/glob.h"
+#include "slimmer/imports.h"
+#include "slimmer/pkgdb.h"
 #include "slimmer/keepset.h"
 #include "slimmer/keeplist.h"
 #include "base/resolve.h"
@@ -31,7 +33,9 @@ static const char help[] =
 	"                             directories compacted into DIR/** globs\n"
 	"  merge A B... [-o FILE]     one profile from several\n"
 	"  explain PATH --report FILE why PATH is (or is not) in a slim image, from\n"
-	"                             `pare slim --report`\n\n"
+	"                             `pare slim --report`\n"
+	"  imports REF PATH...        the Python imports pare follows in PATH, and what\n"
+	"                             each loads in the image\n\n"
 	"Profiles are found by name in --profile-dir DIR, then ~/.config/pare/profiles,\n"
 	"then the built-ins. Run 'pare profile COMMAND --help' for a command's options.\n";
 
@@ -617,6 +621,76 @@ static int cmd_explain(int argc, char **argv)
 	return r;
 }
 
+/* ---- imports ---- */
+
+static const char imports_help[] =
+	"usage: pare profile imports [--json] REF PATH...\n\n"
+	"The Python imports pare's static import closure finds in each PATH of the\n"
+	"image REF (read, never run), and the files each one loads there: what\n"
+	"`pare slim` keeps for them. Imports inside functions are followed for\n"
+	"application files (no package owns them) only; a computed name\n"
+	"(importlib.import_module(name)) cannot be followed and is listed by line.\n"
+	COMMON_HELP;
+
+static void print_imports(const json_t *j)
+{
+	const char *file = json_string_value(json_object_get(j, "file"));
+	size_t i;
+	json_t *im;
+	json_array_foreach(json_object_get(j, "imports"), i, im) {
+		const char *m = json_string_value(json_object_get(im, "module"));
+		int level = (int)json_integer_value(json_object_get(im, "level"));
+		printf("%s:%d: %s%.*s%s%s", file, (int)json_integer_value(json_object_get(im, "line")),
+		       json_is_true(json_object_get(im, "call")) ? "import_module " : "", level, "......",
+		       m, json_is_true(json_object_get(im, "in_function")) ? " (in a function)" : "");
+		size_t k;
+		json_t *l;
+		json_array_foreach(json_object_get(im, "loads"), k, l)
+			printf("%s%s", k ? ", " : " -> ", json_string_value(l));
+		putchar('\n');
+	}
+	json_array_foreach(json_object_get(j, "computed"), i, im)
+		printf("%s:%d: a computed name: not followed\n", file, (int)json_integer_value(im));
+}
+
+static int cmd_imports(int argc, char **argv)
+{
+	cleanup_profile_cmd struct profile_cmd pcs;
+	struct profile_cmd *pc = &pcs;
+	int r = parse("profile imports", argc, argv, imports_help, -1, "an image and paths", pc);
+	if (r >= 0)
+		return r;
+	if (pc->a.n < 2)
+		return usage_error("profile imports", "expected an image and at least one path");
+	struct image *img = NULL;
+	struct rootfs rfs = { 0 };
+	int rootfd = -1;
+	struct units_state st = { 0 };
+	struct perr err;
+	json_t *all = json_array();
+	if (!(r = open_root(pc->a.v[0], &pc->co, &img, &rfs, &rootfd)) &&
+	    pkgdb_load(&st, rootfd, PKGDB_DPKG | PKGDB_DIST_INFO | PKGDB_APK, &err) < 0)
+		r = report(&err);
+	for (size_t i = 1; !r && i < pc->a.n; i++) {
+		json_t *j;
+		if (imports_explain(&st, rootfd, pc->a.v[i], &j, &err) < 0) {
+			r = report(&err);
+			break;
+		}
+		if (!pc->co.json)
+			print_imports(j);
+		json_array_append_new(all, j);
+	}
+	if (!r && pc->co.json) {
+		json_dumpf(all, stdout, JSON_INDENT(1));
+		putchar('\n');
+	}
+	json_decref(all);
+	units_state_free(&st);
+	close_root(img, &rfs, rootfd);
+	return r;
+}
+
 /* ---- dispatch ---- */
 
 int cmd_profile(int argc, char **argv)
@@ -624,6 +698,7 @@ int cmd_profile(int argc, char **argv)
 	static const struct subcommand subcommands[] = {
 		{ "list", cmd_list },	  { "show", cmd_show },	  { "check", cmd_check },
 		{ "from-trace", cmd_from_trace }, { "merge", cmd_merge }, { "explain", cmd_explain },
+		{ "imports", cmd_imports },
 	};
 	return run_subcommand("profile", help, subcommands, ARRAY_SIZE(subcommands), argc, argv);
 }

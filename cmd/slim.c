@@ -59,6 +59,10 @@ static const char help[] =
 	"                          /srv/site): templates and modules loaded lazily come too\n"
 	"      --app-tree-max SIZE at most SIZE per application tree (default 256m; 0: no cap);\n"
 	"                          a larger one keeps only what the probes used, with a warning\n"
+	"      --no-import-closure  do not follow Python imports statically. By default a kept\n"
+	"                          .py file keeps the modules it imports, found on the image's\n"
+	"                          own python3 paths: a library module what importing it runs,\n"
+	"                          an application file every import, in functions too\n"
 	"      --app-dir DIR|GLOB  an application tree named by hand, kept whole (no cap) when\n"
 	"                          a file below it is kept, whoever owns it\n"
 	"      --keep-written      also keep the files the probes wrote (created or changed),\n"
@@ -79,7 +83,8 @@ static const char help[] =
 
 enum { OPT_EXEC = 1200, OPT_HTTP, OPT_HTTP_FILE, OPT_KEEP_WRITTEN, OPT_EXEC_FILE, OPT_TRACE, OPT_KEEP, OPT_KEEP_FILE, OPT_EXCLUDE,
        OPT_REPORT, OPT_VERIFY, OPT_PROFILE, OPT_PROFILE_DIR, OPT_NO_DEFAULT_PROFILES, OPT_UNITS,
-       OPT_NO_APP_TREES, OPT_APP_TREE_MAX, OPT_APP_DIR, OPT_NO_PROFILE };
+       OPT_NO_APP_TREES, OPT_APP_TREE_MAX, OPT_APP_DIR, OPT_NO_PROFILE,
+       OPT_NO_IMPORT_CLOSURE };
 
 /* The command: the run options, the slim's, and where the slim layer's
  * compression is kept while the options are parsed. */
@@ -190,6 +195,7 @@ static int slim_opt(void *ctx, int c, const char *optarg)
 		return 0;
 	}
 	case OPT_NO_APP_TREES: s->o.no_app_trees = true; return 0;
+	case OPT_NO_IMPORT_CLOSURE: s->o.no_import_closure = true; return 0;
 	case OPT_NO_PROFILE: strv_push(&s->o.no_profiles, xstrdup(optarg)); return 0;
 	case OPT_APP_TREE_MAX:
 		if (parse_size(optarg, &s->o.app_tree_max) < 0) {
@@ -478,6 +484,7 @@ int cmd_slim(int argc, char **argv)
 		{ "no-default-profiles", no_argument, NULL, OPT_NO_DEFAULT_PROFILES },
 		{ "units", required_argument, NULL, OPT_UNITS },
 		{ "no-app-trees", no_argument, NULL, OPT_NO_APP_TREES },
+		{ "no-import-closure", no_argument, NULL, OPT_NO_IMPORT_CLOSURE },
 		{ "no-profile", required_argument, NULL, OPT_NO_PROFILE },
 		{ "app-tree-max", required_argument, NULL, OPT_APP_TREE_MAX },
 		{ "app-dir", required_argument, NULL, OPT_APP_DIR },

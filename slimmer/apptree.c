@@ -49,7 +49,7 @@ bool app_trees_on(const struct rules *r)
 	return !r->app.off || r->app.dirs.n;
 }
 
-static bool dir_is_distributions(const struct units_state *st, const char *dir)
+bool app_dir_is_distributions(const struct units_state *st, const char *dir)
 {
 	if (!*dir || pkgdb_dir_owned(st, dir))
 		return true;
@@ -66,13 +66,14 @@ static bool top_unowned(const struct units_state *st, const char *path, char *to
 	snprintf(d, sizeof(d), "%s", path);
 	for (char *slash; (slash = strrchr(d, '/'));) {
 		*slash = 0;
-		if (dir_is_distributions(st, d))
+		if (app_dir_is_distributions(st, d))
 			break;
 		snprintf(top, sz, "%s", d);
 		found = true;
 	}
 	return found;
 }
+
 
 /* Whether DIR or one of its ancestors is a generated tree. */
 static bool is_generated(const char *dir)
@@ -87,6 +88,12 @@ static bool is_generated(const char *dir)
 			return false;
 		*slash = 0;
 	}
+}
+
+bool app_file(const struct units_state *st, const char *path)
+{
+	char top[PATH_BUF];
+	return top_unowned(st, path, top, sizeof(top)) && !is_generated(top);
 }
 
 struct tree_walk {

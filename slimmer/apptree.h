@@ -11,6 +11,11 @@
 #include "tracer/trace.h"
 
 bool app_trees_on(const struct rules *r);
+/* Whether directory DIR (physical, relative) is the distribution's: listed
+ * by a package, holding a packaged file, or an FHS directory. */
+bool app_dir_is_distributions(const struct units_state *st, const char *dir);
+/* Whether unowned PATH is in an application tree (not a generated one). */
+bool app_file(const struct units_state *st, const char *path);
 /* The application tree holding kept PATH (physical, relative), if it is
  * one not looked at yet: kept whole (or, over the cap, a warning). Returns
  * the paths it added. */

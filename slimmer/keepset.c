@@ -24,7 +24,7 @@ const char *const keep_why_names[KEEP__COUNT] = {
 	[KEEP_LINK_TARGET] = "target of symlink", [KEEP_LINK_TO] = "symlink to",
 	[KEEP_PARENT] = "parent of",    [KEEP_INTERP] = "interpreter of",
 	[KEEP_NEEDED] = "needed by",    [KEEP_SHEBANG] = "#! interpreter of",
-	[KEEP_APP] = "application tree of",
+	[KEEP_APP] = "application tree of", [KEEP_IMPORT] = "imported by",
 };
 
 void keepset_init(struct keepset *k)

@@ -33,6 +33,7 @@ enum keep_why {
 	KEEP_NEEDED,      /* DT_NEEDED of OF */
 	KEEP_SHEBANG,     /* #! interpreter of OF */
 	KEEP_APP,         /* in the application tree OF (RULE: how it was found) */
+	KEEP_IMPORT,      /* a Python module OF imports */
 	KEEP__COUNT
 };
 extern const char *const keep_why_names[KEEP__COUNT];

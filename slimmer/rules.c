@@ -9,6 +9,7 @@
 
 #include "slimmer/apptree.h"
 #include "slimmer/glob.h"
+#include "slimmer/imports.h"
 #include "slimmer/pkgdb.h"
 #include "base/resolve.h"
 #include "image/source.h"
@@ -242,7 +243,7 @@ static size_t expand(const struct rules *r, struct keepset *k, struct units_stat
 int rules_close(const struct rules *r, struct keepset *k, int rootfd, struct units_state *st,
 		struct perr *err)
 {
-	bool any = r->units.n || app_trees_on(r);
+	bool any = r->units.n || app_trees_on(r) || !r->no_imports;
 	for (int i = 0; i < UNIT__COUNT; i++)
 		any |= r->kinds[i].on;
 	for (;;) {
@@ -261,6 +262,7 @@ int rules_close(const struct rules *r, struct keepset *k, int rootfd, struct uni
 			cleanup_free char *path = xstrdup(e->path);
 			added += expand(r, k, st, rootfd, path);
 		}
+		added += imports_close(r, k, st, rootfd);
 		if (!added)
 			return 0;
 	}
@@ -274,6 +276,8 @@ void units_state_free(struct units_state *st)
 	strindex_free(&st->owned_index);
 	strset_free(&st->owned_dirs);
 	strset_free(&st->trees_seen);
+	strv_free(&st->py_path);
+	strset_free(&st->py_scanned);
 	for (size_t i = 0; i < st->n_pkgs; i++)
 		free(st->pkgs[i].name);
 	free(st->pkgs);

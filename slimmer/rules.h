@@ -40,6 +40,7 @@ struct rules {
 	struct rule_list keep, exclude, units;
 	struct kind_rule kinds[UNIT__COUNT];
 	struct app_tree_rules app;
+	bool no_imports;         /* --no-import-closure */
 };
 
 void rules_init(struct rules *r);
@@ -75,6 +76,9 @@ struct units_state {
 	bool loaded;
 	struct strset trees_seen; /* application trees looked at */
 	bool no_db_told;          /* the app-tree rule could not apply */
+	struct strv py_path;      /* the image's Python search path (imports.c) */
+	bool py_path_built;
+	struct strset py_scanned; /* sources whose imports were followed */
 	struct strset dirs_seen; /* ancestors of kept files whose units were looked at */
 	struct pulled *pulled;
 	size_t n_pulled;

@@ -117,6 +117,7 @@ static void build_rules(struct slim *sl)
 		else
 			rules_add_kind(&sl->rules, (enum unit_kind)unit_kind_parse(o->unit_kinds.v[i]), NULL);
 	sl->rules.app.off = o->no_app_trees;
+	sl->rules.no_imports = o->no_import_closure;
 	if (o->have_app_tree_max)
 		sl->rules.app.max = o->app_tree_max;
 	for (size_t i = 0; i < o->app_dirs.n; i++)

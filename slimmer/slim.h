@@ -25,7 +25,7 @@ struct slim_opts {
 	const char *report, *profile_dir;
 	const char *seccomp_profile;           /* write a Docker seccomp profile here */
 	bool verify, keep_written, no_default_profiles;
-	bool no_app_trees, have_app_tree_max;
+	bool no_app_trees, have_app_tree_max, no_import_closure;
 	uint64_t app_tree_max;                 /* with have_app_tree_max */
 	struct strv app_dirs;                  /* --app-dir */
 	const struct compress_spec *compress;  /* of the slim layer, or NULL */

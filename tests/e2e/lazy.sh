@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Lazy loading (the seed's Django case): an application under /srv/app
-# whose pages read their templates and import their helpers only when
-# asked. Slimmed on one page, the slim image must answer the others,
-# because files no package owns are the application's and its tree is
-# kept whole; with the rule off (or over its cap) they fail, which shows
-# the rule is what makes them work. Run on the python fixture plus one
-# layer, added with umoci.
+# whose pages read their templates, import their helpers, import a stdlib
+# module inside a function and look an encoding up by name, only when
+# asked. Slimmed on one page, the slim image must answer the others:
+# files no package owns are the application's and its tree is kept whole;
+# the static import closure follows the import inside the function; the
+# python profile (applied by default) keeps the codecs. With each rule off
+# (or over its cap) those pages fail, which shows each rule is needed.
+# And pare's import scanner against Python's own parser (ast, run in the
+# image) on the whole standard library of the fixture. Run on the python
+# fixture plus two layers, added with umoci.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 PARE=$top/pare
@@ -21,8 +25,16 @@ cat >"$app/app.py" <<'PY'
 import importlib, pathlib, sys
 here = pathlib.Path(__file__).parent
 page = sys.argv[1] if len(sys.argv) > 1 else "home"
+def fraction():
+    from fractions import Fraction  # imported only when this page is asked for
+    return Fraction(1, 3) * 3
+
 if page == "helper":
     print(importlib.import_module("helpers.extra").value())
+elif page == "fraction":
+    print(fraction())
+elif page == "encoding":
+    print(b"\\x41\\u00e9".decode("unicode_escape"))
 else:
     print((here / "templates" / (page + ".html")).read_text().strip())
 PY
@@ -52,6 +64,16 @@ check "the slim image answers the page no probe asked for (its template is kept)
 	bash -c "[ \"\$('$PARE' run oci:'$work'/py:whole -- /srv/app/app.py about 2>/dev/null)\" = '<h1>about page</h1>' ]"
 check "and the module imported only by another page" \
 	bash -c "[ \"\$('$PARE' run oci:'$work'/py:whole -- /srv/app/app.py helper 2>/dev/null)\" = 'helper loaded lazily' ]"
+check "a stdlib module imported inside a function of the app is kept (the static import closure)" \
+	bash -c "[ \"\$('$PARE' run oci:'$work'/py:whole -- /srv/app/app.py fraction 2>/dev/null)\" = 1 ]"
+check "an encoding looked up by name works (the python profile, applied by default)" \
+	bash -c "[ \"\$('$PARE' run oci:'$work'/py:whole -- /srv/app/app.py encoding 2>/dev/null)\" = 'Aé' ]"
+check "the report says why: fractions.py imported by /srv/app/app.py" \
+	jq -e '.paths[] | select(.path == "/usr/lib/python3.11/fractions.py") | .reasons | any(.why == "imported by" and .of == "/srv/app/app.py")' "$work/whole.json"
+check "--no-import-closure: slim" slim noimports --no-import-closure
+check "--no-import-closure: the page importing in a function fails" missing noimports fraction "No module named 'fractions'"
+check "--no-profile python: slim" slim nopython --no-profile python
+check "--no-profile python: the encoding is not found" missing nopython encoding "unknown encoding: unicode_escape"
 check "the report says why: application tree of /srv/app" \
 	jq -e '(.pulled_in | any(.kind == "application" and .name == "/srv/app" and .because == "/srv/app/app.py"))
 		and (.paths[] | select(.path == "/srv/app/templates/about.html") | .reasons | any(.why == "application tree of" and .of == "/srv/app"))' "$work/whole.json"
@@ -76,8 +98,20 @@ check "--app-tree-max 1k: and only what the probe used is kept" \
 check "--app-dir names a tree by hand, kept whole with no cap" \
 	bash -c "'$PARE' slim oci:'$work'/py:app -o oci:'$work'/py:named --app-tree-max 1k --app-dir /srv/app --exec 'python3 /srv/app/app.py home' 2>/dev/null && [ \"\$('$PARE' run oci:'$work'/py:named -- /srv/app/app.py about 2>/dev/null)\" = '<h1>about page</h1>' ]"
 check "--units takes a directory glob: a kept file keeps its directory" \
-	bash -c "'$PARE' slim oci:'$work'/py:app -o oci:'$work'/py:unit --no-app-trees --units '/srv/app/templates' --exec 'python3 /srv/app/app.py home' 2>/dev/null && [ \"\$('$PARE' run oci:'$work'/py:unit -- /srv/app/app.py about 2>/dev/null)\" = '<h1>about page</h1>' ]"
+	bash -c "'$PARE' slim oci:'$work'/py:app -o oci:'$work'/py:unit --no-app-trees --no-import-closure --units '/srv/app/templates' --exec 'python3 /srv/app/app.py home' 2>/dev/null && [ \"\$('$PARE' run oci:'$work'/py:unit -- /srv/app/app.py about 2>/dev/null)\" = '<h1>about page</h1>' ]"
 check "--units DIR: and only that directory" missing unit helper "No module named 'helpers'"
 check "bad --app-tree-max and --app-dir are usage errors" \
 	bash -c "'$PARE' slim x --app-tree-max lots 2>&1 | grep -q \"invalid --app-tree-max 'lots'\"; [ \${PIPESTATUS[0]} -eq 2 ] && '$PARE' slim x --app-dir rel 2>&1 | grep -q \"invalid --app-dir 'rel'\""
+# pare's scanner against Python's parser, on every .py of the standard library
+ast_vs_pare() {
+	"$PARE" run -i --entrypoint python3 "oci:$work/py:latest" - /usr/lib/python3.11 \
+		<"$top/tests/lazy/ast_imports.py" >"$work/ast.json" 2>"$work/ast.err" &&
+		python3 -c 'import json, sys; print("\n".join(sorted(json.load(open(sys.argv[1]))["files"])))' "$work/ast.json" >"$work/files" &&
+		[ "$(wc -l <"$work/files")" -gt 400 ] &&
+		xargs -a "$work/files" -d '\n' "$PARE" profile imports --json "oci:$work/py:latest" >"$work/pare.json" &&
+		python3 "$top/tests/lazy/compare.py" "$work/ast.json" "$work/pare.json"
+}
+check "pare profile imports finds what ast finds on the whole stdlib (same lines, scope, names) and resolves top-level modules where importlib does" ast_vs_pare
+check "pare profile imports: text output names the line and what loads" \
+	bash -c "'$PARE' profile imports oci:'$work'/py:app /srv/app/app.py | grep -qx '/srv/app/app.py:5: fractions (in a function) -> /usr/lib/python3.11/fractions.py'"
 finish

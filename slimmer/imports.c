@@ -1,0 +1,305 @@
+/* Python's import system, read statically: the search path of each
+ * python3.N in the image (as Debian's and the upstream images' sys.path
+ * have it), and the FileFinder order in each directory: a package
+ * (NAME/__init__.py), an extension module (NAME.*.so), a source module
+ * (NAME.py), else a namespace package (a bare NAME/ directory). */
+#define _GNU_SOURCE
+#include "slimmer/imports.h"
+
+#include <dirent.h>
+#include <jansson.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "base/resolve.h"
+#include "image/source.h"
+#include "slimmer/apptree.h"
+#include "slimmer/pkgdb.h"
+
+#define PATH_BUF 4097
+#define SOURCE_MAX (8u << 20)
+
+/* sys.path entries for python3.N below each prefix, in Debian's order,
+ * then the upstream images' (python:3.N under /usr/local). */
+static const char *const path_templates[] = {
+	"usr/lib/python3.%s", "usr/lib/python3.%s/lib-dynload", "usr/local/lib/python3.%s/dist-packages",
+	"usr/lib/python3/dist-packages", "usr/lib/python3.%s/dist-packages",
+	"usr/local/lib/python3.%s", "usr/local/lib/python3.%s/lib-dynload",
+	"usr/local/lib/python3.%s/site-packages", "usr/lib/python3.%s/site-packages",
+};
+
+static bool strv_contains(const struct strv *v, const char *s)
+{
+	for (size_t i = 0; i < v->n; i++)
+		if (!strcmp(v->v[i], s))
+			return true;
+	return false;
+}
+
+static void add_versions(int rootfd, const char *prefix, struct strv *versions)
+{
+	struct perr ignored;
+	cleanup_close int dfd = root_open_dir(rootfd, prefix, &ignored);
+	DIR *d = dfd >= 0 ? opendir_at(dfd, "") : NULL;
+	for (struct dirent *de; d && (de = readdir(d));) {
+		const char *v = de->d_name + 8;
+		if (!strncmp(de->d_name, "python3.", 8) && *v && strspn(v, "0123456789") == strlen(v) &&
+		    !strv_contains(versions, v))
+			strv_push(versions, xstrdup(v));
+	}
+	if (d)
+		closedir(d);
+}
+
+static void build_path(struct units_state *st, int rootfd)
+{
+	struct strv versions = { 0 };
+	add_versions(rootfd, "usr/lib", &versions);
+	add_versions(rootfd, "usr/local/lib", &versions);
+	strv_sort(&versions);
+	for (size_t v = versions.n; v-- > 0;) /* the newest first */
+		for (size_t i = 0; i < ARRAY_SIZE(path_templates); i++) {
+			char dir[PATH_BUF], real[PATH_BUF];
+			snprintf(dir, sizeof(dir), path_templates[i], versions.v[v]);
+			struct stat sb;
+			if (keepset_resolve(rootfd, dir, true, real) == 0 &&
+			    fstatat(rootfd, *real ? real : ".", &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
+			    S_ISDIR(sb.st_mode) && !strv_contains(&st->py_path, real))
+				strv_push(&st->py_path, xstrdup(real));
+		}
+	strv_free(&versions);
+	st->py_path_built = true;
+}
+
+static bool is_type(int rootfd, const char *rel, mode_t type)
+{
+	struct stat sb;
+	return fstatat(rootfd, rel, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
+	       ((sb.st_mode & S_IFMT) == type || (type == S_IFREG && S_ISLNK(sb.st_mode)));
+}
+
+/* An extension module NAME.*.so (or NAME.so) in DIR, into OUT. */
+static bool find_extension(int rootfd, const char *dir, const char *name, char *out)
+{
+	struct perr ignored;
+	cleanup_close int dfd = root_open_dir(rootfd, dir, &ignored);
+	DIR *d = dfd >= 0 ? opendir_at(dfd, "") : NULL;
+	size_t n = strlen(name);
+	bool found = false;
+	for (struct dirent *de; d && !found && (de = readdir(d));) {
+		size_t len = strlen(de->d_name);
+		found = !strncmp(de->d_name, name, n) && de->d_name[n] == '.' && len > n + 3 &&
+			!strcmp(de->d_name + len - 3, ".so") && !memchr(de->d_name + n + 1, '/', len - n - 1);
+		if (found)
+			snprintf(out, PATH_BUF, "%s%s%s", dir, *dir ? "/" : "", de->d_name);
+	}
+	if (d)
+		closedir(d);
+	return found;
+}
+
+enum found { NONE, PACKAGE, MODULE, NAMESPACE };
+
+/* DIR/NAME SUFFIX into OUT (PATH_BUF); false when too long. */
+static bool join(char *out, const char *dir, const char *name, const char *suffix)
+{
+	return (size_t)snprintf(out, PATH_BUF, "%s%s%s%s", dir, *dir ? "/" : "", name, suffix) < PATH_BUF;
+}
+
+/* NAME in directory DIR: *OUT is the package directory or the module file. */
+static enum found find_in(int rootfd, const char *dir, const char *name, char *out)
+{
+	char init[PATH_BUF];
+	if (!join(out, dir, name, "") || !join(init, dir, name, "/__init__.py"))
+		return NONE;
+	bool is_dir = is_type(rootfd, out, S_IFDIR);
+	if (is_dir && is_type(rootfd, init, S_IFREG))
+		return PACKAGE;
+	if (find_extension(rootfd, dir, name, out))
+		return MODULE;
+	if (join(out, dir, name, ".py") && is_type(rootfd, out, S_IFREG))
+		return MODULE;
+	join(out, dir, name, "");
+	return is_dir ? NAMESPACE : NONE;
+}
+
+/* Walk PARTS (a dotted name) down from DIR, adding what loads to OUT; with
+ * NAMES, each that is a submodule of the last package too. False when the
+ * first part is not in DIR. */
+static bool walk(int rootfd, const char *dir, char *dotted, const struct strv *names, struct strv *out)
+{
+	char cur[PATH_BUF], found[PATH_BUF];
+	snprintf(cur, sizeof(cur), "%s", dir);
+	enum found f = PACKAGE;
+	bool first = true;
+	for (char *save = NULL, *part = strtok_r(dotted, ".", &save); part; part = strtok_r(NULL, ".", &save)) {
+		if (f == MODULE) /* "a.b" where a is a module: nothing more loads */
+			return true;
+		f = find_in(rootfd, cur, part, found);
+		if (f == NONE)
+			return !first;
+		first = false;
+		if (f == PACKAGE)
+			strv_push(out, xasprintf("%s/__init__.py", found));
+		else if (f == MODULE)
+			strv_push(out, xstrdup(found));
+		snprintf(cur, sizeof(cur), "%s", found);
+	}
+	for (size_t i = 0; names && f != MODULE && i < names->n; i++) {
+		enum found g = find_in(rootfd, cur, names->v[i], found);
+		if (g == PACKAGE)
+			strv_push(out, xasprintf("%s/__init__.py", found));
+		else if (g == MODULE)
+			strv_push(out, xstrdup(found));
+	}
+	return true;
+}
+
+/* PATH's directory, in place ("" for a top-level name). */
+static void to_parent(char *path)
+{
+	char *slash = strrchr(path, '/');
+	*(slash ? slash : path) = 0;
+}
+
+
+void imports_resolve(struct units_state *st, int rootfd, const char *file, bool app,
+		     const struct py_import *im, struct strv *out)
+{
+	if (!st->py_path_built)
+		build_path(st, rootfd);
+	char base[PATH_BUF];
+	snprintf(base, sizeof(base), "%s", file);
+	to_parent(base);
+	if (im->level) { /* relative: from the importer's package, up LEVEL-1 */
+		for (unsigned i = 1; i < im->level; i++)
+			to_parent(base);
+		cleanup_free char *m = xstrdup(im->module);
+		walk(rootfd, base, m, &im->names, out);
+		return;
+	}
+	/* sys.path[0] of an application: its own directories, nearest first */
+	for (; app && *base && !app_dir_is_distributions(st, base); to_parent(base)) {
+		cleanup_free char *m = xstrdup(im->module);
+		if (walk(rootfd, base, m, &im->names, out))
+			return;
+	}
+	for (size_t i = 0; i < st->py_path.n; i++) {
+		cleanup_free char *m = xstrdup(im->module);
+		if (walk(rootfd, st->py_path.v[i], m, &im->names, out))
+			return;
+	}
+}
+
+static bool python_source(const char *path)
+{
+	size_t n = strlen(path);
+	return n > 3 && !strcmp(path + n - 3, ".py");
+}
+
+static size_t imports_expand(const struct rules *r, struct keepset *k, struct units_state *st,
+			     int rootfd, const char *path)
+{
+	cleanup_free char *text = NULL;
+	size_t len;
+	struct perr err;
+	if (read_file_beneath(rootfd, path, SOURCE_MAX, &text, &len, &err) < 0)
+		return 0; /* not a regular file, or too big to be source */
+	bool app = st->n_pkgs && pkgdb_owner(st, path) == SIZE_MAX && app_file(st, path);
+	struct py_scan scan;
+	py_scan(text, len, &scan);
+	struct strv found = { 0 };
+	for (size_t i = 0; i < scan.n; i++)
+		if (app || !scan.v[i].in_function)
+			imports_resolve(st, rootfd, path, app, &scan.v[i], &found);
+	size_t added = 0;
+	cleanup_free char *of = xasprintf("/%s", path);
+	for (size_t i = 0; i < found.n; i++) {
+		cleanup_free char *abs = xasprintf("/%s", found.v[i]);
+		if (!rules_excluded(r, abs))
+			added += keepset_add_rule(k, abs, KEEP_IMPORT, path, NULL, NULL);
+	}
+	for (size_t i = 0; app && i < scan.n_computed; i++)
+		keepset_warn(k, "%s:%u: a module imported by a computed name (importlib.import_module or "
+				"__import__) is not followed; --keep what it loads",
+			     of, scan.computed[i]);
+	strv_free(&found);
+	py_scan_free(&scan);
+	return added;
+}
+
+/* Whose imports are followed: what ran (traced, the command), what was
+ * imported, and the application's files. Files kept only because a unit,
+ * a package or a profile's glob holds them are not: that would follow
+ * every import of every module of a package kept whole. */
+static bool followed(const struct keep_entry *e)
+{
+	for (size_t i = 0; i < e->nr; i++)
+		switch (e->r[i].why) {
+		case KEEP_TRACED: case KEEP_COMMAND: case KEEP_IMPORT: case KEEP_APP: return true;
+		default: break;
+		}
+	return false;
+}
+
+size_t imports_close(const struct rules *r, struct keepset *k, struct units_state *st, int rootfd)
+{
+	size_t added = 0;
+	if (r->no_imports)
+		return 0;
+	for (size_t i = 0; i < k->n; i++) { /* grows while we walk */
+		const struct keep_entry *e = &k->e[i];
+		if (e->type != 'f' || !python_source(e->path) || strset_has(&st->py_scanned, e->path) ||
+		    !followed(e))
+			continue;
+		cleanup_free char *path = xstrdup(e->path);
+		strset_add(&st->py_scanned, path);
+		added += imports_expand(r, k, st, rootfd, path);
+	}
+	return added;
+}
+
+static json_t *import_json(const struct py_import *im, const struct strv *loads)
+{
+	json_t *names = json_array(), *l = json_array();
+	for (size_t i = 0; i < im->names.n; i++)
+		json_array_append_new(names, json_string(im->names.v[i]));
+	for (size_t i = 0; i < loads->n; i++)
+		json_array_append_new(l, json_string_nocheck(loads->v[i]));
+	return json_pack("{s:s,s:i,s:o,s:b,s:b,s:i,s:o}", "module", im->module, "level", (int)im->level,
+			 "names", names, "in_function", im->in_function, "call", im->call, "line",
+			 (int)im->line, "loads", l);
+}
+
+int imports_explain(struct units_state *st, int rootfd, const char *path, json_t **out, struct perr *err)
+{
+	char real[PATH_BUF];
+	if (keepset_resolve(rootfd, path, true, real) < 0)
+		return perr_set(err, 0, "%s: not in the image", path);
+	cleanup_free char *text = NULL;
+	size_t len;
+	if (read_file_beneath(rootfd, real, SOURCE_MAX, &text, &len, err) < 0)
+		return perr_wrap(err, "%s", path);
+	bool app = st->n_pkgs && pkgdb_owner(st, real) == SIZE_MAX && app_file(st, real);
+	struct py_scan scan;
+	py_scan(text, len, &scan);
+	json_t *imports = json_array(), *computed = json_array();
+	for (size_t i = 0; i < scan.n; i++) {
+		struct strv found = { 0 };
+		imports_resolve(st, rootfd, real, app, &scan.v[i], &found);
+		for (size_t j = 0; j < found.n; j++) {
+			char *abs = xasprintf("/%s", found.v[j]);
+			free(found.v[j]);
+			found.v[j] = abs;
+		}
+		json_array_append_new(imports, import_json(&scan.v[i], &found));
+		strv_free(&found);
+	}
+	for (size_t i = 0; i < scan.n_computed; i++)
+		json_array_append_new(computed, json_integer(scan.computed[i]));
+	py_scan_free(&scan);
+	*out = json_pack("{s:s,s:o,s:b,s:o,s:o}", "path", path, "file", json_sprintf("/%s", real),
+			 "application", app, "imports", imports, "computed", computed);
+	return 0;
+}
