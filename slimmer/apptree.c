@@ -32,7 +32,7 @@ static const char *const hierarchy[] = {
 static const char *const generated[] = {
 	"/tmp", "/var/tmp", "/run", "/var/run", "/var/cache", "/var/log", "/var/spool", "/var/mail",
 	"/var/backups", "/var/lib/dpkg", "/var/lib/apt", "/var/lib/ucf", "/var/lib/systemd",
-	"/var/lib/pam", "/var/lib/python", "/etc/alternatives", "/etc/ssl/certs", "/proc", "/sys",
+	"/var/lib/pam", "/var/lib/python", "/var/lib/php/modules", "/etc/alternatives", "/etc/ssl/certs", "/proc", "/sys",
 	"/dev", "/lost+found", "/**/__pycache__", "/**/.cache",
 };
 

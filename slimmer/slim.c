@@ -61,16 +61,22 @@ int slim_load_rules(struct slim *sl, struct perr *err)
 /* Profiles applied by default when the image holds what they are for: the
  * classic traps (CA bundles, time zones: looked up by name, at run time,
  * often on a path no probe takes) and the runtimes that load by name,
- * detected from what the probes executed. */
+ * detected from what the probes executed (a path as exec'd or as the
+ * kernel resolved it). */
 static const struct default_profile {
 	const char *name;
 	bool by_exe;                 /* GLOBS match an executed path, else name a file */
-	const char *const globs[4];
+	const char *const globs[6];
 } default_profiles[] = {
 	{ "certs", false, { "/etc/ssl/certs/ca-certificates.crt", "/etc/ssl/cert.pem", "/etc/pki/tls/certs/ca-bundle.crt" } },
 	{ "tzdata", false, { "/usr/share/zoneinfo/UTC", "/usr/share/zoneinfo/Etc/UTC" } },
 	{ "python", true, { "/usr/bin/python3*", "/usr/local/bin/python3*" } },
 	{ "node", true, { "/usr/bin/node", "/usr/bin/nodejs", "/usr/local/bin/node" } },
+	{ "git", true, { "/usr/bin/git", "/usr/lib/git-core/git", "/usr/local/bin/git" } },
+	{ "ruby", true, { "/usr/bin/ruby*", "/usr/local/bin/ruby*" } },
+	{ "php", true, { "/usr/bin/php*", "/usr/local/bin/php*", "/usr/sbin/php-fpm*", "/usr/local/sbin/php-fpm*" } },
+	{ "java", true, { "/usr/bin/java", "/usr/lib/jvm/*/bin/java", "/opt/java/openjdk/bin/java" } },
+	{ "postgres", true, { "/usr/lib/postgresql/*/bin/postgres", "/usr/local/bin/postgres", "/usr/lib/postgresql/*/bin/initdb" } },
 };
 
 static bool profile_applies(const struct default_profile *d, const struct trace *t, int rootfd)

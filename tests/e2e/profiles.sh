@@ -95,7 +95,7 @@ check "nginx: and passes with it" bash -c "$(declare -f nginx_t); PARE='$PARE' w
 echo "# pare profile list, show, check"
 mkdir -p "$work/pd" "$HOME/.config/pare/profiles"
 check "list: the built-ins, described" \
-	bash -c "'$PARE' profile list --json | jq -e '([.[] | select(.source == \"built-in\") | .name] | sort == [\"base\",\"certs\",\"debian-packages\",\"locale\",\"nginx\",\"node\",\"nss\",\"python\",\"shell\",\"tzdata\",\"users\"]) and all(.[]; .description | length > 20)'"
+	bash -c "'$PARE' profile list --json | jq -e '([.[] | select(.source == \"built-in\") | .name] | sort == [\"base\",\"certs\",\"debian-packages\",\"gconv\",\"git\",\"java\",\"locale\",\"nginx\",\"node\",\"nss\",\"php\",\"postgres\",\"python\",\"ruby\",\"shell\",\"tzdata\",\"users\"]) and all(.[]; .description | length > 20)'"
 printf '{"name": "tzdata", "description": "mine", "keep": ["/etc/localtime"]}\n' >"$HOME/.config/pare/profiles/tzdata.json"
 printf '{"name": "extra", "include": ["tzdata"], "keep": ["/opt/**"]}\n' >"$work/pd/extra.json"
 check "list: --profile-dir, then ~/.config/pare/profiles, then built-ins; shadowed ones marked" \

@@ -96,7 +96,7 @@ static void test_parse(void)
 
 static void test_builtins(void)
 {
-	bool all = n_builtin_profiles >= 11;
+	bool all = n_builtin_profiles >= 17;
 	struct profile_path none = { 0 };
 	for (size_t i = 0; i < n_builtin_profiles; i++) {
 		struct profile_set set = { 0 };
