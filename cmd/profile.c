@@ -34,8 +34,8 @@ static const char help[] =
 	"  merge A B... [-o FILE]     one profile from several\n"
 	"  explain PATH --report FILE why PATH is (or is not) in a slim image, from\n"
 	"                             `pare slim --report`\n"
-	"  imports REF PATH...        the Python imports pare follows in PATH, and what\n"
-	"                             each loads in the image\n\n"
+	"  imports REF PATH...        the Python and Node imports pare follows in PATH,\n"
+	"                             and what each loads in the image\n\n"
 	"Profiles are found by name in --profile-dir DIR, then ~/.config/pare/profiles,\n"
 	"then the built-ins. Run 'pare profile COMMAND --help' for a command's options.\n";
 
@@ -625,11 +625,12 @@ static int cmd_explain(int argc, char **argv)
 
 static const char imports_help[] =
 	"usage: pare profile imports [--json] REF PATH...\n\n"
-	"The Python imports pare's static import closure finds in each PATH of the\n"
-	"image REF (read, never run), and the files each one loads there: what\n"
-	"`pare slim` keeps for them. Imports inside functions are followed for\n"
-	"application files (no package owns them) only; a computed name\n"
-	"(importlib.import_module(name)) cannot be followed and is listed by line.\n"
+	"The imports pare's static import closure finds in each PATH (Python or\n"
+	"JavaScript source) of the image REF, read, never run, and the files each\n"
+	"one loads there: what `pare slim` keeps for them. Imports inside functions\n"
+	"(braces, for JavaScript) are followed for application files (no package\n"
+	"owns them) only; a computed name (importlib.import_module(name),\n"
+	"require(name)) cannot be followed and is listed by line.\n"
 	COMMON_HELP;
 
 static void print_imports(const json_t *j)

@@ -15,6 +15,8 @@
 #include "base/resolve.h"
 #include "image/source.h"
 #include "slimmer/apptree.h"
+#include "slimmer/jsresolve.h"
+#include "slimmer/jsscan.h"
 #include "slimmer/pkgdb.h"
 
 #define PATH_BUF 4097
@@ -192,14 +194,57 @@ void imports_resolve(struct units_state *st, int rootfd, const char *file, bool 
 	}
 }
 
-static bool python_source(const char *path)
+enum lang { NOT_SOURCE, PYTHON, JAVASCRIPT };
+
+static enum lang lang_of(const char *path)
 {
-	size_t n = strlen(path);
-	return n > 3 && !strcmp(path + n - 3, ".py");
+	const char *dot = strrchr(path, '.');
+	if (!dot || strchr(dot, '/'))
+		return NOT_SOURCE;
+	if (!strcmp(dot, ".py"))
+		return PYTHON;
+	return !strcmp(dot, ".js") || !strcmp(dot, ".mjs") || !strcmp(dot, ".cjs") ? JAVASCRIPT : NOT_SOURCE;
+}
+
+/* What one source file loads (FOUND), and the lines of computed names. */
+struct loads {
+	struct strv found;
+	unsigned *computed;
+	size_t n_computed;
+	const char *how;   /* how a computed name is written, for the warning */
+};
+
+static void python_loads(struct units_state *st, int rootfd, const char *path, bool app,
+			 const char *text, size_t len, struct loads *l)
+{
+	struct py_scan scan;
+	py_scan(text, len, &scan);
+	for (size_t i = 0; i < scan.n; i++)
+		if (app || !scan.v[i].in_function)
+			imports_resolve(st, rootfd, path, app, &scan.v[i], &l->found);
+	l->computed = scan.computed, l->n_computed = scan.n_computed;
+	scan.computed = NULL, scan.n_computed = 0;
+	l->how = "importlib.import_module or __import__";
+	py_scan_free(&scan);
+}
+
+/* A library module contributes the references outside braces (what runs
+ * when it loads, as far as a scanner can tell), an application file all. */
+static void js_loads(int rootfd, const char *path, bool app, const char *text, size_t len, struct loads *l)
+{
+	struct js_scan scan;
+	js_scan(text, len, &scan);
+	for (size_t i = 0; i < scan.n; i++)
+		if (app || !scan.v[i].nested)
+			js_resolve(rootfd, path, scan.v[i].spec, &l->found);
+	l->computed = scan.computed, l->n_computed = scan.n_computed;
+	scan.computed = NULL, scan.n_computed = 0;
+	l->how = "require or import()";
+	js_scan_free(&scan);
 }
 
 static size_t imports_expand(const struct rules *r, struct keepset *k, struct units_state *st,
-			     int rootfd, const char *path)
+			     int rootfd, const char *path, enum lang lang)
 {
 	cleanup_free char *text = NULL;
 	size_t len;
@@ -207,25 +252,22 @@ static size_t imports_expand(const struct rules *r, struct keepset *k, struct un
 	if (read_file_beneath(rootfd, path, SOURCE_MAX, &text, &len, &err) < 0)
 		return 0; /* not a regular file, or too big to be source */
 	bool app = st->n_pkgs && pkgdb_owner(st, path) == SIZE_MAX && app_file(st, path);
-	struct py_scan scan;
-	py_scan(text, len, &scan);
-	struct strv found = { 0 };
-	for (size_t i = 0; i < scan.n; i++)
-		if (app || !scan.v[i].in_function)
-			imports_resolve(st, rootfd, path, app, &scan.v[i], &found);
+	struct loads l = { 0 };
+	if (lang == PYTHON)
+		python_loads(st, rootfd, path, app, text, len, &l);
+	else
+		js_loads(rootfd, path, app, text, len, &l);
 	size_t added = 0;
-	cleanup_free char *of = xasprintf("/%s", path);
-	for (size_t i = 0; i < found.n; i++) {
-		cleanup_free char *abs = xasprintf("/%s", found.v[i]);
+	for (size_t i = 0; i < l.found.n; i++) {
+		cleanup_free char *abs = xasprintf("/%s", l.found.v[i]);
 		if (!rules_excluded(r, abs))
 			added += keepset_add_rule(k, abs, KEEP_IMPORT, path, NULL, NULL);
 	}
-	for (size_t i = 0; app && i < scan.n_computed; i++)
-		keepset_warn(k, "%s:%u: a module imported by a computed name (importlib.import_module or "
-				"__import__) is not followed; --keep what it loads",
-			     of, scan.computed[i]);
-	strv_free(&found);
-	py_scan_free(&scan);
+	for (size_t i = 0; app && i < l.n_computed; i++)
+		keepset_warn(k, "/%s:%u: a module loaded by a computed name (%s) is not followed; --keep what it loads",
+			     path, l.computed[i], l.how);
+	strv_free(&l.found);
+	free(l.computed);
 	return added;
 }
 
@@ -250,12 +292,12 @@ size_t imports_close(const struct rules *r, struct keepset *k, struct units_stat
 		return 0;
 	for (size_t i = 0; i < k->n; i++) { /* grows while we walk */
 		const struct keep_entry *e = &k->e[i];
-		if (e->type != 'f' || !python_source(e->path) || strset_has(&st->py_scanned, e->path) ||
-		    !followed(e))
+		enum lang lang = e->type == 'f' ? lang_of(e->path) : NOT_SOURCE;
+		if (!lang || strset_has(&st->sources_scanned, e->path) || !followed(e))
 			continue;
 		cleanup_free char *path = xstrdup(e->path);
-		strset_add(&st->py_scanned, path);
-		added += imports_expand(r, k, st, rootfd, path);
+		strset_add(&st->sources_scanned, path);
+		added += imports_expand(r, k, st, rootfd, path, lang);
 	}
 	return added;
 }
@@ -266,10 +308,43 @@ static json_t *import_json(const struct py_import *im, const struct strv *loads)
 	for (size_t i = 0; i < im->names.n; i++)
 		json_array_append_new(names, json_string(im->names.v[i]));
 	for (size_t i = 0; i < loads->n; i++)
-		json_array_append_new(l, json_string_nocheck(loads->v[i]));
+		json_array_append_new(l, json_sprintf("/%s", loads->v[i]));
 	return json_pack("{s:s,s:i,s:o,s:b,s:b,s:i,s:o}", "module", im->module, "level", (int)im->level,
 			 "names", names, "in_function", im->in_function, "call", im->call, "line",
 			 (int)im->line, "loads", l);
+}
+
+static void python_explain(struct units_state *st, int rootfd, const char *real, bool app, const char *text,
+			   size_t len, json_t *imports, json_t *computed)
+{
+	struct py_scan scan;
+	py_scan(text, len, &scan);
+	for (size_t i = 0; i < scan.n; i++) {
+		struct strv found = { 0 };
+		imports_resolve(st, rootfd, real, app, &scan.v[i], &found);
+		json_array_append_new(imports, import_json(&scan.v[i], &found));
+		strv_free(&found);
+	}
+	for (size_t i = 0; i < scan.n_computed; i++)
+		json_array_append_new(computed, json_integer(scan.computed[i]));
+	py_scan_free(&scan);
+}
+
+static void js_explain(int rootfd, const char *real, const char *text, size_t len, json_t *imports,
+		       json_t *computed)
+{
+	struct js_scan scan;
+	js_scan(text, len, &scan);
+	for (size_t i = 0; i < scan.n; i++) {
+		struct strv found = { 0 };
+		js_resolve(rootfd, real, scan.v[i].spec, &found);
+		struct py_import as = { .module = scan.v[i].spec, .in_function = scan.v[i].nested, .line = scan.v[i].line };
+		json_array_append_new(imports, import_json(&as, &found));
+		strv_free(&found);
+	}
+	for (size_t i = 0; i < scan.n_computed; i++)
+		json_array_append_new(computed, json_integer(scan.computed[i]));
+	js_scan_free(&scan);
 }
 
 int imports_explain(struct units_state *st, int rootfd, const char *path, json_t **out, struct perr *err)
@@ -277,28 +352,19 @@ int imports_explain(struct units_state *st, int rootfd, const char *path, json_t
 	char real[PATH_BUF];
 	if (keepset_resolve(rootfd, path, true, real) < 0)
 		return perr_set(err, 0, "%s: not in the image", path);
+	enum lang lang = lang_of(real);
+	if (!lang)
+		return perr_set(err, 0, "%s: not Python or JavaScript source (.py, .js, .mjs, .cjs)", path);
 	cleanup_free char *text = NULL;
 	size_t len;
 	if (read_file_beneath(rootfd, real, SOURCE_MAX, &text, &len, err) < 0)
 		return perr_wrap(err, "%s", path);
 	bool app = st->n_pkgs && pkgdb_owner(st, real) == SIZE_MAX && app_file(st, real);
-	struct py_scan scan;
-	py_scan(text, len, &scan);
 	json_t *imports = json_array(), *computed = json_array();
-	for (size_t i = 0; i < scan.n; i++) {
-		struct strv found = { 0 };
-		imports_resolve(st, rootfd, real, app, &scan.v[i], &found);
-		for (size_t j = 0; j < found.n; j++) {
-			char *abs = xasprintf("/%s", found.v[j]);
-			free(found.v[j]);
-			found.v[j] = abs;
-		}
-		json_array_append_new(imports, import_json(&scan.v[i], &found));
-		strv_free(&found);
-	}
-	for (size_t i = 0; i < scan.n_computed; i++)
-		json_array_append_new(computed, json_integer(scan.computed[i]));
-	py_scan_free(&scan);
+	if (lang == PYTHON)
+		python_explain(st, rootfd, real, app, text, len, imports, computed);
+	else
+		js_explain(rootfd, real, text, len, imports, computed);
 	*out = json_pack("{s:s,s:o,s:b,s:o,s:o}", "path", path, "file", json_sprintf("/%s", real),
 			 "application", app, "imports", imports, "computed", computed);
 	return 0;

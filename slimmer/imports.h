@@ -1,7 +1,8 @@
-/* The static import closure of Python sources (imports.c), as the ELF
- * closure follows DT_NEEDED: a kept module keeps what it imports, resolved
- * against the image's own interpreter paths (the standard library,
- * lib-dynload, dist-packages, site-packages) as Python would find them.
+/* The static import closure of Python and JavaScript sources (imports.c),
+ * as the ELF closure follows DT_NEEDED: a kept module keeps what it
+ * imports, resolved against the image's own interpreter paths (Python's
+ * standard library, lib-dynload, dist-packages, site-packages; Node's
+ * node_modules and global folders, jsresolve.c) as the runtime would.
  * Library modules contribute what importing them executes (their
  * module-level imports, transitively); application files (no package
  * owns them) contribute every import, including those inside functions,

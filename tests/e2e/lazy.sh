@@ -8,8 +8,10 @@
 # python profile (applied by default) keeps the codecs. With each rule off
 # (or over its cap) those pages fail, which shows each rule is needed.
 # And pare's import scanner against Python's own parser (ast, run in the
-# image) on the whole standard library of the fixture. Run on the python
-# fixture plus two layers, added with umoci.
+# image) on the whole standard library of the fixture; for Node, a module
+# required on one path only, and pare's resolution against require.resolve
+# (run in the image) on the fixture's modules. Run on the python and node
+# fixtures plus layers added with umoci.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 PARE=$top/pare
@@ -112,6 +114,43 @@ ast_vs_pare() {
 		python3 "$top/tests/lazy/compare.py" "$work/ast.json" "$work/pare.json"
 }
 check "pare profile imports finds what ast finds on the whole stdlib (same lines, scope, names) and resolves top-level modules where importlib does" ast_vs_pare
+# Node: an app that requires a Debian-packaged module (/usr/share/nodejs)
+# only on one path, which requires another at load (busboy, streamsearch),
+# on the node fixture plus a layer.
+cp -r "$(fixture node)/oci" "$work/node"
+mkdir -p "$work/napp"
+cat >"$work/napp/lazy.js" <<'JS'
+if (process.argv[2] === 'parse') {
+	// loaded only on this path; busboy's own modules require streamsearch
+	const busboy = require('busboy');
+	const bb = busboy({ headers: { 'content-type': 'multipart/form-data; boundary=x' } });
+	console.log(typeof bb.on);
+} else {
+	console.log('home');
+}
+JS
+umoci insert --image "$work/node:latest" --tag app "$work/napp/lazy.js" /app/lazy.js >/dev/null
+nslim() { # TAG ARGS...
+	local tag=$1; shift
+	"$PARE" slim "oci:$work/node:app" -o "oci:$work/node:$tag" --exec 'node /app/lazy.js home' "$@" 2>"$work/node-$tag.err"
+}
+check "node: slim on the home path" nslim whole
+check "node: a Debian module required only on another path is kept (require followed, node_modules and /usr/share/nodejs resolved)" \
+	bash -c "[ \"\$('$PARE' run --entrypoint node oci:'$work'/node:whole /app/lazy.js parse 2>/dev/null)\" = function ]"
+check "node: --no-import-closure: slim" nslim noimports --no-import-closure
+check "node: --no-import-closure: that path fails" \
+	bash -c "! '$PARE' run --entrypoint node oci:'$work'/node:noimports /app/lazy.js parse 2>'$work/nerr' && grep -q \"Cannot find module 'busboy'\" '$work/nerr'"
+node_vs_pare() {
+	"$PARE" run --entrypoint /bin/sh "oci:$work/node:latest" -c 'find /usr/share/nodejs /app -name "*.js" -not -path "*/test/*"' \
+		2>/dev/null >"$work/nfiles" && [ "$(wc -l <"$work/nfiles")" -gt 50 ] &&
+		xargs -a "$work/nfiles" -d '\n' "$PARE" profile imports --json "oci:$work/node:latest" >"$work/npare.json" &&
+		python3 -c 'import json, sys; json.dump([[f["file"], i["module"]] for f in json.load(open(sys.argv[1])) for i in f["imports"]], sys.stdout)' \
+			"$work/npare.json" >"$work/npairs.json" &&
+		"$PARE" run -i --entrypoint node "oci:$work/node:latest" -e "$(cat "$top/tests/lazy/node_resolve.js")" \
+			<"$work/npairs.json" >"$work/nnode.json" 2>"$work/nnode.err" &&
+		python3 "$top/tests/lazy/compare_node.py" "$work/npare.json" "$work/nnode.json"
+}
+check "node: pare resolves every module reference in the fixture's modules as require.resolve does" node_vs_pare
 check "pare profile imports: text output names the line and what loads" \
 	bash -c "'$PARE' profile imports oci:'$work'/py:app /srv/app/app.py | grep -qx '/srv/app/app.py:5: fractions (in a function) -> /usr/lib/python3.11/fractions.py'"
 finish
