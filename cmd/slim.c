@@ -64,6 +64,7 @@ static const char help[] =
 	"                          python3 paths (a library module what importing it runs, an\n"
 	"                          application file every import, in functions too), and a\n"
 	"                          kept .js file what it requires or imports, as Node resolves\n"
+	"                          it; .rb and .pl/.pm files their require and use\n"
 	"      --app-dir DIR|GLOB  an application tree named by hand, kept whole (no cap) when\n"
 	"                          a file below it is kept, whoever owns it\n"
 	"      --keep-written      also keep the files the probes wrote (created or changed),\n"

@@ -17,6 +17,7 @@
 #include "slimmer/apptree.h"
 #include "slimmer/jsresolve.h"
 #include "slimmer/jsscan.h"
+#include "slimmer/scriptscan.h"
 #include "slimmer/pkgdb.h"
 
 #define PATH_BUF 4097
@@ -194,16 +195,21 @@ void imports_resolve(struct units_state *st, int rootfd, const char *file, bool 
 	}
 }
 
-enum lang { NOT_SOURCE, PYTHON, JAVASCRIPT };
+enum lang { NOT_SOURCE, PYTHON, JAVASCRIPT, RUBY, PERL };
 
 static enum lang lang_of(const char *path)
 {
 	const char *dot = strrchr(path, '.');
 	if (!dot || strchr(dot, '/'))
 		return NOT_SOURCE;
-	if (!strcmp(dot, ".py"))
-		return PYTHON;
-	return !strcmp(dot, ".js") || !strcmp(dot, ".mjs") || !strcmp(dot, ".cjs") ? JAVASCRIPT : NOT_SOURCE;
+	static const struct { const char *suffix; enum lang lang; } by_suffix[] = {
+		{ ".py", PYTHON }, { ".js", JAVASCRIPT }, { ".mjs", JAVASCRIPT }, { ".cjs", JAVASCRIPT },
+		{ ".rb", RUBY },   { ".pl", PERL },       { ".pm", PERL },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(by_suffix); i++)
+		if (!strcmp(dot, by_suffix[i].suffix))
+			return by_suffix[i].lang;
+	return NOT_SOURCE;
 }
 
 /* What one source file loads (FOUND), and the lines of computed names. */
@@ -243,6 +249,19 @@ static void js_loads(int rootfd, const char *path, bool app, const char *text, s
 	js_scan_free(&scan);
 }
 
+/* Ruby and Perl: what a line scanner finds; a library file contributes
+ * its unindented references. */
+static void script_loads(int rootfd, const char *path, bool app, enum lang lang, const char *text, size_t len,
+			 struct loads *l)
+{
+	struct script_scan scan;
+	(lang == RUBY ? rb_scan : pl_scan)(text, len, &scan);
+	for (size_t i = 0; i < scan.n; i++)
+		if (app || !scan.v[i].nested)
+			(lang == RUBY ? rb_resolve : pl_resolve)(rootfd, path, &scan.v[i], &l->found);
+	script_scan_free(&scan);
+}
+
 static size_t imports_expand(const struct rules *r, struct keepset *k, struct units_state *st,
 			     int rootfd, const char *path, enum lang lang)
 {
@@ -255,8 +274,10 @@ static size_t imports_expand(const struct rules *r, struct keepset *k, struct un
 	struct loads l = { 0 };
 	if (lang == PYTHON)
 		python_loads(st, rootfd, path, app, text, len, &l);
-	else
+	else if (lang == JAVASCRIPT)
 		js_loads(rootfd, path, app, text, len, &l);
+	else
+		script_loads(rootfd, path, app, lang, text, len, &l);
 	size_t added = 0;
 	for (size_t i = 0; i < l.found.n; i++) {
 		cleanup_free char *abs = xasprintf("/%s", l.found.v[i]);
@@ -347,6 +368,21 @@ static void js_explain(int rootfd, const char *real, const char *text, size_t le
 	js_scan_free(&scan);
 }
 
+static void script_explain(int rootfd, const char *real, enum lang lang, const char *text, size_t len,
+			   json_t *imports)
+{
+	struct script_scan scan;
+	(lang == RUBY ? rb_scan : pl_scan)(text, len, &scan);
+	for (size_t i = 0; i < scan.n; i++) {
+		struct strv found = { 0 };
+		(lang == RUBY ? rb_resolve : pl_resolve)(rootfd, real, &scan.v[i], &found);
+		struct py_import as = { .module = scan.v[i].name, .in_function = scan.v[i].nested, .line = scan.v[i].line };
+		json_array_append_new(imports, import_json(&as, &found));
+		strv_free(&found);
+	}
+	script_scan_free(&scan);
+}
+
 int imports_explain(struct units_state *st, int rootfd, const char *path, json_t **out, struct perr *err)
 {
 	char real[PATH_BUF];
@@ -354,7 +390,7 @@ int imports_explain(struct units_state *st, int rootfd, const char *path, json_t
 		return perr_set(err, 0, "%s: not in the image", path);
 	enum lang lang = lang_of(real);
 	if (!lang)
-		return perr_set(err, 0, "%s: not Python or JavaScript source (.py, .js, .mjs, .cjs)", path);
+		return perr_set(err, 0, "%s: not Python, JavaScript, Ruby or Perl source (.py, .js, .mjs, .cjs, .rb, .pl, .pm)", path);
 	cleanup_free char *text = NULL;
 	size_t len;
 	if (read_file_beneath(rootfd, real, SOURCE_MAX, &text, &len, err) < 0)
@@ -363,8 +399,10 @@ int imports_explain(struct units_state *st, int rootfd, const char *path, json_t
 	json_t *imports = json_array(), *computed = json_array();
 	if (lang == PYTHON)
 		python_explain(st, rootfd, real, app, text, len, imports, computed);
-	else
+	else if (lang == JAVASCRIPT)
 		js_explain(rootfd, real, text, len, imports, computed);
+	else
+		script_explain(rootfd, real, lang, text, len, imports);
 	*out = json_pack("{s:s,s:o,s:b,s:o,s:o}", "path", path, "file", json_sprintf("/%s", real),
 			 "application", app, "imports", imports, "computed", computed);
 	return 0;
