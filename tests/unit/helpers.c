@@ -9,6 +9,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -290,4 +291,27 @@ void put_file(const char *base, const char *rel, const char *text)
 	int fd = open(p, O_CREAT | O_WRONLY | O_TRUNC | O_CLOEXEC, 0644);
 	(void)!write(fd, text, strlen(text));
 	close(fd);
+}
+
+bool kept_for(const struct keepset *k, const char *path, enum keep_why why)
+{
+	const struct keep_entry *e = keepset_find(k, path);
+	for (size_t i = 0; e && i < e->nr; i++)
+		if (e->r[i].why == why)
+			return true;
+	return false;
+}
+
+void str_append(char **s, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *add = NULL;
+	if (vasprintf(&add, fmt, ap) < 0)
+		abort();
+	va_end(ap);
+	char *next = xasprintf("%s%s%s", *s ? *s : "", *s && **s ? " " : "", add);
+	free(add);
+	free(*s);
+	*s = next;
 }

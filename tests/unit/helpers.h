@@ -4,6 +4,7 @@
 #define PARE_TEST_HELPERS_H
 
 #include "image/image.h"
+#include "slimmer/keepset.h"
 #include <sys/types.h>
 
 struct tent {
@@ -55,5 +56,10 @@ void rm_rf(const char *path);
 bool file_has(const char *path, const char *content);
 /* BASE/REL holding TEXT, its directories made as needed. */
 void put_file(const char *base, const char *rel, const char *text);
+
+/* Whether K keeps PATH for reason WHY (among others). */
+bool kept_for(const struct keepset *k, const char *path, enum keep_why why);
+/* *S with FMT appended, after a space unless *S is empty (malloc'd). */
+void str_append(char **s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

@@ -1,4 +1,6 @@
 #include "tap.h"
+#include <stdlib.h>
+#include <string.h>
 #include <stdarg.h>
 #include <stdio.h>
 
@@ -31,4 +33,10 @@ int tap_done(void)
 {
 	printf("1..%d\n", n_run);
 	return n_failed ? 1 : 0;
+}
+
+void ok_str(char *got, const char *want, const char *what)
+{
+	ok(!strcmp(got, want), "%s: %s", what, got);
+	free(got);
 }

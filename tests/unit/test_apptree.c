@@ -49,15 +49,6 @@ static void make_alpine(const char *r)
 	put_file(r, "app/lib/lazy.rb", "");
 }
 
-static bool has(const struct keepset *k, const char *path, enum keep_why why)
-{
-	const struct keep_entry *e = keepset_find(k, path);
-	for (size_t i = 0; e && i < e->nr; i++)
-		if (e->r[i].why == why)
-			return true;
-	return false;
-}
-
 static bool warned(const struct keepset *k, const char *part)
 {
 	for (size_t i = 0; i < k->warnings.n; i++)
@@ -110,8 +101,8 @@ static void test_debian(void)
 					      "/usr/lib/py/__pycache__/mod.cpython-311.pyc", "/etc/passwd",
 					      "/var/cache/thing/a", NULL };
 	ok(close_with(&x, traced), "closes");
-	ok(has(&x.k, "srv/site/templates/about.html", KEEP_APP), "the untouched template comes, as the application's");
-	ok(!keepset_find(&x.k, "usr/lib/py/__pycache__") || !has(&x.k, "usr/lib/py/__pycache__", KEEP_APP),
+	ok(kept_for(&x.k, "srv/site/templates/about.html", KEEP_APP), "the untouched template comes, as the application's");
+	ok(!keepset_find(&x.k, "usr/lib/py/__pycache__") || !kept_for(&x.k, "usr/lib/py/__pycache__", KEEP_APP),
 	   "a bytecode cache of a packaged module is not an application tree");
 	ok(!keepset_find(&x.k, "opt/big/data.bin"), "an application tree nothing touched stays out");
 	size_t apps = 0;
@@ -157,7 +148,7 @@ static void test_debian(void)
 	begin(&x, "deb");
 	rules_add(&x.ru.app.dirs, "/usr/lib/py", NULL);
 	static const char *const mod[] = { "/usr/lib/py/mod.py", NULL };
-	ok(close_with(&x, mod) && has(&x.k, "usr/lib/py/__pycache__/mod.cpython-311.pyc", KEEP_APP),
+	ok(close_with(&x, mod) && kept_for(&x.k, "usr/lib/py/__pycache__/mod.cpython-311.pyc", KEEP_APP),
 	   "--app-dir keeps the named tree whole, whoever owns it");
 	end(&x);
 }
@@ -167,8 +158,8 @@ static void test_alpine_and_none(void)
 	struct run x;
 	begin(&x, "alpine");
 	static const char *const traced[] = { "/app/main.rb", "/usr/bin/tool", NULL };
-	ok(close_with(&x, traced) && has(&x.k, "app/lib/lazy.rb", KEEP_APP), "apk's database: /app is the application");
-	ok(!has(&x.k, "usr/bin/tool", KEEP_APP) && !has(&x.k, "usr/bin", KEEP_APP), "and /usr/bin/tool is apk's");
+	ok(close_with(&x, traced) && kept_for(&x.k, "app/lib/lazy.rb", KEEP_APP), "apk's database: /app is the application");
+	ok(!kept_for(&x.k, "usr/bin/tool", KEEP_APP) && !kept_for(&x.k, "usr/bin", KEEP_APP), "and /usr/bin/tool is apk's");
 	end(&x);
 
 	begin(&x, "none");

@@ -4,6 +4,7 @@
  * forms; braces (nested) and computed names. (tests/e2e/lazy.sh checks
  * its resolution against require.resolve in the node fixture.) */
 #define _GNU_SOURCE
+#include "helpers.h"
 #include "tap.h"
 #include "slimmer/jsscan.h"
 
@@ -16,26 +17,17 @@ static char *scan(const char *src)
 	struct js_scan s;
 	js_scan(src, strlen(src), &s);
 	char *out = xstrdup("");
-	for (size_t i = 0; i < s.n; i++) {
-		char *next = xasprintf("%s%s%u:%s%s", out, *out ? " " : "", s.v[i].line, s.v[i].spec,
-				       s.v[i].nested ? ":n" : "");
-		free(out);
-		out = next;
-	}
-	for (size_t i = 0; i < s.n_computed; i++) {
-		char *next = xasprintf("%s%scomputed@%u", out, *out ? " " : "", s.computed[i]);
-		free(out);
-		out = next;
-	}
+	for (size_t i = 0; i < s.n; i++)
+		str_append(&out, "%u:%s%s", s.v[i].line, s.v[i].spec, s.v[i].nested ? ":n" : "");
+	for (size_t i = 0; i < s.n_computed; i++)
+		str_append(&out, "computed@%u", s.computed[i]);
 	js_scan_free(&s);
 	return out;
 }
 
 static void is(const char *src, const char *want, const char *what)
 {
-	char *got = scan(src);
-	ok(!strcmp(got, want), "%s: %s", what, got);
-	free(got);
+	ok_str(scan(src), want, what);
 }
 
 int main(void)

@@ -202,15 +202,6 @@ static void make_image(const char *r)
 	put_file(r, "app/node_modules/greet/skip.log", "");
 }
 
-static bool has(const struct keepset *k, const char *path, enum keep_why why)
-{
-	const struct keep_entry *e = keepset_find(k, path);
-	for (size_t i = 0; e && i < e->nr; i++)
-		if (e->r[i].why == why)
-			return true;
-	return false;
-}
-
 static void begin(struct rules *ru, struct keepset *k, struct units_state *st)
 {
 	rules_init(ru);
@@ -245,7 +236,7 @@ static void test_units(void)
 	keepset_add(&k, "/app/node_modules/greet/index.js", KEEP_TRACED, "open-read");
 	keepset_add(&k, "/app/node_modules/@s/one/index.js", KEEP_TRACED, "open-read");
 	ok(rules_close(&ru, &k, rootfd, &st, &err) == 0, "directory units close (%s)", err.msg);
-	ok(has(&k, "app/node_modules/greet/lib/extra.js", KEEP_UNIT), "a module is kept whole");
+	ok(kept_for(&k, "app/node_modules/greet/lib/extra.js", KEEP_UNIT), "a module is kept whole");
 	ok(!keepset_find(&k, "app/node_modules/greet/skip.log"), "but not what an exclude rule drops");
 	ok(!keepset_find(&k, "app/node_modules/@s/two/index.js"), "a scope is not a unit, its modules are");
 	const struct keep_entry *e = keepset_find(&k, "app/node_modules/greet/lib/extra.js");
@@ -261,7 +252,7 @@ static void test_units(void)
 	rules_add_kind(&ru, UNIT_DEBIAN, "debian-packages");
 	keepset_add(&k, "/bin/tool", KEEP_TRACED, "exec");
 	ok(rules_close(&ru, &k, rootfd, &st, &err) == 0, "package units close (%s)", err.msg);
-	ok(has(&k, "usr/lib/libtool.so.1", KEEP_PACKAGE) && has(&k, "usr/share/tool/data.txt", KEEP_PACKAGE),
+	ok(kept_for(&k, "usr/lib/libtool.so.1", KEEP_PACKAGE) && kept_for(&k, "usr/share/tool/data.txt", KEEP_PACKAGE),
 	   "a kept file of a package keeps the package (found through the merged-/usr symlink)");
 	ok(!keepset_find(&k, "usr/share/doc/tool/copyright"), "its documentation stays out");
 	ok(!keepset_find(&k, "usr/bin/other"), "a shared directory (/usr/bin) pulls in nobody else");
@@ -282,9 +273,9 @@ static void test_units(void)
 	rules_add_kind(&ru, UNIT_DIST_INFO, "python");
 	keepset_add(&k, "/usr/lib/python3/dist-packages/pkg/__init__.py", KEEP_TRACED, "open-read");
 	ok(rules_close(&ru, &k, rootfd, &st, &err) == 0, "dist-info units close (%s)", err.msg);
-	ok(has(&k, "usr/lib/python3/dist-packages/pkg/lazy.py", KEEP_PACKAGE), "RECORD's other modules come");
-	ok(has(&k, "usr/lib/python3/dist-packages/pkg/a,b.txt", KEEP_PACKAGE), "a quoted CSV path is read");
-	ok(has(&k, "usr/local/bin/pkg-cli", KEEP_PACKAGE), "a script outside the package (../) comes");
+	ok(kept_for(&k, "usr/lib/python3/dist-packages/pkg/lazy.py", KEEP_PACKAGE), "RECORD's other modules come");
+	ok(kept_for(&k, "usr/lib/python3/dist-packages/pkg/a,b.txt", KEEP_PACKAGE), "a quoted CSV path is read");
+	ok(kept_for(&k, "usr/local/bin/pkg-cli", KEEP_PACKAGE), "a script outside the package (../) comes");
 	ok(st.n_pulled == 1 && !strcmp(st.pulled[0].name, "pkg-1.0") && !strcmp(st.pulled[0].kind, "python"),
 	   "the distribution is named");
 	end(&ru, &k, &st);
@@ -295,9 +286,9 @@ static void test_units(void)
 	rules_add(&ru.keep, "/bin/other", NULL);
 	rules_add(&ru.exclude, "/usr/share/doc/**", NULL);
 	rules_seed(&ru, &k, rootfd);
-	ok(rules_close(&ru, &k, rootfd, &st, &err) == 0 && has(&k, "usr/share/doc/tool/copyright", KEEP_RULE),
+	ok(rules_close(&ru, &k, rootfd, &st, &err) == 0 && kept_for(&k, "usr/share/doc/tool/copyright", KEEP_RULE),
 	   "a keep rule beats an exclude rule");
-	ok(has(&k, "usr/bin/other", KEEP_RULE), "a literal keep through a symlinked directory lands physically");
+	ok(kept_for(&k, "usr/bin/other", KEEP_RULE), "a literal keep through a symlinked directory lands physically");
 	ok(rules_excluded(&ru, "/usr/share/doc/x") && !rules_excluded(&ru, "/usr/share/x"),
 	   "rules_excluded matches exclude globs only");
 	end(&ru, &k, &st);

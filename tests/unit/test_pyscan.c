@@ -4,6 +4,7 @@
  * compound statements; import_module/__import__ with literal and computed
  * names. (tests/e2e/lazy.sh compares it with Python's ast on the stdlib.) */
 #define _GNU_SOURCE
+#include "helpers.h"
 #include "tap.h"
 #include "slimmer/pyscan.h"
 
@@ -21,25 +22,18 @@ static char *scan(const char *src)
 		for (size_t j = 0; j < im->names.n; j++)
 			snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s", j ? "," : ":",
 				 im->names.v[j]);
-		char *next = xasprintf("%s%s%u:%u:%s%s%s%s", out, *out ? " " : "", im->line, im->level, im->module,
-				       names, im->in_function ? ":f" : "", im->call ? ":call" : "");
-		free(out);
-		out = next;
+		str_append(&out, "%u:%u:%s%s%s%s", im->line, im->level, im->module, names,
+			   im->in_function ? ":f" : "", im->call ? ":call" : "");
 	}
-	for (size_t i = 0; i < s.n_computed; i++) {
-		char *next = xasprintf("%s%scomputed@%u", out, *out ? " " : "", s.computed[i]);
-		free(out);
-		out = next;
-	}
+	for (size_t i = 0; i < s.n_computed; i++)
+		str_append(&out, "computed@%u", s.computed[i]);
 	py_scan_free(&s);
 	return out;
 }
 
 static void is(const char *src, const char *want, const char *what)
 {
-	char *got = scan(src);
-	ok(!strcmp(got, want), "%s: %s", what, got);
-	free(got);
+	ok_str(scan(src), want, what);
 }
 
 int main(void)

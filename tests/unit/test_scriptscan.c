@@ -2,6 +2,7 @@
  * POD blocks, __END__, several statements on a line, version pragmas.
  * (tests/e2e/runtimes.sh shows the closure on real Ruby and Perl.) */
 #define _GNU_SOURCE
+#include "helpers.h"
 #include "tap.h"
 #include "slimmer/scriptscan.h"
 
@@ -12,21 +13,16 @@ static char *scan(bool ruby, const char *src)
 	struct script_scan s;
 	(ruby ? rb_scan : pl_scan)(src, strlen(src), &s);
 	char *out = xstrdup("");
-	for (size_t i = 0; i < s.n; i++) {
-		char *next = xasprintf("%s%s%u:%s%s%s", out, *out ? " " : "", s.v[i].line, s.v[i].name,
-				       s.v[i].relative ? ":rel" : "", s.v[i].nested ? ":n" : "");
-		free(out);
-		out = next;
-	}
+	for (size_t i = 0; i < s.n; i++)
+		str_append(&out, "%u:%s%s%s", s.v[i].line, s.v[i].name, s.v[i].relative ? ":rel" : "",
+			   s.v[i].nested ? ":n" : "");
 	script_scan_free(&s);
 	return out;
 }
 
 static void is(bool ruby, const char *src, const char *want, const char *what)
 {
-	char *got = scan(ruby, src);
-	ok(!strcmp(got, want), "%s: %s", what, got);
-	free(got);
+	ok_str(scan(ruby, src), want, what);
 }
 
 int main(void)
