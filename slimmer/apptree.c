@@ -23,7 +23,8 @@
  * whether or not a package lists them. */
 static const char *const hierarchy[] = {
 	"/etc", "/var", "/usr", "/usr/bin", "/usr/sbin", "/usr/lib", "/usr/lib64", "/usr/libexec",
-	"/usr/share", "/usr/include", "/bin", "/sbin", "/lib", "/lib64", "/boot", "/root", "/opt", "/srv", "/home", "/mnt", "/media", "/usr/local", "/usr/local/*", "/usr/local/lib/*",
+	"/usr/share", "/usr/include", "/bin", "/sbin", "/lib", "/lib64", "/boot", "/root",
+	"/opt", "/srv", "/home", "/mnt", "/media", "/usr/local", "/usr/local/*", "/usr/local/lib/*",
 	"/usr/local/lib/*/dist-packages", "/usr/local/lib/*/site-packages", "/var/opt", "/var/local",
 	"/var/lib", "/var/www",
 };
@@ -32,8 +33,8 @@ static const char *const hierarchy[] = {
 static const char *const generated[] = {
 	"/tmp", "/var/tmp", "/run", "/var/run", "/var/cache", "/var/log", "/var/spool", "/var/mail",
 	"/var/backups", "/var/lib/dpkg", "/var/lib/apt", "/var/lib/ucf", "/var/lib/systemd",
-	"/var/lib/pam", "/var/lib/python", "/var/lib/php/modules", "/etc/alternatives", "/etc/ssl/certs", "/proc", "/sys",
-	"/dev", "/lost+found", "/**/__pycache__", "/**/.cache",
+	"/var/lib/pam", "/var/lib/python", "/var/lib/php/modules", "/etc/alternatives",
+	"/etc/ssl/certs", "/proc", "/sys", "/dev", "/lost+found", "/**/__pycache__", "/**/.cache",
 };
 
 static bool matches_any(const char *const *globs, size_t n, const char *abs)
@@ -73,7 +74,6 @@ static bool top_unowned(const struct units_state *st, const char *path, char *to
 	}
 	return found;
 }
-
 
 /* Whether DIR or one of its ancestors is a generated tree. */
 static bool is_generated(const char *dir)

@@ -75,11 +75,13 @@ static void build_path(struct units_state *st, int rootfd)
 	st->py_path_built = true;
 }
 
-static bool is_type(int rootfd, const char *rel, mode_t type)
+/* REL of TYPE in the image, resolved inside the root (never followed on
+ * the host): its physical path into REAL (PATH_BUF). */
+static bool is_type(int rootfd, const char *rel, mode_t type, char *real)
 {
 	struct stat sb;
-	return fstatat(rootfd, rel, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
-	       ((sb.st_mode & S_IFMT) == type || (type == S_IFREG && S_ISLNK(sb.st_mode)));
+	return keepset_resolve(rootfd, rel, true, real) == 0 &&
+	       fstatat(rootfd, *real ? real : ".", &sb, AT_SYMLINK_NOFOLLOW) == 0 && (sb.st_mode & S_IFMT) == type;
 }
 
 /* An extension module NAME.*.so (or NAME.so) in DIR, into OUT. */
@@ -110,20 +112,24 @@ static bool join(char *out, const char *dir, const char *name, const char *suffi
 	return (size_t)snprintf(out, PATH_BUF, "%s%s%s%s", dir, *dir ? "/" : "", name, suffix) < PATH_BUF;
 }
 
-/* NAME in directory DIR: *OUT is the package directory or the module file. */
+/* NAME in directory DIR: *OUT is the package directory or the module file
+ * (physical). */
 static enum found find_in(int rootfd, const char *dir, const char *name, char *out)
 {
-	char init[PATH_BUF];
-	if (!join(out, dir, name, "") || !join(init, dir, name, "/__init__.py"))
+	char p[PATH_BUF], init[PATH_BUF], real[PATH_BUF];
+	if (!join(p, dir, name, "") || !join(init, dir, name, "/__init__.py"))
 		return NONE;
-	bool is_dir = is_type(rootfd, out, S_IFDIR);
-	if (is_dir && is_type(rootfd, init, S_IFREG))
+	bool is_dir = is_type(rootfd, p, S_IFDIR, out);
+	if (is_dir && is_type(rootfd, init, S_IFREG, real))
 		return PACKAGE;
-	if (find_extension(rootfd, dir, name, out))
+	if (find_extension(rootfd, dir, name, p) && is_type(rootfd, p, S_IFREG, real)) {
+		memcpy(out, real, PATH_BUF);
 		return MODULE;
-	if (join(out, dir, name, ".py") && is_type(rootfd, out, S_IFREG))
+	}
+	if (join(p, dir, name, ".py") && is_type(rootfd, p, S_IFREG, real)) {
+		memcpy(out, real, PATH_BUF);
 		return MODULE;
-	join(out, dir, name, "");
+	}
 	return is_dir ? NAMESPACE : NONE;
 }
 

@@ -40,5 +40,6 @@ for t in sorted(tops):
         spec = importlib.util.find_spec(t)
     except (ImportError, ValueError):
         spec = None
-    origins[t] = spec.origin if spec and spec.origin and spec.origin.startswith("/") else None
+    # pare names the file where it physically is (it keeps the symlinks to it too)
+    origins[t] = os.path.realpath(spec.origin) if spec and spec.origin and spec.origin.startswith("/") else None
 json.dump({"files": files, "origins": origins}, sys.stdout)
