@@ -278,7 +278,8 @@ static void print_summary(const struct slim *s)
 		const struct pulled *u = &s->units.pulled[i];
 		if (!strcmp(u->kind, "application")) {
 			size_t at = strlen(apps);
-			snprintf(apps + at, sizeof(apps) - at, "%s/%s (%zu paths)", at ? ", " : "", u->name, u->paths);
+			snprintf(apps + at, sizeof(apps) - at, "%s/%s (%zu path%s)", at ? ", " : "", u->name, u->paths,
+				 u->paths == 1 ? "" : "s");
 			continue;
 		}
 		*(strcmp(u->kind, "unit") ? &packages : &units) += 1;

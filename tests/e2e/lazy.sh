@@ -7,6 +7,8 @@
 # the static import closure follows the import inside the function; the
 # python profile (applied by default) keeps the codecs. With each rule off
 # (or over its cap) those pages fail, which shows each rule is needed.
+# First on a real framework (a Flask site from Debian's python3-flask, its
+# pages served from the slim image), then on a plain app.
 # And pare's import scanner against Python's own parser (ast, run in the
 # image) on the whole standard library of the fixture; for Node, a module
 # required on one path only, and pare's resolution against require.resolve
@@ -104,6 +106,42 @@ check "--units takes a directory glob: a kept file keeps its directory" \
 check "--units DIR: and only that directory" missing unit helper "No module named 'helpers'"
 check "bad --app-tree-max and --app-dir are usage errors" \
 	bash -c "'$PARE' slim x --app-tree-max lots 2>&1 | grep -q \"invalid --app-tree-max 'lots'\"; [ \${PIPESTATUS[0]} -eq 2 ] && '$PARE' slim x --app-dir rel 2>&1 | grep -q \"invalid --app-dir 'rel'\""
+# The seed's case with a real framework: a Flask site (Debian's
+# python3-flask, Jinja templates) probed on its home page over HTTP, then
+# served from the slim image and asked for its other pages.
+rt=$("$top/tests/fixtures/build.sh" runtimes | tail -1) && cp -r "$rt/oci" "$work/rt" &&
+	umoci insert --image "$work/rt:latest" --tag site "$top/tests/lazy/flask-site" /srv/site >/dev/null
+site_slim() { # TAG ARGS...
+	local tag=$1; shift
+	"$PARE" slim "oci:$work/rt:site" -o "oci:$work/rt:$tag" --entrypoint python3 --http GET:/:8000 "$@" \
+		-- /srv/site/app.py 8000 2>"$work/site-$tag.err"
+}
+# pages TAG PATH...: serve the image TAG on the host's loopback, print
+# "PATH STATUS BODY" for each PATH
+pages() {
+	local tag=$1 port=$((20000 + RANDOM % 20000)) pid
+	shift
+	"$PARE" run --network host --entrypoint python3 "oci:$work/rt:$tag" /srv/site/app.py $port \
+		>/dev/null 2>"$work/serve-$tag.err" &
+	pid=$!
+	python3 "$top/tests/lazy/get_pages.py" $port "$@"
+	kill "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	return 0
+}
+check "flask: slim, probing only the home page" site_slim site-slim --report "$work/site.json"
+check "flask: the slim image serves the pages no probe asked for (a template, an import in a view, a codec)" \
+	bash -c "$(declare -f pages); PARE='$PARE' work='$work' top='$top'; out=\$(pages site-slim /about /fraction /encoding); echo \"\$out\";
+		[ \"\$out\" = \"\$(printf '/about 200 <html><body>about page</body></html>\\n/fraction 200 1\\n/encoding 200 Привет')\" ]"
+site_fails() { # TAG PAGE OPTION: with OPTION, PAGE fails
+	check "flask: $3: $2 fails, so that rule is needed" \
+		bash -c "$(declare -f site_slim pages); PARE='$PARE' work='$work' top='$top'; site_slim $1 $3 &&
+			pages $1 $2 | tee /dev/stderr | grep -qx '$2 500'"
+}
+site_fails no-trees /about --no-app-trees
+site_fails no-imports /fraction --no-import-closure
+site_fails no-python /encoding '--no-profile python'
+
 # pare's scanner against Python's parser, on every .py of the standard library
 ast_vs_pare() {
 	"$PARE" run -i --entrypoint python3 "oci:$work/py:latest" - /usr/lib/python3.11 \
