@@ -201,6 +201,16 @@ void imports_resolve(struct units_state *st, int rootfd, const char *file, bool 
 	}
 }
 
+/* REL's text, NUL-terminated (the line scanners' string calls stop there). */
+static int read_source(int rootfd, const char *rel, char **text, size_t *len, struct perr *err)
+{
+	if (read_file_beneath(rootfd, rel, SOURCE_MAX, text, len, err) < 0)
+		return -1;
+	*text = xrealloc(*text, *len + 1);
+	(*text)[*len] = 0;
+	return 0;
+}
+
 enum lang { NOT_SOURCE, PYTHON, JAVASCRIPT, RUBY, PERL };
 
 static enum lang lang_of(const char *path)
@@ -274,7 +284,7 @@ static size_t imports_expand(const struct rules *r, struct keepset *k, struct un
 	cleanup_free char *text = NULL;
 	size_t len;
 	struct perr err;
-	if (read_file_beneath(rootfd, path, SOURCE_MAX, &text, &len, &err) < 0)
+	if (read_source(rootfd, path, &text, &len, &err) < 0)
 		return 0; /* not a regular file, or too big to be source */
 	bool app = st->n_pkgs && pkgdb_owner(st, path) == SIZE_MAX && app_file(st, path);
 	struct loads l = { 0 };
@@ -399,7 +409,7 @@ int imports_explain(struct units_state *st, int rootfd, const char *path, json_t
 		return perr_set(err, 0, "%s: not Python, JavaScript, Ruby or Perl source (.py, .js, .mjs, .cjs, .rb, .pl, .pm)", path);
 	cleanup_free char *text = NULL;
 	size_t len;
-	if (read_file_beneath(rootfd, real, SOURCE_MAX, &text, &len, err) < 0)
+	if (read_source(rootfd, real, &text, &len, err) < 0)
 		return perr_wrap(err, "%s", path);
 	bool app = st->n_pkgs && pkgdb_owner(st, real) == SIZE_MAX && app_file(st, real);
 	json_t *imports = json_array(), *computed = json_array();
