@@ -7,6 +7,9 @@
 #include "slimmer/imports.h"
 
 #include <dirent.h>
+#include <gelf.h>
+#include <libelf.h>
+#include <unistd.h>
 #include <jansson.h>
 #include <fcntl.h>
 #include <string.h>
@@ -55,12 +58,51 @@ static void add_versions(int rootfd, const char *prefix, struct strv *versions)
 		closedir(d);
 }
 
+/* The modules compiled into an interpreter (sys.builtin_module_names),
+ * read from the PyInit_NAME symbols of REL, an ELF file of the image. */
+static void add_builtins(struct units_state *st, int rootfd, const char *rel)
+{
+	struct perr ignored;
+	cleanup_close int fd = root_open_file(rootfd, rel, O_RDONLY, &ignored);
+	Elf *e = fd >= 0 && elf_version(EV_CURRENT) != EV_NONE ? elf_begin(fd, ELF_C_READ_MMAP, NULL) : NULL;
+	for (Elf_Scn *scn = NULL; e && (scn = elf_nextscn(e, scn));) {
+		GElf_Shdr sh;
+		if (!gelf_getshdr(scn, &sh) || (sh.sh_type != SHT_DYNSYM && sh.sh_type != SHT_SYMTAB) || !sh.sh_entsize)
+			continue;
+		Elf_Data *d = elf_getdata(scn, NULL);
+		for (size_t i = 0; d && i < sh.sh_size / sh.sh_entsize; i++) {
+			GElf_Sym sym;
+			const char *name = gelf_getsym(d, (int)i, &sym) ? elf_strptr(e, sh.sh_link, sym.st_name) : NULL;
+			if (name && !strncmp(name, "PyInit_", 7) && sym.st_shndx != SHN_UNDEF)
+				strset_add(&st->py_builtins, name + 7);
+		}
+	}
+	if (e)
+		elf_end(e);
+}
+
+static void find_builtins(struct units_state *st, int rootfd, const char *version)
+{
+	static const char *const where[] = {
+		"usr/bin/python3.%s", "usr/local/bin/python3.%s", "usr/lib/x86_64-linux-gnu/libpython3.%s.so.1.0",
+		"usr/lib/aarch64-linux-gnu/libpython3.%s.so.1.0", "usr/local/lib/libpython3.%s.so.1.0",
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(where); i++) {
+		char rel[PATH_BUF], real[PATH_BUF];
+		snprintf(rel, sizeof(rel), where[i], version);
+		if (keepset_resolve(rootfd, rel, true, real) == 0)
+			add_builtins(st, rootfd, real);
+	}
+}
+
 static void build_path(struct units_state *st, int rootfd)
 {
 	struct strv versions = { 0 };
 	add_versions(rootfd, "usr/lib", &versions);
 	add_versions(rootfd, "usr/local/lib", &versions);
 	strv_sort(&versions);
+	for (size_t v = 0; v < versions.n; v++)
+		find_builtins(st, rootfd, versions.v[v]);
 	for (size_t v = versions.n; v-- > 0;) /* the newest first */
 		for (size_t i = 0; i < ARRAY_SIZE(path_templates); i++) {
 			char dir[PATH_BUF], real[PATH_BUF];
@@ -236,14 +278,49 @@ struct loads {
 	const char *how;   /* how a computed name is written, for the warning */
 };
 
+/* Whether IM's first part is found anywhere on the path (relative: in its
+ * package). */
+static bool resolves(struct units_state *st, int rootfd, const char *path, const struct py_import *im)
+{
+	struct strv found = { 0 };
+	struct py_import top = *im;
+	top.names = (struct strv){ 0 };
+	imports_resolve(st, rootfd, path, false, &top, &found);
+	char first[256];
+	snprintf(first, sizeof(first), "%.*s", (int)strcspn(im->module, "."), im->module);
+	bool ok = found.n > 0 || !*im->module || (!im->level && strset_has(&st->py_builtins, first));
+	strv_free(&found);
+	return ok;
+}
+
+/* An application file contributes every import. A library module what
+ * importing it runs: not its functions' imports, and not the fallbacks in
+ * an except clause when every import of that try body resolves (decimal's
+ * "except ImportError: from _pydecimal import *" runs only without
+ * _decimal). */
 static void python_loads(struct units_state *st, int rootfd, const char *path, bool app,
 			 const char *text, size_t len, struct loads *l)
 {
 	struct py_scan scan;
 	py_scan(text, len, &scan);
-	for (size_t i = 0; i < scan.n; i++)
-		if (app || !scan.v[i].in_function)
-			imports_resolve(st, rootfd, path, app, &scan.v[i], &l->found);
+	unsigned max_try = 0;
+	for (size_t i = 0; i < scan.n; i++) {
+		const struct py_import *im = &scan.v[i];
+		max_try = im->try_of > max_try ? im->try_of : max_try;
+		max_try = im->except_of > max_try ? im->except_of : max_try;
+	}
+	cleanup_free bool *failed = xcalloc(max_try + 1, sizeof(*failed)); /* by try number */
+	for (size_t i = 0; i < scan.n; i++) {
+		const struct py_import *im = &scan.v[i];
+		if (im->try_of && !app && !im->in_function && !resolves(st, rootfd, path, im))
+			failed[im->try_of] = true;
+	}
+	for (size_t i = 0; i < scan.n; i++) {
+		const struct py_import *im = &scan.v[i];
+		bool fallback = im->except_of && !failed[im->except_of];
+		if (app || (!im->in_function && !fallback))
+			imports_resolve(st, rootfd, path, app, im, &l->found);
+	}
 	l->computed = scan.computed, l->n_computed = scan.n_computed;
 	scan.computed = NULL, scan.n_computed = 0;
 	l->how = "importlib.import_module or __import__";

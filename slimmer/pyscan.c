@@ -170,7 +170,37 @@ struct parser {
 	size_t n_defs;
 	bool in_def_line;    /* after "def" on the same logical line */
 	unsigned line_indent;
+	/* try statements we are in: the indent of "try:", its number, and
+	 * whether we are in one of its except clauses */
+	struct try_block {
+		unsigned indent, id;
+		bool in_except;
+	} tries[64];
+	size_t n_tries;
+	unsigned next_try;
 };
+
+
+/* A logical line at indent I starting with T: leave the try statements it
+ * is not inside, note an except clause of the one it continues, enter a
+ * new one at "try". */
+static void track_try(struct parser *ps, const struct tok *t)
+{
+	unsigned i = t->indent;
+	while (ps->n_tries && ps->tries[ps->n_tries - 1].indent > i)
+		ps->n_tries--;
+	if (ps->n_tries && ps->tries[ps->n_tries - 1].indent == i) {
+		struct try_block *b = &ps->tries[ps->n_tries - 1];
+		if (is_name(t, "except"))
+			b->in_except = true;
+		else if (is_name(t, "else") || is_name(t, "finally"))
+			b->in_except = false;
+		else
+			ps->n_tries--;
+	}
+	if (is_name(t, "try") && ps->n_tries < ARRAY_SIZE(ps->tries))
+		ps->tries[ps->n_tries++] = (struct try_block){ i, ++ps->next_try, false };
+}
 
 static void advance(struct parser *ps)
 {
@@ -181,6 +211,7 @@ static void advance(struct parser *ps)
 	ps->line_indent = ps->t.indent;
 	while (ps->n_defs && ps->defs[ps->n_defs - 1] >= ps->t.indent)
 		ps->n_defs--;
+	track_try(ps, &ps->t);
 }
 
 static bool in_function(const struct parser *ps)
@@ -215,7 +246,11 @@ static struct py_import *add_import(struct parser *ps, char *module, unsigned le
 	struct py_scan *o = ps->out;
 	o->v = xrealloc(o->v, (o->n + 1) * sizeof(*o->v));
 	struct py_import *im = &o->v[o->n++];
-	*im = (struct py_import){ module, level, { 0 }, in_function(ps), false, line };
+	*im = (struct py_import){ module, level, { 0 }, in_function(ps), false, line, 0, 0 };
+	if (ps->n_tries) {
+		const struct try_block *b = &ps->tries[ps->n_tries - 1];
+		*(b->in_except ? &im->except_of : &im->try_of) = b->id;
+	}
 	return im;
 }
 

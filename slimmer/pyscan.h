@@ -19,6 +19,10 @@ struct py_import {
 	bool in_function;
 	bool call;          /* import_module("...") or __import__("...") */
 	unsigned line;
+	/* the innermost try statement around it (numbered from 1): in its
+	 * body (TRY_OF), or in one of its except clauses (EXCEPT_OF), a
+	 * fallback that runs only when the body failed */
+	unsigned try_of, except_of;
 };
 
 struct py_scan {

@@ -277,6 +277,7 @@ void units_state_free(struct units_state *st)
 	strset_free(&st->owned_dirs);
 	strset_free(&st->trees_seen);
 	strv_free(&st->py_path);
+	strset_free(&st->py_builtins);
 	strset_free(&st->sources_scanned);
 	for (size_t i = 0; i < st->n_pkgs; i++)
 		free(st->pkgs[i].name);

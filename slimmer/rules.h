@@ -78,6 +78,7 @@ struct units_state {
 	bool no_db_told;          /* the app-tree rule could not apply */
 	struct strv py_path;      /* the image's Python search path (imports.c) */
 	bool py_path_built;
+	struct strset py_builtins; /* modules compiled into the interpreters */
 	struct strset sources_scanned; /* Python and JavaScript sources whose imports were followed */
 	struct strset dirs_seen; /* ancestors of kept files whose units were looked at */
 	struct pulled *pulled;

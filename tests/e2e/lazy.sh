@@ -133,6 +133,8 @@ check "flask: slim, probing only the home page" site_slim site-slim --report "$w
 check "flask: the slim image serves the pages no probe asked for (a template, an import in a view, a codec)" \
 	bash -c "$(declare -f pages); PARE='$PARE' work='$work' top='$top'; out=\$(pages site-slim /about /fraction /encoding); echo \"\$out\";
 		[ \"\$out\" = \"\$(printf '/about 200 <html><body>about page</body></html>\\n/fraction 200 1\\n/encoding 200 Привет')\" ]"
+check "flask: a library's except-clause fallback is not followed when its try body resolves (decimal's _pydecimal)" \
+	jq -e '[.paths[].path] | (index("/usr/lib/python3.11/decimal.py") != null) and (index("/usr/lib/python3.11/_pydecimal.py") == null)' "$work/site.json"
 site_fails() { # TAG PAGE OPTION: with OPTION, PAGE fails
 	check "flask: $3: $2 fails, so that rule is needed" \
 		bash -c "$(declare -f site_slim pages); PARE='$PARE' work='$work' top='$top'; site_slim $1 $3 &&

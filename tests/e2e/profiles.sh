@@ -60,8 +60,11 @@ check "python: the report names the unit, its rule and profile" \
 	jq -e '[.paths[] | select(.path == "/usr/local/lib/python3.11/dist-packages/pare_demo/lazy.py") | .reasons[]
 		| select(.why == "unit" and .profile == "python" and .rule == "/**/dist-packages/[!_]*"
 			and .unit == "/usr/local/lib/python3.11/dist-packages/pare_demo")] | length == 1' "$work/python-with-python.json"
+# The node profile keeps a module whole where neither the application-tree
+# rule nor the import closure applies (a module of the distribution, a
+# computed require): both are off here to show the profile alone.
 needs node node 'node -e "require(\"greet\").hi(); require(\"@pare/shout\")"' \
-	'node -e "console.log(require(\"greet\").extra(), require(\"@pare/shout\").shout(\"a\"))"' --no-app-trees
+	'node -e "console.log(require(\"greet\").extra(), require(\"@pare/shout\").shout(\"a\"))"' '--no-app-trees --no-import-closure'
 check "node: a scoped module is its own unit, not its whole scope" \
 	jq -e '[.pulled_in[] | select(.kind == "unit") | .name] | index("/app/node_modules/@pare/shout") != null and index("/app/node_modules/@pare") == null' \
 	"$work/node-with-node.json"

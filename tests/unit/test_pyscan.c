@@ -36,8 +36,26 @@ static void is(const char *src, const char *want, const char *what)
 	ok_str(scan(src), want, what);
 }
 
+/* Which try statement each import sits in, and on which side. */
+static void test_try_blocks(void)
+{
+	static const char src[] = "try:\n    import fast\nexcept ImportError:\n    import slow\n"
+				  "try: import one_line\nexcept ImportError: import one_fallback\n"
+				  "import after\n"
+				  "try:\n    pass\nfinally:\n    import in_finally\n";
+	struct py_scan s;
+	py_scan(src, strlen(src), &s);
+	char *got = xstrdup("");
+	for (size_t i = 0; i < s.n; i++)
+		str_append(&got, "%s:%u:%u", s.v[i].module, s.v[i].try_of, s.v[i].except_of);
+	py_scan_free(&s);
+	ok_str(got, "fast:1:0 slow:0:1 one_line:2:0 one_fallback:0:2 after:0:0 in_finally:3:0",
+	       "try bodies and except clauses numbered; after the statement, neither");
+}
+
 int main(void)
 {
+	test_try_blocks();
 	is("import os, sys as s\nimport a.b.c\n", "1:0:os 1:0:sys 2:0:a.b.c", "plain imports, aliases");
 	is("from . import x\nfrom ..pkg.mod import (a,\n    b as c,\n)\n", "1:1::x 2:2:pkg.mod:a,b",
 	   "relative, parenthesised over lines");
