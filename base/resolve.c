@@ -271,3 +271,9 @@ const char *split_parent(const char *path, char *parent, size_t sz)
 	snprintf(parent, sz, "%.*s", (int)(slash - path), path);
 	return slash + 1;
 }
+
+void cut_to_parent(char *path)
+{
+	char *slash = strrchr(path, '/');
+	*(slash ? slash : path) = 0;
+}

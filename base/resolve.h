@@ -38,5 +38,7 @@ int clean_in_root_path(const char *name, char *out, size_t max, struct perr *err
 /* Split canonical "a/b/c" into PARENT "a/b" and the returned base "c";
  * PARENT is "" for a top-level name. */
 const char *split_parent(const char *path, char *parent, size_t sz);
+/* PATH cut to its parent directory, in place ("" for a top-level name). */
+void cut_to_parent(char *path);
 
 #endif

@@ -272,6 +272,14 @@ void strv_sort(struct strv *s)
 		qsort(s->v, s->n, sizeof(char *), strp_cmp);
 }
 
+bool strv_has(const struct strv *s, const char *str)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (!strcmp(s->v[i], str))
+			return true;
+	return false;
+}
+
 static uint64_t str_hash(const char *s)
 {
 	uint64_t h = 1469598103934665603ULL; /* FNV-1a */

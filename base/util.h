@@ -124,6 +124,7 @@ void strv_free(struct strv *s);
 /* qsort comparator for an array of char * (strcmp order). */
 int strp_cmp(const void *a, const void *b);
 void strv_sort(struct strv *s);
+bool strv_has(const struct strv *s, const char *str);
 static inline void strv_freep(struct strv *s) { strv_free(s); }
 #define cleanup_strv __attribute__((cleanup(strv_freep)))
 

@@ -35,14 +35,6 @@ static const char *const path_templates[] = {
 	"usr/local/lib/python3.%s/site-packages", "usr/lib/python3.%s/site-packages",
 };
 
-static bool strv_contains(const struct strv *v, const char *s)
-{
-	for (size_t i = 0; i < v->n; i++)
-		if (!strcmp(v->v[i], s))
-			return true;
-	return false;
-}
-
 static void add_versions(int rootfd, const char *prefix, struct strv *versions)
 {
 	struct perr ignored;
@@ -51,7 +43,7 @@ static void add_versions(int rootfd, const char *prefix, struct strv *versions)
 	for (struct dirent *de; d && (de = readdir(d));) {
 		const char *v = de->d_name + 8;
 		if (!strncmp(de->d_name, "python3.", 8) && *v && strspn(v, "0123456789") == strlen(v) &&
-		    !strv_contains(versions, v))
+		    !strv_has(versions, v))
 			strv_push(versions, xstrdup(v));
 	}
 	if (d)
@@ -110,20 +102,11 @@ static void build_path(struct units_state *st, int rootfd)
 			struct stat sb;
 			if (keepset_resolve(rootfd, dir, true, real) == 0 &&
 			    fstatat(rootfd, *real ? real : ".", &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
-			    S_ISDIR(sb.st_mode) && !strv_contains(&st->py_path, real))
+			    S_ISDIR(sb.st_mode) && !strv_has(&st->py_path, real))
 				strv_push(&st->py_path, xstrdup(real));
 		}
 	strv_free(&versions);
 	st->py_path_built = true;
-}
-
-/* REL of TYPE in the image, resolved inside the root (never followed on
- * the host): its physical path into REAL (PATH_BUF). */
-static bool is_type(int rootfd, const char *rel, mode_t type, char *real)
-{
-	struct stat sb;
-	return keepset_resolve(rootfd, rel, true, real) == 0 &&
-	       fstatat(rootfd, *real ? real : ".", &sb, AT_SYMLINK_NOFOLLOW) == 0 && (sb.st_mode & S_IFMT) == type;
 }
 
 /* An extension module NAME.*.so (or NAME.so) in DIR, into OUT. */
@@ -161,14 +144,14 @@ static enum found find_in(int rootfd, const char *dir, const char *name, char *o
 	char p[PATH_BUF], init[PATH_BUF], real[PATH_BUF];
 	if (!join(p, dir, name, "") || !join(init, dir, name, "/__init__.py"))
 		return NONE;
-	bool is_dir = is_type(rootfd, p, S_IFDIR, out);
-	if (is_dir && is_type(rootfd, init, S_IFREG, real))
+	bool is_dir = keepset_is_type(rootfd, p, S_IFDIR, out);
+	if (is_dir && keepset_is_type(rootfd, init, S_IFREG, real))
 		return PACKAGE;
-	if (find_extension(rootfd, dir, name, p) && is_type(rootfd, p, S_IFREG, real)) {
+	if (find_extension(rootfd, dir, name, p) && keepset_is_type(rootfd, p, S_IFREG, real)) {
 		memcpy(out, real, PATH_BUF);
 		return MODULE;
 	}
-	if (join(p, dir, name, ".py") && is_type(rootfd, p, S_IFREG, real)) {
+	if (join(p, dir, name, ".py") && keepset_is_type(rootfd, p, S_IFREG, real)) {
 		memcpy(out, real, PATH_BUF);
 		return MODULE;
 	}
@@ -207,40 +190,32 @@ static bool walk(int rootfd, const char *dir, char *dotted, const struct strv *n
 	return true;
 }
 
-/* PATH's directory, in place ("" for a top-level name). */
-static void to_parent(char *path)
-{
-	char *slash = strrchr(path, '/');
-	*(slash ? slash : path) = 0;
-}
-
-
-void imports_resolve(struct units_state *st, int rootfd, const char *file, bool app,
+bool imports_resolve(struct units_state *st, int rootfd, const char *file, bool app,
 		     const struct py_import *im, struct strv *out)
 {
 	if (!st->py_path_built)
 		build_path(st, rootfd);
 	char base[PATH_BUF];
 	snprintf(base, sizeof(base), "%s", file);
-	to_parent(base);
+	cut_to_parent(base);
 	if (im->level) { /* relative: from the importer's package, up LEVEL-1 */
 		for (unsigned i = 1; i < im->level; i++)
-			to_parent(base);
+			cut_to_parent(base);
 		cleanup_free char *m = xstrdup(im->module);
-		walk(rootfd, base, m, &im->names, out);
-		return;
+		return walk(rootfd, base, m, &im->names, out);
 	}
 	/* sys.path[0] of an application: its own directories, nearest first */
-	for (; app && *base && !app_dir_is_distributions(st, base); to_parent(base)) {
+	for (; app && *base && !app_dir_is_distributions(st, base); cut_to_parent(base)) {
 		cleanup_free char *m = xstrdup(im->module);
 		if (walk(rootfd, base, m, &im->names, out))
-			return;
+			return true;
 	}
 	for (size_t i = 0; i < st->py_path.n; i++) {
 		cleanup_free char *m = xstrdup(im->module);
 		if (walk(rootfd, st->py_path.v[i], m, &im->names, out))
-			return;
+			return true;
 	}
+	return false;
 }
 
 /* REL's text, NUL-terminated (the line scanners' string calls stop there). */
@@ -278,19 +253,12 @@ struct loads {
 	const char *how;   /* how a computed name is written, for the warning */
 };
 
-/* Whether IM's first part is found anywhere on the path (relative: in its
- * package). */
-static bool resolves(struct units_state *st, int rootfd, const char *path, const struct py_import *im)
+/* Whether absolute IM names a module compiled into the interpreter. */
+static bool builtin(const struct units_state *st, const struct py_import *im)
 {
-	struct strv found = { 0 };
-	struct py_import top = *im;
-	top.names = (struct strv){ 0 };
-	imports_resolve(st, rootfd, path, false, &top, &found);
 	char first[256];
 	snprintf(first, sizeof(first), "%.*s", (int)strcspn(im->module, "."), im->module);
-	bool ok = found.n > 0 || !*im->module || (!im->level && strset_has(&st->py_builtins, first));
-	strv_free(&found);
-	return ok;
+	return !im->level && strset_has(&st->py_builtins, first);
 }
 
 /* An application file contributes every import. A library module what
@@ -310,15 +278,17 @@ static void python_loads(struct units_state *st, int rootfd, const char *path, b
 		max_try = im->except_of > max_try ? im->except_of : max_try;
 	}
 	cleanup_free bool *failed = xcalloc(max_try + 1, sizeof(*failed)); /* by try number */
-	for (size_t i = 0; i < scan.n; i++) {
+	for (size_t i = 0; i < scan.n; i++) { /* all but the fallbacks, noting failed try bodies */
 		const struct py_import *im = &scan.v[i];
-		if (im->try_of && !app && !im->in_function && !resolves(st, rootfd, path, im))
+		if (im->except_of || (!app && im->in_function))
+			continue;
+		bool found = imports_resolve(st, rootfd, path, app, im, &l->found);
+		if (im->try_of && !found && !builtin(st, im))
 			failed[im->try_of] = true;
 	}
-	for (size_t i = 0; i < scan.n; i++) {
+	for (size_t i = 0; i < scan.n; i++) { /* the fallbacks of the try bodies that failed */
 		const struct py_import *im = &scan.v[i];
-		bool fallback = im->except_of && !failed[im->except_of];
-		if (app || (!im->in_function && !fallback))
+		if (im->except_of && (app || (!im->in_function && failed[im->except_of])))
 			imports_resolve(st, rootfd, path, app, im, &l->found);
 	}
 	l->computed = scan.computed, l->n_computed = scan.n_computed;

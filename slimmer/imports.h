@@ -21,8 +21,9 @@
 size_t imports_close(const struct rules *r, struct keepset *k, struct units_state *st, int rootfd);
 
 /* One import of FILE resolved: the module files and package __init__.py
- * files that importing it loads, into OUT (relative, physical). */
-void imports_resolve(struct units_state *st, int rootfd, const char *file, bool app,
+ * files that importing it loads, into OUT (relative, physical). True when
+ * its first part was found (a package, module or namespace package). */
+bool imports_resolve(struct units_state *st, int rootfd, const char *file, bool app,
 		     const struct py_import *im, struct strv *out);
 
 /* What `pare profile imports` shows for PATH (absolute, in the image):

@@ -24,20 +24,12 @@ static const char *const global_dirs[] = { "usr/share/nodejs", "usr/lib/nodejs",
 /* "exports" conditions Node's require() matches, in its order. */
 static const char *const conditions[] = { "require", "node", "default" };
 
-/* REL resolved in the root (symlinks followed), of TYPE: its physical path in REAL. */
-static bool is_type(int rootfd, const char *rel, mode_t type, char *real)
-{
-	struct stat sb;
-	return keepset_resolve(rootfd, rel, true, real) == 0 &&
-	       fstatat(rootfd, *real ? real : ".", &sb, AT_SYMLINK_NOFOLLOW) == 0 && (sb.st_mode & S_IFMT) == type;
-}
-
 static bool load_as_file(int rootfd, const char *x, struct strv *out)
 {
 	char p[PATH_BUF + 8], real[PATH_BUF];
 	for (size_t i = 0; i < ARRAY_SIZE(file_suffixes); i++) {
 		snprintf(p, sizeof(p), "%s%s", x, file_suffixes[i]);
-		if (is_type(rootfd, p, S_IFREG, real)) {
+		if (keepset_is_type(rootfd, p, S_IFREG, real)) {
 			strv_push(out, xstrdup(real));
 			return true;
 		}
@@ -49,7 +41,7 @@ static json_t *package_json(int rootfd, const char *dir, struct strv *out)
 {
 	char p[PATH_BUF + 16], real[PATH_BUF];
 	snprintf(p, sizeof(p), "%s/package.json", dir);
-	if (!is_type(rootfd, p, S_IFREG, real))
+	if (!keepset_is_type(rootfd, p, S_IFREG, real))
 		return NULL;
 	cleanup_free char *text = NULL;
 	size_t len;
@@ -84,7 +76,7 @@ static bool load_as_directory(int rootfd, const char *x, struct strv *out)
 	char p[PATH_BUF + 16], real[PATH_BUF];
 	for (size_t i = 0; !found && i < ARRAY_SIZE(index_files); i++) {
 		snprintf(p, sizeof(p), "%s/%s", x, index_files[i]);
-		if ((found = is_type(rootfd, p, S_IFREG, real)))
+		if ((found = keepset_is_type(rootfd, p, S_IFREG, real)))
 			strv_push(out, xstrdup(real));
 	}
 	return found;
@@ -126,15 +118,14 @@ static bool load_from_dir(int rootfd, const char *dir, const char *name, const c
 {
 	char pkg[PATH_BUF * 2], real[PATH_BUF];
 	snprintf(pkg, sizeof(pkg), "%s%s%s", dir, *dir ? "/" : "", name);
-	return is_type(rootfd, pkg, S_IFDIR, real) && load_package(rootfd, real, sub, out);
+	return keepset_is_type(rootfd, pkg, S_IFDIR, real) && load_package(rootfd, real, sub, out);
 }
 
 void js_resolve(int rootfd, const char *file, const char *spec, struct strv *out)
 {
 	char dir[PATH_BUF];
 	snprintf(dir, sizeof(dir), "%s", file);
-	char *slash = strrchr(dir, '/');
-	*(slash ? slash : dir) = 0;
+	cut_to_parent(dir);
 	if (!strncmp(spec, "node:", 5) || !*spec)
 		return;
 	if (spec[0] == '.' || spec[0] == '/') {
@@ -155,8 +146,7 @@ void js_resolve(int rootfd, const char *file, const char *spec, struct strv *out
 			return;
 		if (!*dir)
 			break;
-		slash = strrchr(dir, '/');
-		*(slash ? slash : dir) = 0;
+		cut_to_parent(dir);
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(global_dirs); i++)
 		if (load_from_dir(rootfd, global_dirs[i], name, sub, out))

@@ -576,3 +576,10 @@ int keepset_resolve(int rootfd, const char *path, bool follow, char *real)
 {
 	return resolve_in(NULL, rootfd, path, follow, real, NULL);
 }
+
+bool keepset_is_type(int rootfd, const char *path, mode_t type, char *real)
+{
+	struct stat sb;
+	return keepset_resolve(rootfd, path, true, real) == 0 &&
+	       fstatat(rootfd, *real ? real : ".", &sb, AT_SYMLINK_NOFOLLOW) == 0 && (sb.st_mode & S_IFMT) == type;
+}

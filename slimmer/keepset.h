@@ -15,6 +15,8 @@
 #ifndef PARE_KEEPSET_H
 #define PARE_KEEPSET_H
 
+#include <sys/types.h>
+
 #include "base/util.h"
 
 enum keep_why {
@@ -90,5 +92,8 @@ void keepset_paths(const struct keepset *k, struct strv *out);
 /* Resolve PATH inside ROOTFD component by component (the last one too
  * when FOLLOW) into its physical relative path REAL (4097 bytes). */
 int keepset_resolve(int rootfd, const char *path, bool follow, char *real);
+/* Whether PATH, resolved so (symlinks followed, inside the root), is of
+ * TYPE (S_IFREG, S_IFDIR): REAL gets its physical path. */
+bool keepset_is_type(int rootfd, const char *path, mode_t type, char *real);
 
 #endif

@@ -169,13 +169,6 @@ void script_scan_free(struct script_scan *s)
 
 /* ---- search paths ---- */
 
-static bool regular(int rootfd, const char *rel, char *real)
-{
-	struct stat sb;
-	return keepset_resolve(rootfd, rel, true, real) == 0 && fstatat(rootfd, real, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
-	       S_ISREG(sb.st_mode);
-}
-
 /* The entries of DIR (in the root) named like a version ("3.1.0", "5.36")
  * with VERSIONS, else like an architecture ("x86_64-linux-gnu"). */
 static void entries(int rootfd, const char *dir, bool versions, struct strv *out)
@@ -224,7 +217,7 @@ static void search(int rootfd, const char *const *templates, size_t n, const cha
 				expand_template(templates[t], archs.n ? archs.v[a] : "", versions.n ? versions.v[v] : "", dir);
 				for (size_t s = 0; s < n_suffixes && !found; s++) {
 					snprintf(p, sizeof(p), "%s/%s%s", dir, name, suffixes[s]);
-					if ((found = regular(rootfd, p, real)))
+					if ((found = keepset_is_type(rootfd, p, S_IFREG, real)))
 						strv_push(out, xstrdup(real));
 				}
 			}
@@ -244,11 +237,10 @@ void rb_resolve(int rootfd, const char *file, const struct script_ref *ref, stru
 	if (ref->relative) {
 		char dir[PATH_BUF], p[PATH_BUF * 2], real[PATH_BUF];
 		snprintf(dir, sizeof(dir), "%s", file);
-		char *slash = strrchr(dir, '/');
-		*(slash ? slash : dir) = 0;
+		cut_to_parent(dir);
 		for (size_t s = 0; s < ARRAY_SIZE(suffixes); s++) {
 			snprintf(p, sizeof(p), "%s/%s%s", dir, ref->name, suffixes[s]);
-			if (regular(rootfd, p, real)) {
+			if (keepset_is_type(rootfd, p, S_IFREG, real)) {
 				strv_push(out, xstrdup(real));
 				return;
 			}
@@ -276,7 +268,7 @@ static void xs_object(int rootfd, const char *pm, const char *name, struct strv 
 	char p[PATH_BUF * 2], real[PATH_BUF];
 	snprintf(p, sizeof(p), "%.*sauto/%.*s/%.*s.so", (int)(plen - nlen), pm, (int)(nlen - 3), name,
 		 (int)(strlen(base) - 3), base);
-	if (regular(rootfd, p, real))
+	if (keepset_is_type(rootfd, p, S_IFREG, real))
 		strv_push(out, xstrdup(real));
 }
 

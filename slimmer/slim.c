@@ -35,21 +35,13 @@ void slim_init(struct slim *sl, const struct slim_opts *o)
 	keepset_init(&sl->keep);
 }
 
-static bool skipped(const struct slim_opts *o, const char *name)
-{
-	for (size_t i = 0; i < o->no_profiles.n; i++)
-		if (!strcmp(o->no_profiles.v[i], name))
-			return true;
-	return false;
-}
-
 int slim_load_rules(struct slim *sl, struct perr *err)
 {
 	const struct slim_opts *o = sl->o;
 	struct profile_path pp;
 	int r = 0;
 	profile_path_init(&pp, o->profile_dir);
-	if (!o->no_default_profiles && !skipped(o, "base") && profile_set_add(&sl->profiles, &pp, "base", err) < 0)
+	if (!o->no_default_profiles && !strv_has(&o->no_profiles, "base") && profile_set_add(&sl->profiles, &pp, "base", err) < 0)
 		r = -1;
 	for (size_t i = 0; !r && i < o->profile_names.n; i++)
 		if (profile_set_add(&sl->profiles, &pp, o->profile_names.v[i], err) < 0)
@@ -101,7 +93,7 @@ static int add_default_profiles(struct slim *sl, struct perr *err)
 	profile_path_init(&pp, o->profile_dir);
 	for (size_t i = 0; !r && i < ARRAY_SIZE(default_profiles); i++) {
 		const struct default_profile *d = &default_profiles[i];
-		if (!skipped(o, d->name) && profile_applies(d, &sl->trace, sl->s->rootfd))
+		if (!strv_has(&o->no_profiles, d->name) && profile_applies(d, &sl->trace, sl->s->rootfd))
 			r = profile_set_add(&sl->profiles, &pp, d->name, err);
 	}
 	profile_path_free(&pp);
