@@ -25,17 +25,32 @@ static const char help[] =
 	"  -o, --output DST        where to write (oci:DIR[:TAG], docker-archive:FILE[:NAME:TAG],\n"
 	"                          docker-daemon:NAME:TAG); default: REF's tag + \"-slim\",\n"
 	"                          next to REF\n"
-	"      --exec CMD          a probe: run `/bin/sh -c CMD` in the image instead of its\n"
-	"                          entrypoint (repeatable; each runs in its own sandbox, in\n"
-	"                          order). Without probes the entrypoint/cmd runs to its end\n"
-	"                          (or --timeout). A probe exiting non-zero fails the slim.\n"
-	"      --exec-file FILE    one probe command per line\n"
+	"      --exec CMD          a probe: run `/bin/sh -c CMD` beside the image's running\n"
+	"                          entrypoint, as docker exec does (the same sandbox, user,\n"
+	"                          env, workdir and confinement), once it is ready; traced\n"
+	"                          like it. Probes run in the order given (--exec and --http\n"
+	"                          mixed); then the entrypoint gets its stop signal. A probe\n"
+	"                          exiting non-zero fails the slim. On an image with no\n"
+	"                          exposed TCP port and no --wait-* option (a one-shot image)\n"
+	"                          --exec runs as --run. Without probes the entrypoint/cmd\n"
+	"                          runs to its end (or --timeout)\n"
+	"      --exec-file FILE    one --exec per line\n"
+	"      --run CMD           a probe: run `/bin/sh -c CMD` in place of the entrypoint,\n"
+	"                          in its own sandbox (one-shot tools, test suites); these\n"
+	"                          run first, in order\n"
+	"      --wait-port PORT    the entrypoint is ready once PORT accepts a connection\n"
+	"                          (repeatable). By default: every exposed TCP port and\n"
+	"                          each --http probe's\n"
+	"      --wait-cmd CMD      ready once `/bin/sh -c CMD` beside it exits 0 (retried)\n"
+	"                          Readiness is bounded by --timeout (default 30 s); an\n"
+	"                          entrypoint that exits first fails the slim\n"
+	"      --probe-timeout SECS  each probe beside the entrypoint (default 60)\n"
 	"      --http [METHOD:]PATH[:PORT]  a probe: an HTTP request to the running entrypoint,\n"
-	"                          from inside the sandbox's network, once the port accepts\n"
-	"                          (retried until --timeout, default 30 s); then the\n"
-	"                          entrypoint gets its stop signal. PORT defaults to the first\n"
-	"                          exposed TCP port. Without any probe, an image exposing\n"
-	"                          TCP ports gets GET / on each. 4xx/5xx fails the slim.\n"
+	"                          from inside the sandbox's network, once it is ready.\n"
+	"                          PORT defaults to the first exposed TCP port. Without any\n"
+	"                          probe, an image exposing TCP ports gets GET / on each; a\n"
+	"                          port that accepts but does not speak HTTP passes, noted\n"
+	"                          as such. 4xx/5xx fails the slim.\n"
 	"      --http-file FILE    HTTP probes from JSON: [{\"method\", \"path\", \"port\",\n"
 	"                          \"headers\": {..}, \"body\", \"status\": expected}]\n"
 	"      --trace FILE        also keep what a `pare probe` trace recorded (repeatable)\n"
@@ -86,7 +101,7 @@ static const char help[] =
 enum { OPT_EXEC = 1200, OPT_HTTP, OPT_HTTP_FILE, OPT_KEEP_WRITTEN, OPT_EXEC_FILE, OPT_TRACE, OPT_KEEP, OPT_KEEP_FILE, OPT_EXCLUDE,
        OPT_REPORT, OPT_VERIFY, OPT_PROFILE, OPT_PROFILE_DIR, OPT_NO_DEFAULT_PROFILES, OPT_UNITS,
        OPT_NO_APP_TREES, OPT_APP_TREE_MAX, OPT_APP_DIR, OPT_NO_PROFILE,
-       OPT_NO_IMPORT_CLOSURE };
+       OPT_NO_IMPORT_CLOSURE, OPT_RUN, OPT_WAIT_PORT, OPT_WAIT_CMD, OPT_PROBE_TIMEOUT };
 
 /* The command: the run options, the slim's, and where the slim layer's
  * compression is kept while the options are parsed. */
@@ -113,6 +128,16 @@ static int read_lines(const char *opt, const char *file, struct strv *out)
 		if (*line != '#')
 			strv_push(out, xstrdup(line));
 	return 0;
+}
+
+static int exec_file(const char *file, struct probe_args *out)
+{
+	struct strv lines = { 0 };
+	int r = read_lines("exec-file", file, &lines);
+	for (size_t i = 0; i < lines.n; i++)
+		probe_args_push(out, ARG_EXEC, lines.v[i]);
+	strv_free(&lines);
+	return r;
 }
 
 static bool looks_like_image(const char *arg)
@@ -153,18 +178,45 @@ static int side_file(const char *opt, const char *file, struct strv *out)
 	return 0;
 }
 
+static int http_file(const char *file, struct probe_args *out)
+{
+	struct strv one = { 0 };
+	int r = side_file("http-file", file, &one);
+	if (!r)
+		probe_args_push(out, ARG_HTTP_FILE, file);
+	strv_free(&one);
+	return r;
+}
+
+static int probe_timeout(const char *arg, uint64_t *ms)
+{
+	char *end;
+	double v = strtod(arg, &end);
+	if (end == arg || *end || !(v > 0) || v > 86400) {
+		fprintf(stderr, "pare: --probe-timeout '%s' is not a number of seconds\n"
+				"(Hint: e.g. --probe-timeout 120)\n", arg);
+		return -1;
+	}
+	*ms = (uint64_t)(v * 1000);
+	return 0;
+}
+
 static int slim_opt(void *ctx, int c, const char *optarg)
 {
 	struct slim_cmd *s = ctx;
 	switch (c) {
-	case OPT_EXEC: strv_push(&s->o.execs, xstrdup(optarg)); return 0;
+	case OPT_EXEC: probe_args_push(&s->o.probes, ARG_EXEC, optarg); return 0;
+	case OPT_RUN: probe_args_push(&s->o.probes, ARG_RUN, optarg); return 0;
 	case OPT_HTTP:
 		if (check_http(optarg) < 0)
 			return -1;
-		strv_push(&s->o.http, xstrdup(optarg));
+		probe_args_push(&s->o.probes, ARG_HTTP, optarg);
 		return 0;
-	case OPT_HTTP_FILE: return side_file("http-file", optarg, &s->o.http_files);
-	case OPT_EXEC_FILE: return read_lines("exec-file", optarg, &s->o.execs);
+	case OPT_HTTP_FILE: return http_file(optarg, &s->o.probes);
+	case OPT_EXEC_FILE: return exec_file(optarg, &s->o.probes);
+	case OPT_WAIT_PORT: strv_push(&s->o.ready.ports, xstrdup(optarg)); return 0;
+	case OPT_WAIT_CMD: strv_push(&s->o.ready.cmds, xstrdup(optarg)); return 0;
+	case OPT_PROBE_TIMEOUT: return probe_timeout(optarg, &s->o.probe_timeout_ms);
 	case OPT_TRACE: return side_file("trace", optarg, &s->o.traces);
 	case OPT_KEEP:
 	case OPT_EXCLUDE:
@@ -387,6 +439,9 @@ static void on_event(void *ctx, const struct slim *sl, const struct slim_event *
 	case SLIM_PROBE_FAILED:
 		fprintf(stderr, "pare: slim: %sprobe %zu (%s) %s\n", ev->prefix, ev->probe + 1, pb->label, ev->why);
 		break;
+	case SLIM_NOT_READY:
+		fprintf(stderr, "pare: slim: %snot ready for the probes: %s\n", ev->prefix, ev->why);
+		break;
 	case SLIM_PROBE_OUTPUT:
 		if (ev->out_fd >= 0)
 			show_tail(ev->whose, "stdout", ev->out_fd);
@@ -447,8 +502,9 @@ static int host_run(void *ctx, struct session *s, const struct slim_run *run, st
 {
 	struct slim_cmd *c = ctx;
 	struct prepared *p = container_of(s, struct prepared, s);
-	struct tracer_opts o = { .mode = run->mode, .http = run->http, .n_http = run->n_http,
-				 .http_results = run->http_results, .wait_ctx = (void *)run->step };
+	struct tracer_opts o = { .mode = run->mode, .steps = run->steps, .n_steps = run->n_steps,
+				 .step_results = run->step_results, .step_timeout_ms = run->step_timeout_ms,
+				 .wait_ctx = (void *)run->step };
 	return run_execute_with(&c->rc, p, &o, run->trace, res) ? -1 : 0;
 }
 
@@ -474,6 +530,10 @@ int cmd_slim(int argc, char **argv)
 		{ "http", required_argument, NULL, OPT_HTTP },
 		{ "http-file", required_argument, NULL, OPT_HTTP_FILE },
 		{ "exec-file", required_argument, NULL, OPT_EXEC_FILE },
+		{ "run", required_argument, NULL, OPT_RUN },
+		{ "wait-port", required_argument, NULL, OPT_WAIT_PORT },
+		{ "wait-cmd", required_argument, NULL, OPT_WAIT_CMD },
+		{ "probe-timeout", required_argument, NULL, OPT_PROBE_TIMEOUT },
 		{ "trace", required_argument, NULL, OPT_TRACE },
 		{ "keep", required_argument, NULL, OPT_KEEP },
 		{ "keep-file", required_argument, NULL, OPT_KEEP_FILE },

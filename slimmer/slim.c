@@ -18,7 +18,8 @@
 
 void slim_opts_free(struct slim_opts *o)
 {
-	struct strv *lists[] = { &o->execs, &o->http, &o->http_files, &o->traces, &o->keep,
+	probe_args_free(&o->probes);
+	struct strv *lists[] = { &o->ready.ports, &o->ready.cmds, &o->traces, &o->keep,
 				 &o->exclude, &o->profile_names, &o->unit_kinds, &o->app_dirs,
 				 &o->no_profiles };
 	for (size_t i = 0; i < ARRAY_SIZE(lists); i++)
@@ -125,7 +126,7 @@ static void build_rules(struct slim *sl)
 int slim_plan(struct slim *sl, const struct image *img, struct perr *err)
 {
 	const struct slim_opts *o = sl->o;
-	if (probes_plan(&sl->probes, &o->execs, &o->http, &o->http_files, &img->config, err) < 0)
+	if (probes_plan(&sl->probes, &o->probes, &o->ready, &img->config, err) < 0)
 		return -1;
 	sl->results = xcalloc(sl->probes.n, sizeof(*sl->results));
 	return 0;
@@ -194,8 +195,10 @@ static int write_image(struct slim *sl, const struct slim_host *h, struct perr *
 
 static int slim_steps(struct slim *sl, struct session *s, const struct slim_host *h, struct perr *err)
 {
-	if (sl->o->execs.n && !image_has_path(s->rootfd, "/bin/sh"))
-		return perr_set(err, 0, "slim: --exec needs /bin/sh in the image");
+	bool sh = probe_args_have(&sl->o->probes, ARG_EXEC) || probe_args_have(&sl->o->probes, ARG_RUN) ||
+		  sl->o->ready.cmds.n;
+	if (sh && !image_has_path(s->rootfd, "/bin/sh"))
+		return perr_set(err, 0, "slim: --exec, --run and --wait-cmd need /bin/sh in the image");
 	if (sl->o->keep_written && upper_open(sl, err) < 0)
 		return -1;
 	int r = slim_run_probes(sl, h, s, &sl->trace, sl->results, "slim", "", true);

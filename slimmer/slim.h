@@ -17,7 +17,9 @@
 
 /* What the user asked for (pare slim's options but the run options). */
 struct slim_opts {
-	struct strv execs, http, http_files;   /* probes, in order */
+	struct probe_args probes;              /* --exec, --run, --http, --http-file, in order */
+	struct readiness ready;                /* --wait-port, --wait-cmd */
+	uint64_t probe_timeout_ms;             /* each probe beside the entrypoint (0: default) */
 	struct strv traces;                    /* `pare probe` traces to add */
 	struct strv keep, exclude, profile_names;
 	struct strv no_profiles;               /* left out of the default ones */
@@ -39,13 +41,15 @@ struct slim_run {
 	const char *step;       /* "slim", "verify", "verify (second run of the original)" */
 	enum tracer_mode mode;  /* TRACER_OFF: untraced, TRACE is NULL */
 	struct trace *trace;
-	const struct http_probe *http;  /* sent to the running program, or none */
-	size_t n_http;
-	struct http_result *http_results;
+	const struct run_step *steps;  /* beside the running program, or none */
+	size_t n_steps;
+	struct step_result *step_results;
+	uint64_t step_timeout_ms;
 };
 
 enum slim_event_kind {
 	SLIM_PROBE_FAILED,  /* PREFIX, PROBE, WHY */
+	SLIM_NOT_READY,     /* PREFIX, WHY: the entrypoint never got ready for its probes */
 	SLIM_PROBE_OUTPUT,  /* WHOSE output, OUT_FD, ERR_FD (memfds, -1 when none): after failures */
 	SLIM_PROBE_FLAKY,   /* PROBE: WAS and NOW, two runs of the original, differ in status */
 	SLIM_WRITE_START,   /* the slim image is being written (slim.paths, slim.dst_text) */

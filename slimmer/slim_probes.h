@@ -7,11 +7,39 @@
 #include "image/image.h"
 #include "tracer/http.h"
 
-enum probe_kind { P_COMMAND, P_EXEC, P_HTTP };
+/* The probes as the command line gave them, in order. */
+enum probe_arg_kind { ARG_EXEC, ARG_RUN, ARG_HTTP, ARG_HTTP_FILE };
+
+struct probe_arg {
+	enum probe_arg_kind kind;
+	char *text;
+};
+
+struct probe_args {
+	struct probe_arg *v;
+	size_t n;
+};
+
+void probe_args_push(struct probe_args *a, enum probe_arg_kind kind, const char *text);
+void probe_args_free(struct probe_args *a);
+bool probe_args_have(const struct probe_args *a, enum probe_arg_kind kind);
+
+/* How the image is ready for probes beside its entrypoint: --wait-port
+ * and --wait-cmd, else every exposed TCP port (and each HTTP probe's). */
+struct readiness {
+	struct strv ports, cmds;
+};
+
+enum probe_kind {
+	P_COMMAND, /* the image's own command, to its end */
+	P_RUN,     /* /bin/sh -c CMD in place of the entrypoint, one sandbox each */
+	P_EXEC,    /* /bin/sh -c CMD beside the running entrypoint */
+	P_HTTP,    /* a request to the running entrypoint */
+};
 
 struct probe {
 	enum probe_kind kind;
-	const char *cmd;          /* P_EXEC */
+	const char *cmd;          /* P_RUN, P_EXEC */
 	struct http_probe http;   /* P_HTTP */
 	char *label;
 };
@@ -19,6 +47,13 @@ struct probe {
 struct probe_list {
 	struct probe *v;
 	size_t n;
+	/* Beside the entrypoint, before the P_EXEC and P_HTTP probes: */
+	unsigned *wait_ports;
+	size_t n_wait_ports;
+	const char *const *wait_cmds;
+	size_t n_wait_cmds;
+	bool one_shot;            /* no port, no --wait-*: --exec probes ran as --run */
+	bool beside;              /* some probes run beside the entrypoint */
 };
 
 struct probe_result {
@@ -28,6 +63,7 @@ struct probe_result {
 	char digest[DIGEST_STR_LEN + 1]; /* of stdout, or of the HTTP body */
 	uint64_t len;
 	char error[200];
+	bool not_http;            /* no probe given: the port accepted, the answer was not HTTP */
 	char *head;               /* the first STDOUT_HEAD bytes of stdout, for a diff */
 	size_t head_len;
 	/* From a second run of the original image (--verify): */
@@ -36,10 +72,13 @@ struct probe_result {
 };
 #define STDOUT_HEAD (64 * 1024)
 
-/* --exec probes, then --http and --http-file probes (or GET / on every
- * exposed TCP port when no probe is given), else the image's own command. */
-int probes_plan(struct probe_list *l, const struct strv *execs, const struct strv *http,
-		const struct strv *http_files, const struct image_config *c, struct perr *err);
+/* The probes in the order given (--http-file entries in place), or
+ * without any: GET / on every exposed TCP port, else the image's own
+ * command. --exec probes run beside the entrypoint when the image is a
+ * server (an exposed TCP port, a --wait-* option or an HTTP probe), else
+ * in place of it. */
+int probes_plan(struct probe_list *l, const struct probe_args *args, const struct readiness *ready,
+		const struct image_config *c, struct perr *err);
 void probes_free(struct probe_list *l);
 void probe_results_free(struct probe_result *pr, size_t n);
 /* The report's "probes": each result, and with VERIFY what it compared. */

@@ -88,14 +88,14 @@ struct run_slot {
 	bool must_succeed;
 };
 
-/* One sandbox for exec probe I (or for the command). */
+/* One sandbox for one-shot probe I (--run, or the image's command). */
 static int run_exec_probe(struct slim *sl, const struct slim_host *h, struct session *s, size_t i,
 			  struct run_slot *slot, struct probe_result *pr)
 {
 	const struct probe *pb = &sl->probes.v[i];
 	char **saved_argv = s->spec.proc.argv;
 	char *argv[] = { "/bin/sh", "-c", (char *)pb->cmd, NULL };
-	if (pb->kind == P_EXEC)
+	if (pb->kind == P_RUN)
 		s->spec.proc.argv = argv;
 	struct run_output o;
 	output_open(&o, s);
@@ -140,51 +140,197 @@ static void http_why(const struct http_result *hr, const struct run_result *res,
 		snprintf(why, sz, "failed: %s", hr->error);
 }
 
-static void http_result_take(const struct probe *pb, const struct http_result *hr,
-			     const struct run_result *res, struct probe_result *pr)
+static void http_result_take(const struct probe *pb, const struct step_result *sr,
+			     struct probe_result *pr)
 {
-	pr->duration_ms = res->duration_ms;
+	const struct http_result *hr = &sr->http;
+	pr->duration_ms = sr->duration_ms;
 	int want = pb->http.expect;
-	pr->ok = hr->ok && (want ? hr->status == want : hr->status < 400);
+	pr->not_http = hr->not_http;
+	pr->ok = hr->ok && (hr->not_http || (want ? hr->status == want : hr->status < 400));
 	pr->code = hr->status;
 	snprintf(pr->digest, sizeof(pr->digest), "%s", hr->body_digest);
 	snprintf(pr->error, sizeof(pr->error), "%s", hr->error);
 	pr->len = hr->body_len;
 }
 
-/* All NHTTP HTTP probes in one sandbox, against the running entrypoint. */
-static int run_http_probes(struct slim *sl, const struct slim_host *h, struct session *s, size_t nhttp,
-			   struct run_slot *slot, struct probe_result *out)
+/* docker's exit code of a wait status. */
+static int status_code(int status)
 {
-	cleanup_free struct http_probe *hp = xcalloc(nhttp, sizeof(*hp));
-	cleanup_free struct http_result *hr = xcalloc(nhttp, sizeof(*hr));
-	cleanup_free size_t *idx = xcalloc(nhttp, sizeof(*idx));
-	size_t k = 0;
-	for (size_t i = 0; i < sl->probes.n; i++)
-		if (sl->probes.v[i].kind == P_HTTP) {
-			idx[k] = i;
-			hp[k++] = sl->probes.v[i].http;
-		}
+	struct run_result r = { .status = status, .have_status = true };
+	return run_exit_code(&r);
+}
+
+static void exec_why(const struct step_result *sr, const struct run_result *res, uint64_t timeout_ms,
+		     char *why, size_t sz)
+{
+	if (sr->timed_out)
+		snprintf(why, sz, "timed out after %llu s (--probe-timeout)",
+			 (unsigned long long)(timeout_ms / 1000));
+	else if (sr->done)
+		snprintf(why, sz, "exited with %d", status_code(sr->status));
+	else if (res->have_status && !res->timed_out && !res->interrupted)
+		snprintf(why, sz, "did not finish: the entrypoint exited with %d first", run_exit_code(res));
+	else
+		snprintf(why, sz, "did not finish: the run ended first");
+}
+
+/* What runs beside the entrypoint in one sandbox: the readiness waits,
+ * then the P_EXEC and P_HTTP probes in order. Exec processes 0.. are the
+ * probes', then the --wait-cmd ones. */
+struct beside {
+	struct run_step *steps;
+	struct step_result *results;
+	size_t n_steps;
+	size_t *step_of;          /* probe index -> its step */
+	struct proc_spec *execs;
+	struct run_output *out;   /* each exec's */
+	char *(*argv)[4];
+	size_t n_execs;
+};
+
+static size_t add_exec(struct beside *b, const struct session *s, const char *cmd)
+{
+	size_t i = b->n_execs++;
+	char **argv = b->argv[i];
+	argv[0] = "/bin/sh";
+	argv[1] = "-c";
+	argv[2] = (char *)cmd;
+	argv[3] = NULL;
+	struct run_output *o = &b->out[i];
+	o->out = memfd_create("pare-exec-stdout", MFD_CLOEXEC);
+	o->err = memfd_create("pare-exec-stderr", MFD_CLOEXEC);
+	struct proc_spec *p = &b->execs[i];
+	*p = s->spec.proc; /* the entrypoint's user, env and workdir */
+	p->argv = argv;
+	p->tty = false;
+	p->fds[0] = s->null_fd >= 0 ? s->null_fd : STDIN_FILENO;
+	p->fds[1] = o->out >= 0 ? o->out : STDOUT_FILENO;
+	p->fds[2] = o->err >= 0 ? o->err : STDERR_FILENO;
+	return i;
+}
+
+static void beside_plan(struct beside *b, const struct probe_list *l, const struct session *s)
+{
+	size_t max = l->n + l->n_wait_ports + l->n_wait_cmds;
+	b->steps = xcalloc(max, sizeof(*b->steps));
+	b->results = xcalloc(max, sizeof(*b->results));
+	b->step_of = xcalloc(l->n, sizeof(*b->step_of));
+	b->execs = xcalloc(l->n + l->n_wait_cmds, sizeof(*b->execs));
+	b->out = xcalloc(l->n + l->n_wait_cmds, sizeof(*b->out));
+	b->argv = xcalloc(l->n + l->n_wait_cmds, sizeof(*b->argv));
+	for (size_t i = 0; i < l->n_wait_ports; i++)
+		b->steps[b->n_steps++] = (struct run_step){ .kind = STEP_WAIT_PORT, .port = l->wait_ports[i] };
+	for (size_t i = 0; i < l->n_wait_cmds; i++)
+		b->steps[b->n_steps++] = (struct run_step){ .kind = STEP_WAIT_EXEC,
+							   .exec = add_exec(b, s, l->wait_cmds[i]) };
+	for (size_t i = 0; i < l->n; i++) {
+		const struct probe *pb = &l->v[i];
+		if (pb->kind == P_HTTP)
+			b->steps[b->n_steps] = (struct run_step){ .kind = STEP_HTTP, .http = &pb->http };
+		else if (pb->kind == P_EXEC)
+			b->steps[b->n_steps] = (struct run_step){ .kind = STEP_EXEC, .exec = add_exec(b, s, pb->cmd) };
+		else
+			continue;
+		b->step_of[i] = b->n_steps++;
+	}
+}
+
+static void beside_free(struct beside *b)
+{
+	for (size_t i = 0; i < b->n_execs; i++) {
+		closep(&b->out[i].out);
+		closep(&b->out[i].err);
+	}
+	free(b->steps);
+	free(b->results);
+	free(b->step_of);
+	free(b->execs);
+	free(b->out);
+	free(b->argv);
+}
+
+static void not_ready(const struct slim *sl, const struct slim_host *h, const char *prefix,
+		      const struct run_result *res)
+{
+	char why[300];
+	if (res->not_ready[0])
+		snprintf(why, sizeof(why), "%s", res->not_ready);
+	else if (res->have_status && !res->interrupted)
+		snprintf(why, sizeof(why), "the entrypoint exited with %d before it was ready",
+			 run_exit_code(res));
+	else
+		snprintf(why, sizeof(why), "the run ended before the entrypoint was ready");
+	struct slim_event ev = { .kind = SLIM_NOT_READY, .prefix = prefix, .why = why };
+	event(sl, h, &ev);
+}
+
+/* One probe's result from its step; with MUST_SUCCEED a failure is told. */
+static int beside_take(struct slim *sl, const struct slim_host *h, struct beside *b, size_t i,
+		       const struct run_result *res, struct run_slot *slot, struct probe_result *pr)
+{
+	const struct probe *pb = &sl->probes.v[i];
+	const struct run_step *st = &b->steps[b->step_of[i]];
+	const struct step_result *sr = &b->results[b->step_of[i]];
+	char why[300];
+	if (pb->kind == P_HTTP) {
+		http_result_take(pb, sr, pr);
+		http_why(&sr->http, res, pb->http.port, why, sizeof(why));
+	} else {
+		pr->duration_ms = sr->duration_ms;
+		pr->code = sr->done ? status_code(sr->status) : -1;
+		pr->timed_out = sr->timed_out;
+		pr->ok = sr->done && !sr->timed_out && pr->code == 0;
+		if (b->out[st->exec].out >= 0)
+			digest_fd(b->out[st->exec].out, pr);
+		exec_why(sr, res, sl->o->probe_timeout_ms ? sl->o->probe_timeout_ms : STEP_DEFAULT_TIMEOUT_MS,
+			 why, sizeof(why));
+	}
+	if (!slot->must_succeed || pr->ok)
+		return 0;
+	int r = fail_probe(sl, h, slot->prefix, i, why);
+	if (pb->kind == P_EXEC)
+		output_show(sl, h, &b->out[st->exec], "its");
+	return r;
+}
+
+/* The entrypoint with everything beside it, in one sandbox. */
+static int run_beside(struct slim *sl, const struct slim_host *h, struct session *s, struct run_slot *slot,
+		      struct probe_result *out)
+{
+	struct beside b = { 0 };
+	beside_plan(&b, &sl->probes, s);
+	s->spec.execs = b.execs;
+	s->spec.n_execs = b.n_execs;
 	struct run_output o;
 	output_open(&o, s);
 	struct slim_run run = { .step = slot->step, .mode = slot->t ? sl->o->mode : TRACER_OFF,
-				.trace = slot->t, .http = hp, .n_http = nhttp, .http_results = hr };
+				.trace = slot->t, .steps = b.steps, .n_steps = b.n_steps,
+				.step_results = b.results, .step_timeout_ms = sl->o->probe_timeout_ms };
 	struct run_result res;
 	int r = h->run(h->ctx, s, &run, &res) < 0 ? SLIM_FAILED : 0;
+	s->spec.execs = NULL;
+	s->spec.n_execs = 0;
 	if (!r && slot->t)
 		note_tracers(sl, &res);
-	for (size_t j = 0; !r && j < nhttp; j++) {
-		struct probe_result *pr = &out[idx[j]];
-		http_result_take(&sl->probes.v[idx[j]], &hr[j], &res, pr);
-		if (slot->must_succeed && !pr->ok) {
-			char why[300];
-			http_why(&hr[j], &res, hp[j].port, why, sizeof(why));
-			r = fail_probe(sl, h, slot->prefix, idx[j], why);
-		}
+	bool failed = false;
+	if (!r && !res.ready) {
+		not_ready(sl, h, slot->prefix, &res);
+		failed = true;
+		if (slot->must_succeed)
+			r = SLIM_FAILED;
 	}
-	if (r) /* once, after the failures: what the entrypoint said */
+	for (size_t i = 0; !r && i < sl->probes.n; i++) {
+		const struct probe *pb = &sl->probes.v[i];
+		if (pb->kind != P_HTTP && pb->kind != P_EXEC)
+			continue;
+		r = beside_take(sl, h, &b, i, &res, slot, &out[i]);
+		failed |= r != 0;
+	}
+	if (failed) /* once, after the failures: what the entrypoint said */
 		output_show(sl, h, &o, "the entrypoint's");
 	output_close(&o, s);
+	beside_free(&b);
 	return r;
 }
 
@@ -192,17 +338,15 @@ int slim_run_probes(struct slim *sl, const struct slim_host *h, struct session *
 		    struct probe_result *out, const char *step, const char *prefix, bool must_succeed)
 {
 	struct run_slot slot = { .t = t, .step = step, .prefix = prefix, .must_succeed = must_succeed };
-	size_t nhttp = 0;
 	for (size_t i = 0; i < sl->probes.n; i++) {
-		if (sl->probes.v[i].kind == P_HTTP) {
-			nhttp++;
+		enum probe_kind k = sl->probes.v[i].kind;
+		if (k != P_COMMAND && k != P_RUN)
 			continue;
-		}
 		int r = run_exec_probe(sl, h, s, i, &slot, &out[i]);
 		if (r)
 			return r;
 	}
-	return nhttp ? run_http_probes(sl, h, s, nhttp, &slot, out) : 0;
+	return sl->probes.beside ? run_beside(sl, h, s, &slot, out) : 0;
 }
 
 /* Noise: an output that differs between two runs of the original (Perl's

@@ -7,8 +7,10 @@
 
 #include "slimmer/slim.h"
 
-/* Every probe in S, in order: exec probes one sandbox each, then the
- * HTTP probes in one; traced into T when T is set. With MUST_SUCCEED a
+/* Every probe in S: the one-shot ones (--run, the image's command) one
+ * sandbox each, then the entrypoint with the readiness waits and the
+ * --exec and HTTP probes beside it, in order, in one; traced into T when
+ * T is set. With MUST_SUCCEED a
  * failed probe fails the step; PREFIX names it in the events. */
 int slim_run_probes(struct slim *sl, const struct slim_host *h, struct session *s, struct trace *t,
 		    struct probe_result *out, const char *step, const char *prefix, bool must_succeed);

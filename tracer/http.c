@@ -192,6 +192,10 @@ int http_parse_response(const char *buf, size_t len, int *status, size_t *body)
 	return 0;
 }
 
+/* A server that is not HTTP may wait for more and never close: with
+ * ANY_ANSWER give up reading after this long without a byte. */
+#define ANY_ANSWER_IDLE_S 2
+
 static void one_probe(const struct http_probe *p, uint64_t started, uint64_t deadline, int out)
 {
 	char why[160] = "", line[256];
@@ -200,6 +204,15 @@ static void one_probe(const struct http_probe *p, uint64_t started, uint64_t dea
 		snprintf(line, sizeof(line), "ERR %s\n", why);
 		(void)!write(out, line, strlen(line));
 		return;
+	}
+	if (p->connect_only) {
+		close(s);
+		(void)!write(out, "ACCEPTED\n", 9);
+		return;
+	}
+	if (p->any_answer) {
+		struct timeval tv = { ANY_ANSWER_IDLE_S, 0 };
+		setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	}
 	char clen[64] = "";
 	if (p->body)
@@ -220,12 +233,16 @@ static void one_probe(const struct http_probe *p, uint64_t started, uint64_t dea
 	close(s);
 	int status = 0;
 	size_t body;
-	if (http_parse_response(buf, len, &status, &body) < 0) {
-		snprintf(line, sizeof(line), "ERR no HTTP response on port %u\n", p->port);
-	} else {
+	if (http_parse_response(buf, len, &status, &body) == 0) {
 		char d[DIGEST_STR_LEN + 1];
 		sha256_buf(buf + body, len - body, d);
 		snprintf(line, sizeof(line), "OK %d %s %zu\n", status, d, len - body);
+	} else if (p->any_answer) {
+		/* What a non-HTTP server says to an HTTP request is not
+		 * compared: it accepted, which is what the probe asks. */
+		snprintf(line, sizeof(line), "NOTHTTP\n");
+	} else {
+		snprintf(line, sizeof(line), "ERR no HTTP response on port %u\n", p->port);
 	}
 	free(buf);
 	(void)!write(out, line, strlen(line));
@@ -289,6 +306,9 @@ void http_collect(const char *buf, size_t len, struct http_result *r, size_t n)
 		    sscanf(line + 3, "%d %71s %llu", &r[i].status, r[i].body_digest, &blen) == 3) {
 			r[i].ok = true;
 			r[i].body_len = blen;
+		} else if (!strcmp(line, "ACCEPTED") || !strcmp(line, "NOTHTTP")) {
+			r[i].ok = true;
+			r[i].not_http = line[0] == 'N';
 		} else {
 			snprintf(r[i].error, sizeof(r[i].error), "%.*s", (int)sizeof(r[i].error) - 1,
 				 !strncmp(line, "ERR ", 4) ? line + 4 : line);

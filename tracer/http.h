@@ -16,6 +16,8 @@ struct http_probe {
 	char *headers;   /* extra "Name: value\r\n" lines, or NULL */
 	char *body;      /* request body, or NULL */
 	int expect;      /* expected status; 0 = any below 400 */
+	bool connect_only; /* a readiness wait: done once the port accepts */
+	bool any_answer;   /* no probe given: a server that is not HTTP passes */
 };
 
 struct http_result {
@@ -24,6 +26,7 @@ struct http_result {
 	char body_digest[DIGEST_STR_LEN + 1];
 	uint64_t body_len;
 	bool no_result;          /* the run ended before the probe got its turn or an answer */
+	bool not_http;           /* ANY_ANSWER: it accepted, and did not answer HTTP */
 	char error[200];
 };
 

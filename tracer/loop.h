@@ -26,7 +26,13 @@ struct loop {
 	uint64_t deadline, kill_at;
 	struct run_result *res;
 	char self_exe[4096];
-	pid_t helper;          /* the HTTP probe helper, or 0 */
+	/* The steps (steps.c): the one running or next, and its bounds. */
+	size_t step;
+	bool steps_begun, step_running, step_timed_out;
+	uint64_t step_started, step_deadline, ready_deadline, retry_at;
+	struct perr step_err;
+	bool step_failed;      /* STEP_ERR: a step could not be started */
+	pid_t helper;          /* the HTTP probe helper of the running step, or 0 */
 	int helper_fd;
 	char *helper_buf;
 	size_t helper_len;
@@ -42,6 +48,19 @@ void proc_gone(struct loop *l, pid_t pid);
 ssize_t read_link(const char *path, char *buf, size_t sz);
 uint32_t exe_of(struct loop *l, pid_t pid);
 bool is_virtual(const char *p);
+
+/* tracer.c: the program's stop signal, once. */
+void request_stop(struct loop *l);
+/* The helper's output so far, on its fd (EOF: *DONE). */
+void helper_read(struct loop *l, bool *done);
+
+/* steps.c: what runs beside the program, driven by the loop. */
+void steps_begin(struct loop *l);
+void steps_helper_done(struct loop *l);
+void steps_exec_exited(struct loop *l, size_t idx, int status);
+void steps_timer(struct loop *l);
+uint64_t steps_wakeup(const struct loop *l); /* 0: none */
+void steps_end(struct loop *l);
 
 /* record_ptrace.c: a ptrace stop (waitpid's STATUS for PID). */
 void ptrace_on_stop(struct loop *l, pid_t pid, int status);

@@ -22,6 +22,8 @@
 #include <sys/syscall.h>
 #include <grp.h>
 #include <sys/wait.h>
+#include <sys/signalfd.h>
+#include <poll.h>
 #include <dirent.h>
 
 #ifndef MOVE_MOUNT_T_EMPTY_PATH
@@ -51,8 +53,12 @@ static const char *const readonly_paths[] = {
 	"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
 };
 
-/* Control messages from pid 1: 'R' ready, 'E' + text error, 'S' + int status. */
-enum { MSG_GO = 'G', MSG_READY = 'R', MSG_ERROR = 'E', MSG_START = 'P', MSG_STATUS = 'S' };
+/* Control messages. To pid 1: 'G' build the sandbox, 'P' start the
+ * program, 'X' + u32 start exec process N, 'K' + u32 kill it. From pid 1:
+ * 'R' ready, 'E' + text error, 'S' + int the program's status, 'x' + u32
+ * + int exec process N's status. */
+enum { MSG_GO = 'G', MSG_READY = 'R', MSG_ERROR = 'E', MSG_START = 'P', MSG_STATUS = 'S',
+       MSG_EXEC = 'X', MSG_KILL = 'K', MSG_EXITED = 'x' };
 
 /* What pid 1 needs besides the spec, prepared before the clone. */
 struct init_ctx {
@@ -60,6 +66,8 @@ struct init_ctx {
 	const struct confinement *confine;
 	struct confine_cgroup cg;
 	int ctl, exec_w;
+	int fail_code;          /* init_fail's exit code */
+	pid_t *exec_pids;       /* spec->execs' running processes, 0 = none */
 	bool rootless;
 	int cap_last;
 	char resolv[4096];
@@ -86,8 +94,16 @@ static void init_fail(struct init_ctx *c, const char *fmt, ...)
 		n += snprintf(msg + 1 + n, sizeof(msg) - 1 - n, ": %s", strerror(e));
 	if ((size_t)n + 1 > sizeof(msg))
 		n = sizeof(msg) - 1;
-	(void)!write(c->ctl, msg, n + 1); /* a socket in pid 1, the exec pipe in the program */
-	_exit(125);
+	if (c->ctl >= 0) { /* a socket in pid 1, the exec pipe in the program */
+		(void)!write(c->ctl, msg, n + 1);
+	} else { /* an exec process: its own stderr, as docker exec says it */
+		(void)!write(STDERR_FILENO, "pare: ", 6);
+		if ((size_t)n + 2 > sizeof(msg))
+			n = sizeof(msg) - 2;
+		msg[n + 1] = '\n';
+		(void)!write(STDERR_FILENO, msg + 1, n + 1);
+	}
+	_exit(c->fail_code);
 }
 
 static int new_mount(struct init_ctx *c, const char *fstype, const char *const *opts,
@@ -382,12 +398,15 @@ static void enter_root(struct init_ctx *c)
 		init_fail(c, "cannot detach the old root");
 }
 
-/* The program: pid 2 of the sandbox. Errors go to the exec pipe, whose
- * close-on-exec end tells the caller that execve succeeded. */
-static __attribute__((noreturn)) void start_program(struct init_ctx *c)
+/* A process of the sandbox: the program (pid 2; errors go to the exec
+ * pipe, whose close-on-exec end tells the caller that execve succeeded)
+ * or an exec process (errors on its own stderr, exit 126 or 127 as
+ * docker exec). The same confinement for both. */
+static __attribute__((noreturn)) void start_process(struct init_ctx *c, const struct proc_spec *p,
+						    int report_fd)
 {
-	const struct proc_spec *p = &c->spec->proc;
-	c->ctl = c->exec_w; /* init_fail now reports through the exec pipe */
+	c->ctl = report_fd;
+	c->fail_code = report_fd >= 0 ? 125 : 126;
 	sigset_t all;
 	sigfillset(&all);
 	sigprocmask(SIG_UNBLOCK, &all, NULL);
@@ -411,6 +430,8 @@ static __attribute__((noreturn)) void start_program(struct init_ctx *c)
 		init_fail(c, "%s", why);
 	environ = p->envp;
 	execvp(p->argv[0], p->argv);
+	if (errno == ENOENT)
+		c->fail_code = report_fd >= 0 ? 125 : 127;
 	init_fail(c, "cannot execute '%s'", p->argv[0]);
 }
 
@@ -430,32 +451,90 @@ static char wait_msg(int fd)
 	return m;
 }
 
-/* Pid 1: forward signals to the program, reap everything, and when the
- * program is gone kill whatever it left behind and report its status. */
+static void send_exited(struct init_ctx *c, uint32_t idx, int status)
+{
+	char msg[1 + sizeof(uint32_t) + sizeof(int)];
+	msg[0] = MSG_EXITED;
+	memcpy(msg + 1, &idx, sizeof(idx));
+	memcpy(msg + 1 + sizeof(idx), &status, sizeof(status));
+	(void)!send(c->ctl, msg, sizeof(msg), MSG_NOSIGNAL);
+}
+
+/* A request from the caller: start or kill an exec process. */
+static void on_request(struct init_ctx *c)
+{
+	char msg[16];
+	ssize_t n = recv(c->ctl, msg, sizeof(msg), MSG_DONTWAIT);
+	if (n == 0) /* the caller is gone: so are we (PDEATHSIG does the same) */
+		_exit(125);
+	uint32_t idx;
+	if (n != 1 + (ssize_t)sizeof(idx))
+		return;
+	memcpy(&idx, msg + 1, sizeof(idx));
+	if (idx >= c->spec->n_execs)
+		return;
+	if (msg[0] == MSG_KILL && c->exec_pids[idx] > 0) {
+		kill(-c->exec_pids[idx], SIGKILL); /* its process group: setsid() */
+		kill(c->exec_pids[idx], SIGKILL);
+	}
+	if (msg[0] != MSG_EXEC || c->exec_pids[idx] > 0)
+		return;
+	pid_t pid = fork();
+	if (pid == 0)
+		start_process(c, &c->spec->execs[idx], -1);
+	if (pid < 0)
+		send_exited(c, idx, 126 << 8);
+	else
+		c->exec_pids[idx] = pid;
+}
+
+/* Reap; true when the program is gone. */
+static bool reap_children(struct init_ctx *c, pid_t prog, int *prog_status)
+{
+	int st;
+	pid_t p;
+	while ((p = waitpid(-1, &st, WNOHANG)) > 0) {
+		if (p == prog) {
+			*prog_status = st;
+			return true;
+		}
+		for (uint32_t i = 0; i < c->spec->n_execs; i++)
+			if (c->exec_pids[i] == p) {
+				c->exec_pids[i] = 0;
+				send_exited(c, i, st);
+			}
+	}
+	return false;
+}
+
+/* Pid 1: forward signals to the program, start exec processes when asked,
+ * reap everything, and when the program is gone kill whatever is left
+ * and report its status. */
 static __attribute__((noreturn)) void init_loop(struct init_ctx *c, pid_t prog)
 {
 	sigset_t all;
 	sigfillset(&all);
+	int sfd = signalfd(-1, &all, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sfd < 0)
+		_exit(125);
 	for (;;) {
-		siginfo_t si;
-		int sig = sigwaitinfo(&all, &si);
-		if (sig < 0)
+		struct pollfd pf[2] = { { sfd, POLLIN, 0 }, { c->ctl, POLLIN, 0 } };
+		if (poll(pf, 2, -1) < 0)
 			continue;
-		if (sig != SIGCHLD) {
-			kill(prog, sig);
-			continue;
-		}
+		struct signalfd_siginfo si;
+		while (read(sfd, &si, sizeof(si)) == sizeof(si))
+			if (si.ssi_signo != SIGCHLD)
+				kill(prog, (int)si.ssi_signo);
+		if (pf[1].revents)
+			on_request(c);
 		int st;
-		pid_t p;
-		while ((p = waitpid(-1, &st, WNOHANG)) > 0) {
-			if (p != prog)
-				continue;
-			kill(-1, SIGKILL);
-			while (waitpid(-1, NULL, 0) > 0 || errno == EINTR)
-				;
-			send_status(c, st);
-			_exit(0);
-		}
+		if (!reap_children(c, prog, &st))
+			continue;
+		kill(-1, SIGKILL);
+		while (waitpid(-1, NULL, 0) > 0 || errno == EINTR)
+			;
+		send_status(c, st);
+		_exit(0);
 	}
 }
 
@@ -477,7 +556,7 @@ static __attribute__((noreturn)) void init_main(struct init_ctx *c)
 	if (prog < 0)
 		init_fail(c, "cannot fork the program");
 	if (prog == 0)
-		start_program(c);
+		start_process(c, &c->spec->proc, c->exec_w);
 	close(c->exec_w);
 	init_loop(c, prog);
 }
@@ -546,11 +625,13 @@ static void prepare_ctx(const struct sandbox_spec *spec, struct init_ctx *c)
 	memset(c, 0, sizeof(*c));
 	c->spec = spec;
 	c->rootless = geteuid() != 0;
+	c->fail_code = 125;
 	char buf[32];
 	read_small("/proc/sys/kernel/cap_last_cap", buf, sizeof(buf));
 	c->cap_last = atoi(buf) > 0 ? atoi(buf) : CAP_LAST_CAP;
 	read_small("/etc/resolv.conf", c->resolv, sizeof(c->resolv));
 	c->busybox_tree = c->sys_tree = c->proc_tree = -1;
+	c->exec_pids = spec->n_execs ? xcalloc(spec->n_execs, sizeof(pid_t)) : NULL;
 	for (size_t i = 0; i < ARRAY_SIZE(dev_nodes); i++)
 		c->dev_trees[i] = -1;
 }
@@ -615,6 +696,7 @@ int sandbox_start(const struct sandbox_spec *spec, struct sandbox *sb, struct pe
 	}
 	int e = errno;
 	sigprocmask(SIG_SETMASK, &old, NULL);
+	free(c.exec_pids); /* pid 1's copy is its own */
 	close(sv[1]);
 	close(ex[1]);
 	sb->ctl_fd = sv[0];
@@ -667,17 +749,45 @@ int sandbox_exec_result(struct sandbox *sb, struct perr *err)
 	return perr_set(err, 0, "%s", msg[0] == MSG_ERROR ? msg + 1 : msg);
 }
 
-void sandbox_read_ctl(struct sandbox *sb)
+int sandbox_read_ctl(struct sandbox *sb, size_t *idx, int *status)
 {
 	char msg[1100];
 	ssize_t n = recv(sb->ctl_fd, msg, sizeof(msg), MSG_DONTWAIT);
+	uint32_t i;
 	if (n == 1 + (ssize_t)sizeof(int) && msg[0] == MSG_STATUS) {
 		memcpy(&sb->prog_status, msg + 1, sizeof(int));
 		sb->have_prog_status = true;
+	} else if (n == 1 + (ssize_t)(sizeof(i) + sizeof(int)) && msg[0] == MSG_EXITED) {
+		memcpy(&i, msg + 1, sizeof(i));
+		memcpy(status, msg + 1 + sizeof(i), sizeof(int));
+		*idx = i;
+		return 1;
 	} else if (n == 0) {
 		close(sb->ctl_fd);
 		sb->ctl_fd = -1;
 	}
+	return 0;
+}
+
+static int send_request(struct sandbox *sb, char kind, size_t idx)
+{
+	char msg[1 + sizeof(uint32_t)];
+	uint32_t i = (uint32_t)idx;
+	msg[0] = kind;
+	memcpy(msg + 1, &i, sizeof(i));
+	return sb->ctl_fd >= 0 && send(sb->ctl_fd, msg, sizeof(msg), MSG_NOSIGNAL) == sizeof(msg) ? 0 : -1;
+}
+
+int sandbox_exec(struct sandbox *sb, size_t idx, struct perr *err)
+{
+	if (send_request(sb, MSG_EXEC, idx) < 0)
+		return perr_set(err, errno, "sandbox: cannot ask pid 1 to start a process");
+	return 0;
+}
+
+void sandbox_exec_kill(struct sandbox *sb, size_t idx)
+{
+	(void)send_request(sb, MSG_KILL, idx);
 }
 
 void sandbox_signal(struct sandbox *sb, int sig)

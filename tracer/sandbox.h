@@ -44,6 +44,11 @@ struct sandbox_spec {
 	const struct sock_fprog *filter; /* the tracer's seccomp filter, or NULL */
 	const struct confinement *confine; /* NULL: Docker's defaults */
 	struct proc_spec proc;
+	/* Processes pid 1 may start beside the program on request
+	 * (sandbox_exec), as `docker exec` does: confined the same way. Their
+	 * fds are inherited by pid 1 when the sandbox starts. */
+	const struct proc_spec *execs;
+	size_t n_execs;
 };
 
 /* Where the helper busybox appears inside the sandbox. Paths below it are
@@ -73,8 +78,13 @@ int sandbox_go(struct sandbox *sb, struct perr *err);
 /* Read the program's exec result from exec_fd once it is readable:
  * 1 = still waiting, 0 = exec'd, -1 = failed (ERR says why). */
 int sandbox_exec_result(struct sandbox *sb, struct perr *err);
-/* Read a status message from pid 1 (ctl_fd readable). */
-void sandbox_read_ctl(struct sandbox *sb);
+/* Read a status message from pid 1 (ctl_fd readable): 1 when it says
+ * exec process *IDX exited with wait status *STATUS, else 0. */
+int sandbox_read_ctl(struct sandbox *sb, size_t *idx, int *status);
+/* Ask pid 1 to start spec->execs[IDX] (again, after it exited), or to
+ * SIGKILL its process group. */
+int sandbox_exec(struct sandbox *sb, size_t idx, struct perr *err);
+void sandbox_exec_kill(struct sandbox *sb, size_t idx);
 /* Forward SIG to the program (through pid 1). */
 void sandbox_signal(struct sandbox *sb, int sig);
 /* SIGKILL pid 1 (and so everything in the sandbox) and reap it. */

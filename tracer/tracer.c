@@ -201,7 +201,7 @@ static void on_timer(struct loop *l)
 }
 
 /* Stop the program as on a timeout, without calling it one. */
-static void request_stop(struct loop *l)
+void request_stop(struct loop *l)
 {
 	if (l->stop_sent)
 		return;
@@ -238,10 +238,11 @@ static void wait_tell(struct loop *l)
 	l->o->on_wait(l->o->wait_ctx, l->wait_port, now - l->wait_since);
 }
 
-static void helper_read(struct loop *l)
+void helper_read(struct loop *l, bool *done)
 {
 	char buf[4096];
 	ssize_t n = read(l->helper_fd, buf, sizeof(buf));
+	*done = false;
 	if (n > 0) {
 		l->helper_buf = xrealloc(l->helper_buf, l->helper_len + (size_t)n);
 		memcpy(l->helper_buf + l->helper_len, buf, (size_t)n);
@@ -254,9 +255,10 @@ static void helper_read(struct loop *l)
 	l->wait_port = 0;
 	if (n < 0 && (errno == EINTR || errno == EAGAIN))
 		return;
-	close(l->helper_fd); /* done: every probe answered or gave up */
+	close(l->helper_fd); /* done: it answered or gave up */
 	l->helper_fd = -1;
-	request_stop(l);
+	l->helper = 0;
+	*done = true;
 }
 
 static int poll_timeout(struct loop *l)
@@ -268,6 +270,9 @@ static int poll_timeout(struct loop *l)
 		next = l->kill_at;
 	if (l->wait_port && l->o->on_wait && (!next || next > l->wait_told + 1000))
 		next = l->wait_told + 1000;
+	uint64_t step = steps_wakeup(l);
+	if (step && (!next || step < next))
+		next = step;
 	if (!next)
 		return -1;
 	return next > now ? (int)(next - now) : 0;
@@ -302,6 +307,7 @@ static int run_loop(struct loop *l, struct perr *err)
 			on_signal(l);
 		reap(l);
 		on_timer(l);
+		steps_timer(l);
 		wait_tell(l);
 		if (i_fan >= 0 && pf[i_fan].revents)
 			fan_drain(l);
@@ -309,30 +315,35 @@ static int run_loop(struct loop *l, struct perr *err)
 			exec_state = sandbox_exec_result(&l->sb, &exec_err);
 			if (exec_state < 0)
 				sandbox_signal(&l->sb, SIGKILL);
+			else if (exec_state == 0)
+				steps_begin(l);
 		}
-		if (i_ctl >= 0 && pf[i_ctl].revents)
-			sandbox_read_ctl(&l->sb);
+		size_t idx;
+		int st;
+		if (i_ctl >= 0 && pf[i_ctl].revents && sandbox_read_ctl(&l->sb, &idx, &st))
+			steps_exec_exited(l, idx, st);
 		if (i_in >= 0 && pf[i_in].revents)
 			relay(STDIN_FILENO, l->o->tty_master, &in_open);
 		if (i_out >= 0 && pf[i_out].revents)
 			relay(l->o->tty_master, STDOUT_FILENO, &out_open);
+		bool done = false;
 		if (i_help >= 0 && pf[i_help].revents)
-			helper_read(l);
+			helper_read(l, &done);
+		if (done)
+			steps_helper_done(l);
 	}
-	/* The program is gone: probes still waiting for it never will. */
-	if (l->helper > 0 && l->helper_fd >= 0) {
-		kill(l->helper, SIGKILL);
-		while (l->helper_fd >= 0)
-			helper_read(l);
-	}
+	/* The program is gone: steps still waiting for it never will. */
+	steps_end(l);
 	/* Everything in the pid namespace is gone with pid 1; collect the
 	 * remaining tracees' exits and the events they queued. */
 	while (waitpid(-1, NULL, __WALL) > 0 || errno == EINTR)
 		;
 	if (out_open)
 		relay(l->o->tty_master, STDOUT_FILENO, &out_open);
+	size_t idx;
+	int st;
 	while (l->sb.ctl_fd >= 0)
-		sandbox_read_ctl(&l->sb);
+		sandbox_read_ctl(&l->sb, &idx, &st); /* exec exits now count for nothing */
 	if (l->sb.exec_fd >= 0) /* the program may fail and pid 1 exit between polls */
 		exec_state = sandbox_exec_result(&l->sb, &exec_err);
 	if (!l->sb.have_prog_status && l->kill_sent) {
@@ -345,6 +356,10 @@ static int run_loop(struct loop *l, struct perr *err)
 		fan_drain(l);
 	if (exec_state < 0) {
 		*err = exec_err;
+		return -1;
+	}
+	if (l->step_failed) {
+		*err = l->step_err;
 		return -1;
 	}
 	return 0;
@@ -441,19 +456,15 @@ int tracer_run(struct sandbox_spec *spec, const struct tracer_opts *o, struct tr
 	if (l.use_fan && fan_mark(l.fan, l.sb.init_pid, err) < 0)
 		goto out;
 	uint64_t start = monotonic_ms();
-	/* With HTTP probes, their helper's deadline (the timeout) decides;
-	 * the run's own deadline is a backstop after it. */
-	if (o->timeout_ms)
-		l.deadline = start + o->timeout_ms + (o->n_http ? 5000 : 0);
+	/* With steps, the timeout bounds readiness and each step has its own. */
+	if (o->timeout_ms && !o->n_steps)
+		l.deadline = start + o->timeout_ms;
+	for (size_t i = 0; i < o->n_steps; i++)
+		memset(&o->step_results[i], 0, sizeof(o->step_results[i]));
 	if (sandbox_go(&l.sb, err) < 0)
-		goto out;
-	if (o->n_http && http_start(l.sb.init_pid, o->http, o->n_http, o->timeout_ms, &l.helper,
-				    &l.helper_fd, err) < 0)
 		goto out;
 	if (run_loop(&l, err) < 0)
 		goto out;
-	if (o->n_http)
-		http_collect(l.helper_buf ? l.helper_buf : "", l.helper_len, o->http_results, o->n_http);
 	res->duration_ms = monotonic_ms() - start;
 	res->have_status = l.sb.have_prog_status;
 	res->status = l.sb.prog_status;
