@@ -296,6 +296,14 @@ static void show_tail(const char *who, const char *stream, int fd)
 
 /* ---- the summary ---- */
 
+static const char *where_probes_ran(const struct probe_list *l)
+{
+	if (l->one_shot) /* the rule a user might not expect: say it */
+		return " (a one-shot image: no exposed TCP port and no --wait-*, so --exec ran in place of "
+		       "the entrypoint)";
+	return l->beside ? " (beside the running entrypoint)" : "";
+}
+
 static void print_summary(const struct slim *s)
 {
 	const struct image *img = s->s->img;
@@ -315,14 +323,14 @@ static void print_summary(const struct slim *s)
 	fprintf(stderr, "pare: slim: %s -> %s\n  files:  %llu -> %llu entries\n"
 			"  size:   %s -> %s of files (%.1f%%)\n"
 			"  layers: %s %s -> %s %s%s\n"
-			"  probes: %zu passed\n"
+			"  probes: %zu passed%s\n"
 			"  profiles: %s\n",
 		img->ref.text, dst, (unsigned long long)w->before_files,
 		(unsigned long long)w->layer.entries, human_size(w->before_bytes, b1),
 		human_size(w->after_bytes, b2),
 		w->before_bytes ? 100.0 * (double)w->after_bytes / (double)w->before_bytes : 0.0,
 		human_size(w->before_compressed, b3), before_comp, human_size((uint64_t)w->layer.size, b4),
-		after_comp, ratio, npr, s->profiles.n ? names : "none");
+		after_comp, ratio, npr, where_probes_ran(&s->probes), s->profiles.n ? names : "none");
 	/* Units and packages in one line; each is in the report. */
 	size_t units = 0, packages = 0, paths = 0, idle = 0;
 	char apps[512] = "";

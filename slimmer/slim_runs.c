@@ -250,17 +250,33 @@ static void beside_free(struct beside *b)
 	free(b->argv);
 }
 
-static void not_ready(const struct slim *sl, const struct slim_host *h, const char *prefix,
-		      const struct run_result *res)
+/* The readiness wait still pending: "port 80 accepted a connection". */
+static void pending_wait(const struct beside *b, const struct probe_list *l, char *out, size_t sz)
 {
-	char why[300];
+	snprintf(out, sz, "it was ready");
+	for (size_t i = 0; i < b->n_steps; i++) {
+		const struct run_step *st = &b->steps[i];
+		if (b->results[i].done)
+			continue;
+		if (st->kind == STEP_WAIT_PORT)
+			snprintf(out, sz, "port %u accepted a connection", st->port);
+		else if (st->kind == STEP_WAIT_EXEC)
+			snprintf(out, sz, "--wait-cmd '%.120s' succeeded", l->wait_cmds[i - l->n_wait_ports]);
+		return;
+	}
+}
+
+static void not_ready(const struct slim *sl, const struct slim_host *h, const char *prefix,
+		      const struct beside *b, const struct run_result *res)
+{
+	char why[300], what[200];
+	pending_wait(b, &sl->probes, what, sizeof(what));
 	if (res->not_ready[0])
 		snprintf(why, sizeof(why), "%s", res->not_ready);
 	else if (res->have_status && !res->interrupted)
-		snprintf(why, sizeof(why), "the entrypoint exited with %d before it was ready",
-			 run_exit_code(res));
+		snprintf(why, sizeof(why), "the entrypoint exited with %d before %s", run_exit_code(res), what);
 	else
-		snprintf(why, sizeof(why), "the run ended before the entrypoint was ready");
+		snprintf(why, sizeof(why), "the run ended before %s", what);
 	struct slim_event ev = { .kind = SLIM_NOT_READY, .prefix = prefix, .why = why };
 	event(sl, h, &ev);
 }
@@ -315,7 +331,7 @@ static int run_beside(struct slim *sl, const struct slim_host *h, struct session
 		note_tracers(sl, &res);
 	bool failed = false;
 	if (!r && !res.ready) {
-		not_ready(sl, h, slot->prefix, &res);
+		not_ready(sl, h, slot->prefix, &b, &res);
 		failed = true;
 		if (slot->must_succeed)
 			r = SLIM_FAILED;

@@ -65,7 +65,7 @@ check "a failing probe shows the last lines of its stdout and its stderr" \
 cp "$nginx/image.tar" "$d/nginx.tar"
 check "an entrypoint that exits before its port opens: said, with its status and last output" \
 	bash -c "! '$PARE' slim nginx.tar -o oci:ng:x --http / -- -g 'daemon off; bogus;' 2>err; cat err;
-		grep -q 'the entrypoint exited with 1 before port 80 answered' err && grep -q 'unknown directive \"bogus\"' err"
+		grep -q 'the entrypoint exited with 1 before port 80 accepted a connection' err && grep -q 'unknown directive \"bogus\"' err"
 check "on a terminal, pare says which port it waits for" \
 	bash -c "timeout 60 script -qec \"'$PARE' slim nginx.tar -o oci:ng:y --timeout 2 --http /:81\" /dev/null >tty.out; grep -q 'slim: waiting for port 81 to accept a connection' tty.out && grep -q 'timed out after 2 s' tty.out"
 

@@ -16,14 +16,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static struct strv list(const char *a, const char *b)
+static struct probe_args args_of(enum probe_arg_kind k1, const char *t1, enum probe_arg_kind k2, const char *t2)
 {
-	struct strv v = { 0 };
-	if (a)
-		strv_push(&v, xstrdup(a));
-	if (b)
-		strv_push(&v, xstrdup(b));
-	return v;
+	struct probe_args a = { 0 };
+	if (t1)
+		probe_args_push(&a, k1, t1);
+	if (t2)
+		probe_args_push(&a, k2, t2);
+	return a;
 }
 
 static void test_plan(void)
@@ -31,41 +31,63 @@ static void test_plan(void)
 	struct image_config c = { 0 };
 	strv_push(&c.exposed_ports, xstrdup("53/udp"));
 	strv_push(&c.exposed_ports, xstrdup("8080/tcp"));
-	struct strv none = { 0 }, execs = list("true", NULL), http = list("/health", "POST:/x:9000");
+	struct probe_args none = { 0 };
+	struct probe_args given = args_of(ARG_EXEC, "true", ARG_HTTP, "/health");
+	probe_args_push(&given, ARG_HTTP, "POST:/x:9000");
+	struct readiness ready = { 0 };
 	struct probe_list l = { 0 };
 	struct perr err;
 
-	ok(probes_plan(&l, &none, &none, &none, &c, &err) == 0 && l.n == 1 && l.v[0].kind == P_HTTP &&
-		   l.v[0].http.port == 8080 && !strcmp(l.v[0].label, "GET / on port 8080"),
-	   "no probe given: GET / on each exposed TCP port, not UDP");
+	ok(probes_plan(&l, &none, &ready, &c, &err) == 0 && l.n == 1 && l.v[0].kind == P_HTTP &&
+		   l.v[0].http.port == 8080 && l.v[0].http.any_answer &&
+		   !strcmp(l.v[0].label, "GET / on port 8080") && l.n_wait_ports == 1 && l.wait_ports[0] == 8080,
+	   "no probe given: GET / on each exposed TCP port, not UDP, any answer; ready when it listens");
 	probes_free(&l);
-	ok(probes_plan(&l, &execs, &http, &none, &c, &err) == 0 && l.n == 3 && l.v[0].kind == P_EXEC &&
-		   !strcmp(l.v[0].label, "exec 'true'") && l.v[1].http.port == 8080 &&
-		   l.v[2].http.port == 9000 && !strcmp(l.v[2].http.method, "POST"),
-	   "--exec first, then --http in order; the first exposed port is the default");
+	ok(probes_plan(&l, &given, &ready, &c, &err) == 0 && l.n == 3 && l.v[0].kind == P_EXEC &&
+		   !strcmp(l.v[0].label, "exec 'true'") && l.v[1].http.port == 8080 && !l.v[1].http.any_answer &&
+		   l.v[2].http.port == 9000 && !strcmp(l.v[2].http.method, "POST") && l.beside && !l.one_shot &&
+		   l.n_wait_ports == 2 && l.wait_ports[0] == 8080 && l.wait_ports[1] == 9000,
+	   "--exec beside a server, then --http in order; waits for the exposed and the probed ports");
 
 	struct probe_result pr[3] = { { .code = 0, .ok = true }, { .code = 200, .ok = true },
 				      { .code = 500, .noise = true } };
 	json_t *j = probes_json(&l, pr, 3, true);
 	ok(json_array_size(j) == 3 && json_integer_value(json_object_get(json_array_get(j, 0), "exit_code")) == 0 &&
+		   !strcmp(json_string_value(json_object_get(json_array_get(j, 0), "runs")), "beside the entrypoint") &&
 		   json_integer_value(json_object_get(json_array_get(j, 2), "http_status")) == 500 &&
 		   !strcmp(json_string_value(json_object_get(json_array_get(j, 2), "body")), "nondeterministic"),
-	   "report entries: exit codes, HTTP statuses, what --verify compared");
+	   "report entries: where each ran, exit codes, HTTP statuses, what --verify compared");
 	json_decref(j);
 	probes_free(&l);
 
 	struct image_config bare = { 0 };
-	ok(probes_plan(&l, &none, &none, &none, &bare, &err) == 0 && l.n == 1 && l.v[0].kind == P_COMMAND &&
-		   !strcmp(l.v[0].label, "the image's command"),
+	ok(probes_plan(&l, &none, &ready, &bare, &err) == 0 && l.n == 1 && l.v[0].kind == P_COMMAND &&
+		   !strcmp(l.v[0].label, "the image's command") && !l.beside,
 	   "no probe and no port: the image's own command");
 	probes_free(&l);
-	struct strv noport = list("/x", NULL);
-	ok(probes_plan(&l, &none, &noport, &none, &bare, &err) < 0 && strstr(err.msg, "/x"),
+	struct probe_args exec_only = args_of(ARG_EXEC, "ls /", ARG_RUN, "true");
+	ok(probes_plan(&l, &exec_only, &ready, &bare, &err) == 0 && l.n == 2 && l.v[0].kind == P_RUN &&
+		   l.v[1].kind == P_RUN && l.one_shot && !l.beside,
+	   "no port and no --wait-*: a one-shot image, --exec runs in place of the entrypoint");
+	probes_free(&l);
+	strv_push(&ready.cmds, xstrdup("test -e /run/ready"));
+	ok(probes_plan(&l, &exec_only, &ready, &bare, &err) == 0 && l.v[0].kind == P_EXEC &&
+		   l.v[1].kind == P_RUN && !l.one_shot && l.beside && l.n_wait_cmds == 1 && !l.n_wait_ports,
+	   "--wait-cmd makes it a server: --exec beside, --run still in place");
+	probes_free(&l);
+	strv_push(&ready.ports, xstrdup("70000"));
+	ok(probes_plan(&l, &exec_only, &ready, &bare, &err) < 0 && strstr(err.msg, "70000"),
+	   "--wait-port out of range: refused (%s)", err.msg);
+	probes_free(&l);
+	struct probe_args noport = args_of(ARG_HTTP, "/x", 0, NULL);
+	ok(probes_plan(&l, &noport, &(struct readiness){ 0 }, &bare, &err) < 0 && strstr(err.msg, "/x"),
 	   "--http without a port on an image that exposes none: refused (%s)", err.msg);
 	probes_free(&l);
-	strv_free(&noport);
-	strv_free(&execs);
-	strv_free(&http);
+	probe_args_free(&noport);
+	probe_args_free(&exec_only);
+	probe_args_free(&given);
+	strv_free(&ready.ports);
+	strv_free(&ready.cmds);
 	image_config_free(&c);
 }
 
@@ -180,10 +202,10 @@ static void test_pipeline_stops(void)
 	struct perr err = { 0 };
 
 	struct slim_opts o = { .no_default_profiles = true };
-	strv_push(&o.execs, xstrdup("true"));
+	probe_args_push(&o.probes, ARG_EXEC, "true");
 	struct host_log log = { 0 };
 	int r = slim_on(ref, &o, out, &log, &err);
-	ok(r == -1 && strstr(err.msg, "--exec needs /bin/sh in the image"), "--exec without /bin/sh: %s", err.msg);
+	ok(r == -1 && strstr(err.msg, "--exec, --run and --wait-cmd need /bin/sh in the image"), "--exec without /bin/sh: %s", err.msg);
 	ok(log.runs == 0 && log.events == 0, "nothing ran: %d runs, %d events", log.runs, log.events);
 	slim_opts_free(&o);
 
