@@ -16,11 +16,13 @@ build_fixtures
 start_dockerd
 python=$(fixture python)
 nginx=$(fixture nginx)
+redis=$(fixture redis)
 
 # ---- The placeholders: what each name in the READMEs stands for ----
 #   myapp   a web server on port 80: the nginx fixture, as docker-daemon:myapp:latest and myapp.tar
 #   mytool  a command-line tool: the python fixture plus /usr/local/bin/mytool (below), entrypoint
 #           mytool, cmd --help; as docker-daemon:mytool:latest, mytool.tar and oci:layout:{latest,v1}
+#   mydb    a daemon that is not HTTP: the redis fixture, as docker-daemon:mydb:latest
 #   py      the python fixture as it is, oci:py:latest
 run=$work/run
 mkdir -p "$run"
@@ -50,9 +52,10 @@ setup() {
 		umoci tag --image "$run/layout:latest" v1 && umoci gc --layout "$run/layout" &&
 		skopeo copy -q oci:"$run/layout":latest docker-archive:"$run/mytool.tar":mytool:latest &&
 		docker load -q -i "$run/mytool.tar" && docker load -q -i "$nginx/image.tar" &&
-		docker tag pare-test/nginx:latest myapp:latest && docker save -o "$run/myapp.tar" myapp:latest
+		docker tag pare-test/nginx:latest myapp:latest && docker save -o "$run/myapp.tar" myapp:latest &&
+		docker load -q -i "$redis/image.tar" && docker tag pare-test/redis:latest mydb:latest
 }
-check "set-up: the placeholder images (myapp, mytool, layout, py)" setup
+check "set-up: the placeholder images (myapp, mytool, mydb, layout, py)" setup
 
 # ---- Every command line, in order ----
 check "the READMEs' commands can be read" \
@@ -98,6 +101,14 @@ slim_answers() { # the slim image has no curl: ask from the original, in the sli
 	return $ok
 }
 check "docker-daemon:myapp:slim runs under docker and answers GET /" slim_answers
+db_answers() { # mydb:latest-slim under docker, asked what the probe did not ask
+	local cid out
+	cid=$(docker run -d --pull never --network none mydb:latest-slim) || return 1
+	for _ in $(seq 50); do out=$(docker exec "$cid" redis-cli incr n 2>&1) && break; sleep 0.2; done
+	docker rm -f "$cid" >/dev/null
+	[ "$out" = 1 ]
+}
+check "docker-daemon:mydb:latest was slimmed into mydb:latest-slim, which runs under docker and answers" db_answers
 check "README outputs follow the umask (0644 files)" \
 	bash -c "[ \"\$(stat -c %a '$run/myapp-slim.tar')\" = 644 ]"
 finish
