@@ -71,9 +71,17 @@ static int security_opt(struct run_cmd *rc, const char *arg)
 	return -1;
 }
 
+static int told(int r, const struct perr *err)
+{
+	if (r < 0)
+		fprintf(stderr, "pare: %s\n", err->msg);
+	return r < 0 ? -1 : 0;
+}
+
 int run_cmd_opt(void *ctx, int c, const char *optarg)
 {
 	struct run_cmd *rc = ctx;
+	struct perr err = { 0 };
 	switch (c) {
 	case OPT_ENTRYPOINT:
 		rc->ov.entrypoint = optarg;
@@ -81,6 +89,12 @@ int run_cmd_opt(void *ctx, int c, const char *optarg)
 	case 'e':
 		strv_push(&rc->env, xstrdup(optarg));
 		return 0;
+	case OPT_ENV_FILE:
+		return told(env_file_read(optarg, &rc->env, &err), &err);
+	case 'v':
+		return told(volume_add_bind(&rc->volumes, optarg, &err), &err);
+	case OPT_TMPFS:
+		return told(volume_add_tmpfs(&rc->volumes, optarg, &err), &err);
 	case 'w':
 		rc->ov.workdir = optarg;
 		return 0;
@@ -228,6 +242,7 @@ int run_prepare(struct run_cmd *rc, struct prepared *p)
 	}
 	o.ov.env = rc->env.v;
 	o.ov.nenv = rc->env.n;
+	o.volumes = &rc->volumes;
 	o.ov.tty = rc->tty;
 	if (session_open(&o, &p->s, &err) < 0)
 		return report(&err);
@@ -280,6 +295,7 @@ void run_cleanup(struct prepared *p)
 void run_cmd_free(struct run_cmd *rc)
 {
 	strv_free(&rc->env);
+	volume_list_free(&rc->volumes);
 	strv_free(&rc->cap_add);
 	strv_free(&rc->cap_drop);
 }

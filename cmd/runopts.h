@@ -30,11 +30,16 @@ enum {
 	OPT_CAP_DROP,
 	OPT_SECURITY_OPT,
 	OPT_PIDS_LIMIT,
+	OPT_TMPFS,
+	OPT_ENV_FILE,
 };
 
 #define RUN_LONGOPTS                                                      \
 	{ "entrypoint", required_argument, NULL, OPT_ENTRYPOINT },        \
 	{ "env", required_argument, NULL, 'e' },                          \
+	{ "env-file", required_argument, NULL, OPT_ENV_FILE },            \
+	{ "volume", required_argument, NULL, 'v' },                       \
+	{ "tmpfs", required_argument, NULL, OPT_TMPFS },                  \
 	{ "workdir", required_argument, NULL, 'w' },                      \
 	{ "user", required_argument, NULL, 'u' },                         \
 	{ "hostname", required_argument, NULL, OPT_HOSTNAME },            \
@@ -56,6 +61,13 @@ enum {
 	"  -e, --env KEY=VALUE     set an environment variable (KEY alone: take ours)\n"      \
 	"  -w, --workdir DIR       working directory inside the image\n"                       \
 	"  -u, --user USER[:GROUP] name or uid, looked up in the image's /etc/passwd\n"        \
+	"      --env-file FILE     -e for each line (KEY=VALUE or KEY; '#' comments), as docker\n" \
+	"  -v, --volume HOST:PATH[:ro|rw]  mount the host directory or file HOST (absolute or\n" \
+	"                          ./relative) at PATH. Writable directories get a fresh layer\n" \
+	"                          of their own each run: every run starts from HOST's content\n" \
+	"                          and HOST is never written. Files are read-only. What a\n"   \
+	"                          volume holds is never kept in a slim image\n"             \
+	"      --tmpfs PATH        an empty tmpfs at PATH (1777, nosuid, nodev, noexec)\n"    \
 	"      --hostname NAME     hostname inside the sandbox (default pare)\n"               \
 	"      --network none|host a private network with loopback only (default), or the\n" \
 	"                          host's\n"                                                 \
@@ -85,6 +97,7 @@ struct run_cmd {
 	struct common_opts co;
 	struct run_overrides ov;
 	struct strv env;
+	struct volume_list volumes;  /* -v, --tmpfs: host sides opened as they are read */
 	bool net_host, interactive, tty, no_cache, shell, syscalls;
 	uint64_t timeout_ms, grace_ms, cache_max;
 	enum tracer_mode mode;

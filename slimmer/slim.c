@@ -110,6 +110,11 @@ static void build_rules(struct slim *sl)
 		rules_add(&sl->rules.keep, o->keep.v[i], NULL);
 	for (size_t i = 0; i < o->exclude.n; i++)
 		rules_add(&sl->rules.exclude, o->exclude.v[i], NULL);
+	/* What the probes saw below a volume was the volume's, not the image's. */
+	for (size_t i = 0; i < sl->s->spec.n_volumes; i++) {
+		cleanup_free char *below = xasprintf("%s/**", sl->s->spec.volumes[i].target);
+		rules_add(&sl->rules.exclude, below, NULL);
+	}
 	for (size_t i = 0; i < o->unit_kinds.n; i++)
 		if (o->unit_kinds.v[i][0] == '/')
 			rules_add(&sl->rules.units, o->unit_kinds.v[i], NULL);

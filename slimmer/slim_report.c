@@ -139,6 +139,23 @@ static json_t *syscalls_json(const struct trace *t)
 	return sys;
 }
 
+/* Where the runs had volumes: nothing below them is in the slim image. */
+static json_t *volumes_json(const struct sandbox_spec *spec)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; i < spec->n_volumes; i++) {
+		const struct volume *v = &spec->volumes[i];
+		json_t *o = json_pack("{s:s,s:s}", "target", v->target, "kind",
+				      v->kind == VOLUME_TMPFS ? "tmpfs" : v->is_dir ? "directory" : "file");
+		if (v->kind == VOLUME_BIND) {
+			json_object_set_new(o, "source", json_string(v->source));
+			json_object_set_new(o, "readonly", json_boolean(v->readonly || !v->is_dir));
+		}
+		json_array_append_new(a, o);
+	}
+	return a;
+}
+
 static json_t *report_json(const struct slim *sl)
 {
 	const struct session *s = sl->s;
@@ -157,6 +174,7 @@ static json_t *report_json(const struct slim *sl)
 	json_object_update_new(j, slim_rules_json(&sl->profiles, &sl->units, sl->dropped, sl->n_dropped));
 	if (sl->trace.n_sys)
 		json_object_set_new(j, "syscalls", syscalls_json(&sl->trace));
+	json_object_set_new(j, "volumes", volumes_json(&s->spec));
 	json_object_set_new(j, "rootless", json_boolean(sl->rootless));
 	json_object_set_new(j, "sandbox", confine_json(s->spec.confine));
 	json_t *warn = json_array();

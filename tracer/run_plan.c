@@ -276,3 +276,31 @@ int run_plan_build(int rootfd, const struct image_config *c, const struct run_ov
 	build_env(c, o, home, p);
 	return 0;
 }
+
+int env_file_read(const char *file, struct strv *env, struct perr *err)
+{
+	cleanup_free char *text = NULL;
+	size_t len;
+	if (read_side_file(file, 1u << 20, &text, &len, err) < 0)
+		return perr_wrap(err, "--env-file");
+	if (strlen(text) != len)
+		return perr_set(err, 0, "--env-file: '%s' holds a NUL byte", file);
+	unsigned lineno = 0;
+	for (char *line = text, *next; line; line = next) {
+		lineno++;
+		if ((next = strchr(line, '\n')))
+			*next++ = 0;
+		line += strspn(line, " \t");
+		size_t n = strlen(line);
+		if (n && line[n - 1] == '\r')
+			line[--n] = 0;
+		if (!n || *line == '#')
+			continue;
+		size_t key = strcspn(line, "=");
+		if (!key || strcspn(line, " \t") < key)
+			return perr_set(err, 0, "--env-file: %s line %u: '%.*s' is not a variable name",
+					file, lineno, (int)key, line);
+		strv_push(env, xstrdup(line));
+	}
+	return 0;
+}

@@ -33,6 +33,10 @@ struct run_plan {
 	int stop_signal;
 };
 
+/* docker's --env-file: each line KEY=VALUE, or KEY (take ours), appended
+ * to ENV; '#' lines and blank ones skipped, leading blanks trimmed. */
+int env_file_read(const char *file, struct strv *env, struct perr *err);
+
 int run_plan_build(int rootfd, const struct image_config *c, const struct run_overrides *o,
 		   struct run_plan *p, struct perr *err);
 void run_plan_free(struct run_plan *p);

@@ -1,6 +1,7 @@
 /* The sandbox: pid 1 (our init, a clone of this process, never an image
  * binary) builds the mounts and starts the program. See sandbox.h. */
 #define _GNU_SOURCE
+#include "base/resolve.h"
 #include "tracer/sandbox.h"
 
 #include <errno.h>
@@ -73,6 +74,7 @@ struct init_ctx {
 	char resolv[4096];
 	int dev_trees[ARRAY_SIZE(dev_nodes)];
 	int busybox_tree, sys_tree, proc_tree;
+	int *volume_trees;      /* spec->volumes' detached mounts */
 };
 
 /* ---- helpers that run in pid 1 (no allocation needed, errors as text) ---- */
@@ -252,11 +254,146 @@ static void mask_kernel_paths(struct init_ctx *c)
 		readonly_path(c, readonly_paths[i]);
 }
 
+/* Set ATTRS on a cloned tree and all below it; one that cannot take them
+ * is not used (closed, -1). */
+static void restrict_tree(int *tree, unsigned attrs)
+{
+	struct mount_attr a = { .attr_set = attrs };
+	if (*tree >= 0 && mount_setattr(*tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &a, sizeof(a)) < 0) {
+		close(*tree);
+		*tree = -1;
+	}
+}
+
+/* A clone of volume V's host side. V's fd is a mount of the host's
+ * namespace, which a new namespace may not clone from: clone its path as
+ * seen here, and use it only if it is still the very inode V's fd holds
+ * (a symlink swapped in since the option was read fails, never mounts). */
+static int clone_source(struct init_ctx *c, const struct volume *v)
+{
+	char link[64], path[PATH_MAX];
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", v->fd);
+	ssize_t n = readlink(link, path, sizeof(path) - 1);
+	if (n <= 0)
+		init_fail(c, "cannot find the volume %s", v->source);
+	path[n] = 0;
+	int t = open_tree(AT_FDCWD, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE |
+					     AT_SYMLINK_NOFOLLOW);
+	struct stat want, got;
+	if (t < 0 || fstat(v->fd, &want) < 0 || fstat(t, &got) < 0)
+		init_fail(c, "cannot bind %s", v->source);
+	if (want.st_dev != got.st_dev || want.st_ino != got.st_ino) {
+		errno = 0;
+		init_fail(c, "volume %s changed on the host while the sandbox started", v->source);
+	}
+	return t;
+}
+
+/* A detached mount for volume V, made before pivot_root (the host side
+ * is reached only through V's fd, opened when the option was read). */
+static int volume_tree(struct init_ctx *c, const struct volume *v)
+{
+	const unsigned attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
+	if (v->kind == VOLUME_TMPFS) {
+		static const char *const opts[] = { "mode", "1777", NULL };
+		return new_mount(c, "tmpfs", opts, attrs | MOUNT_ATTR_NOEXEC);
+	}
+	int src = clone_source(c, v);
+	if (v->readonly || !v->is_dir) {
+		restrict_tree(&src, attrs | MOUNT_ATTR_RDONLY);
+		if (src < 0)
+			init_fail(c, "cannot make the volume %s read-only", v->source);
+		return src;
+	}
+	/* Writable: the host directory as an overlay's lower layer, the
+	 * writes in a tmpfs of this sandbox's own, gone with it. */
+	static const char *const tmp_opts[] = { "mode", "0755", NULL };
+	int tmp = new_mount(c, "tmpfs", tmp_opts, 0);
+	struct stat st;
+	if (mkdirat(tmp, "upper", 0755) < 0 || mkdirat(tmp, "work", 0755) < 0 || fstat(v->fd, &st) < 0)
+		init_fail(c, "cannot prepare the writable layer of %s", v->source);
+	/* The merged root takes the upper's owner and mode: the host's. */
+	if (fchmodat(tmp, "upper", st.st_mode & 07777, 0) < 0 ||
+	    (fchownat(tmp, "upper", st.st_uid, st.st_gid, 0) < 0 && !c->rootless))
+		init_fail(c, "cannot prepare the writable layer of %s", v->source);
+	char lower[64], upper[64], work[64];
+	snprintf(lower, sizeof(lower), "/proc/self/fd/%d", src);
+	snprintf(upper, sizeof(upper), "/proc/self/fd/%d/upper", tmp);
+	snprintf(work, sizeof(work), "/proc/self/fd/%d/work", tmp);
+	const char *opts[] = { "lowerdir", lower, "upperdir", upper, "workdir", work,
+			       c->rootless ? "userxattr" : NULL, NULL, NULL };
+	int ovl = new_mount(c, "overlay", opts, attrs);
+	close(tmp);
+	close(src);
+	return ovl;
+}
+
+/* Mount point PATH made and opened inside the new root, its symlinks
+ * resolved in the root (RESOLVE_IN_ROOT, no magic links: /proc is not
+ * mounted yet either); a missing component is created in its resolved
+ * parent, never through a symlink. */
+static int open_mount_point(const char *path, bool dir, struct perr *err)
+{
+	char rel[PATH_MAX], part[PATH_MAX];
+	snprintf(rel, sizeof(rel), "%s", path + 1);
+	cleanup_close int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (root < 0)
+		return perr_set(err, errno, "cannot open the root");
+	for (char *s = rel;; s++) {
+		if (*s && *s != '/')
+			continue;
+		snprintf(part, sizeof(part), "%.*s", (int)(s - rel), rel);
+		bool last = !*s;
+		int fd = last && !dir ? root_open_file(root, part, O_PATH, err) : root_open_dir(root, part, err);
+		if (fd < 0 && err->errnum == ENOENT) {
+			char parent[PATH_MAX];
+			const char *base = split_parent(part, parent, sizeof(parent));
+			cleanup_close int pfd = root_open_dir(root, parent, err);
+			int made = pfd < 0 ? -1
+				   : !last || dir ? mkdirat(pfd, base, 0755)
+				   : openat(pfd, base, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
+			if (made < 0 && pfd >= 0 && errno == EEXIST) /* a dangling symlink */
+				return perr_set(err, 0, "/%s is a symlink to nothing in the image", part);
+			if (made < 0 && pfd >= 0)
+				return perr_set(err, errno, "cannot create mount point /%s", part);
+			if (made > 0 && last && !dir)
+				close(made);
+			fd = last && !dir ? root_open_file(root, part, O_PATH, err) : root_open_dir(root, part, err);
+		}
+		if (fd < 0 || last)
+			return fd;
+		close(fd);
+	}
+}
+
+static void attach_volume(struct init_ctx *c, int mnt, const struct volume *v)
+{
+	struct perr err = { 0 };
+	int t = open_mount_point(v->target, v->is_dir, &err);
+	struct stat st;
+	if (t < 0) {
+		errno = 0; /* the message has the cause */
+		init_fail(c, "volume %s: %s", v->target, err.msg);
+	}
+	if (fstat(t, &st) < 0 || (v->is_dir ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode))) {
+		errno = 0;
+		init_fail(c, "volume %s: in the image it is not a %s", v->target,
+			  v->is_dir ? "directory" : "regular file");
+	}
+	if (move_mount(mnt, "", t, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+		init_fail(c, "cannot mount the volume on %s", v->target);
+	close(t);
+	close(mnt);
+}
+
 /* Mounts below the new root; runs after pivot_root, so every path here
  * resolves inside the image. */
 static void setup_root(struct init_ctx *c)
 {
 	const struct sandbox_spec *s = c->spec;
+	/* Volumes first, while no /proc can lend a magic link to their paths. */
+	for (size_t i = 0; i < s->n_volumes; i++)
+		attach_volume(c, c->volume_trees[i], &s->volumes[i]);
 	int proc = try_mount("proc", MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
 	/* A user namespace may not mount a proc that is partly hidden on the
 	 * host (mount_too_revealing): then bind the host's, which still gives
@@ -329,17 +466,6 @@ static void setup_root(struct init_ctx *c)
 	}
 }
 
-/* Set ATTRS on a cloned tree and all below it; one that cannot take them
- * is not used (closed, -1). */
-static void restrict_tree(int *tree, unsigned attrs)
-{
-	struct mount_attr a = { .attr_set = attrs };
-	if (*tree >= 0 && mount_setattr(*tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &a, sizeof(a)) < 0) {
-		close(*tree);
-		*tree = -1;
-	}
-}
-
 /* Host mounts we bind into the sandbox, cloned inside our new mount (and
  * user) namespace, where we may; before pivot_root, while they are visible. */
 static void clone_host_trees(struct init_ctx *c)
@@ -362,6 +488,8 @@ static void clone_host_trees(struct init_ctx *c)
 	restrict_tree(&c->proc_tree, MOUNT_ATTR_NODEV | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC);
 	restrict_tree(&c->sys_tree, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
 					    MOUNT_ATTR_NOEXEC);
+	for (size_t i = 0; i < spec->n_volumes; i++)
+		c->volume_trees[i] = volume_tree(c, &spec->volumes[i]);
 }
 
 /* Overlay over the rootfs, pivot_root into it. */
@@ -632,6 +760,7 @@ static void prepare_ctx(const struct sandbox_spec *spec, struct init_ctx *c)
 	read_small("/etc/resolv.conf", c->resolv, sizeof(c->resolv));
 	c->busybox_tree = c->sys_tree = c->proc_tree = -1;
 	c->exec_pids = spec->n_execs ? xcalloc(spec->n_execs, sizeof(pid_t)) : NULL;
+	c->volume_trees = spec->n_volumes ? xcalloc(spec->n_volumes, sizeof(int)) : NULL;
 	for (size_t i = 0; i < ARRAY_SIZE(dev_nodes); i++)
 		c->dev_trees[i] = -1;
 }
@@ -696,7 +825,8 @@ int sandbox_start(const struct sandbox_spec *spec, struct sandbox *sb, struct pe
 	}
 	int e = errno;
 	sigprocmask(SIG_SETMASK, &old, NULL);
-	free(c.exec_pids); /* pid 1's copy is its own */
+	free(c.exec_pids); /* pid 1's copies are its own */
+	free(c.volume_trees);
 	close(sv[1]);
 	close(ex[1]);
 	sb->ctl_fd = sv[0];

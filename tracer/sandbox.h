@@ -12,6 +12,7 @@
 #ifndef PARE_SANDBOX_H
 #define PARE_SANDBOX_H
 
+#include "tracer/volume.h"
 #include <linux/filter.h>
 #include <stdbool.h>
 #include <sys/types.h>
@@ -49,6 +50,12 @@ struct sandbox_spec {
 	 * fds are inherited by pid 1 when the sandbox starts. */
 	const struct proc_spec *execs;
 	size_t n_execs;
+	/* -v and --tmpfs (tracer/volume.h), shortest target first. A writable
+	 * directory volume is an overlay on the host directory with its own
+	 * fresh upper layer: every run starts from the same content, and the
+	 * host directory is never written. A file volume is read-only. */
+	const struct volume *volumes;
+	size_t n_volumes;
 };
 
 /* Where the helper busybox appears inside the sandbox. Paths below it are

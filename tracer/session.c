@@ -66,6 +66,10 @@ static void set_proc(const struct session_opts *o, struct session *s)
 	s->spec.hostname = o->ov.hostname;
 	s->spec.net_host = o->net_host;
 	s->spec.confine = o->confine;
+	if (o->volumes) {
+		s->spec.volumes = o->volumes->v;
+		s->spec.n_volumes = o->volumes->n;
+	}
 	p->argv = s->plan.argv.v;
 	p->envp = s->plan.env.v;
 	p->cwd = s->plan.cwd;

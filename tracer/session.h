@@ -18,6 +18,7 @@ struct session_opts {
 	const char *cache_dir;         /* NULL: unpack to a temporary tree */
 	uint64_t cache_max;            /* CACHE_MAX_UNSET: $PARE_CACHE_MAX or the default */
 	struct run_overrides ov;       /* docker run's options and the command */
+	const struct volume_list *volumes; /* -v, --tmpfs; NULL: none */
 	bool shell;                    /* run a shell: the image's /bin/sh, else BUSYBOX */
 	const char *busybox;           /* host path of a static busybox, for SHELL */
 	bool interactive, net_host;    /* ov.tty: a terminal */
