@@ -24,6 +24,7 @@ redis=$(fixture redis)
 #           mytool, cmd --help; as docker-daemon:mytool:latest, mytool.tar and oci:layout:{latest,v1}
 #   mydb    a daemon that is not HTTP: the redis fixture, as docker-daemon:mydb:latest
 #   py      the python fixture as it is, oci:py:latest
+#   conf.d  a directory with one nginx server (port 8081, /hello), for myapp's -v
 run=$work/run
 mkdir -p "$run"
 export PARE_CACHE_DIR=$work/cache
@@ -53,7 +54,9 @@ setup() {
 		skopeo copy -q oci:"$run/layout":latest docker-archive:"$run/mytool.tar":mytool:latest &&
 		docker load -q -i "$run/mytool.tar" && docker load -q -i "$nginx/image.tar" &&
 		docker tag pare-test/nginx:latest myapp:latest && docker save -o "$run/myapp.tar" myapp:latest &&
-		docker load -q -i "$redis/image.tar" && docker tag pare-test/redis:latest mydb:latest
+		docker load -q -i "$redis/image.tar" && docker tag pare-test/redis:latest mydb:latest &&
+		mkdir -p "$run/conf.d" &&
+		printf 'server {\n listen 8081;\n location /hello { return 200 "hi\\n"; }\n}\n' >"$run/conf.d/hello.conf"
 }
 check "set-up: the placeholder images (myapp, mytool, mydb, layout, py)" setup
 
