@@ -59,6 +59,9 @@ check "memcached: --wait-cmd decides readiness (retried until it succeeds)" \
 
 # ---- PostgreSQL ----
 PG_PROBE="psql -Atc 'select count(*) from pg_database'"
+check "postgres: no probe given: port 5432 accepts, the answer is not HTTP, and that passes (noted)" \
+	bash -c "'$PARE' slim oci:'$work/pg':latest -o oci:'$work/pg':plain --report '$work/pg-plain.json' 2>'$work/err'; r=\$?; cat '$work/err'; [ \$r -eq 0 ] &&
+		jq -e '.probes | length == 1 and .[0].note == \"accepts connections; not HTTP\"' '$work/pg-plain.json'"
 check "postgres: --exec psql beside the running server (peer auth as postgres), --wait-cmd pg_isready, --verify" \
 	bash -c "'$PARE' slim oci:'$work/pg':latest -o oci:'$work/pg':slim --verify --report '$work/pg.json' --wait-cmd 'pg_isready -q' --exec \"\$1\" 2>'$work/err'; r=\$?; cat '$work/err'; [ \$r -eq 0 ] &&
 		jq -e '.verify == \"same\" and .probes[0].ok and .probes[0].runs == \"beside the entrypoint\"' '$work/pg.json'" _ "$PG_PROBE"
@@ -79,6 +82,9 @@ pg_docker() { # the slim image under docker: SQL no probe sent
 }
 check "postgres: the slim image runs under docker: createdb, a table, a query (no probe did)" \
 	bash -c "$(declare -f pg_docker); '$PARE' copy oci:'$work/pg':slim docker-daemon:pare-daemons/pg:slim && pg_docker pare-daemons/pg:slim"
+check "postgres: with the data directory over --app-tree-max, pare warns where the server wrote and names --app-dir" \
+	bash -c "'$PARE' slim oci:'$work/pg':latest -o oci:'$work/pg':cap --app-tree-max 1m --wait-cmd 'pg_isready -q' --exec \"\$1\" 2>'$work/err'; r=\$?; cat '$work/err'; [ \$r -eq 0 ] &&
+		grep -q 'a probe wrote /var/lib/postgresql/15/main/.* keep them with --app-dir /var/lib/postgresql/15/main' '$work/err'" _ "$PG_PROBE"
 # The postgres profile, needed and sufficient: text search reads its stop
 # words from share/tsearch_data only when a query asks for them.
 pg_sql() { # IMAGE SQL: the answer of the image's server under docker
