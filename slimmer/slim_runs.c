@@ -250,8 +250,9 @@ static void beside_free(struct beside *b)
 	free(b->argv);
 }
 
-/* The readiness wait still pending: "port 80 accepted a connection". */
-static void pending_wait(const struct beside *b, const struct probe_list *l, char *out, size_t sz)
+/* The readiness wait still pending: "port 80 accepted a connection";
+ * true when it is a --wait-cmd (the tracer's message does not name it). */
+static bool pending_wait(const struct beside *b, const struct probe_list *l, char *out, size_t sz)
 {
 	snprintf(out, sz, "it was ready");
 	for (size_t i = 0; i < b->n_steps; i++) {
@@ -262,16 +263,19 @@ static void pending_wait(const struct beside *b, const struct probe_list *l, cha
 			snprintf(out, sz, "port %u accepted a connection", st->port);
 		else if (st->kind == STEP_WAIT_EXEC)
 			snprintf(out, sz, "--wait-cmd '%.120s' succeeded", l->wait_cmds[i - l->n_wait_ports]);
-		return;
+		return st->kind == STEP_WAIT_EXEC;
 	}
+	return false;
 }
 
 static void not_ready(const struct slim *sl, const struct slim_host *h, const char *prefix,
 		      const struct beside *b, const struct run_result *res)
 {
-	char why[300], what[200];
-	pending_wait(b, &sl->probes, what, sizeof(what));
-	if (res->not_ready[0])
+	char why[600], what[200];
+	bool cmd = pending_wait(b, &sl->probes, what, sizeof(what));
+	if (res->not_ready[0] && cmd)
+		snprintf(why, sizeof(why), "%s (waiting until %s)", res->not_ready, what);
+	else if (res->not_ready[0])
 		snprintf(why, sizeof(why), "%s", res->not_ready);
 	else if (res->have_status && !res->interrupted)
 		snprintf(why, sizeof(why), "the entrypoint exited with %d before %s", run_exit_code(res), what);

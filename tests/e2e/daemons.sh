@@ -53,6 +53,9 @@ check "memcached: a probe that exits non-zero beside the daemon fails the slim, 
 check "memcached: a probe past --probe-timeout is killed and fails the slim" \
 	bash -c "start=\$(date +%s); ! '$PARE' slim oci:'$work/mc':latest -o oci:'$work/mc':x --probe-timeout 1 --exec 'sleep 60' 2>'$work/err'; cat '$work/err';
 		grep -q 'timed out after 1 s (--probe-timeout)' '$work/err' && [ \$((\$(date +%s) - start)) -lt 40 ]"
+check "memcached: a --wait-cmd that never succeeds: not ready, naming the command" \
+	bash -c "! '$PARE' slim oci:'$work/mc':latest -o oci:'$work/mc':x --wait-cmd 'exit 1' --timeout 2 --exec true 2>'$work/err'; cat '$work/err';
+		grep -q \"exited with 1 when the readiness timeout ran out (waiting until --wait-cmd 'exit 1' succeeded)\" '$work/err'"
 check "memcached: --wait-cmd decides readiness (retried until it succeeds)" \
 	bash -c "'$PARE' slim oci:'$work/mc':latest -o oci:'$work/mc':wc --report '$work/mc-wc.json' --wait-cmd \"\$1\" --exec \"\$2\" 2>/dev/null &&
 		jq -e '.probes | length == 1 and .[0].ok' '$work/mc-wc.json'" _ "$(mc_ask 'version') | grep -q VERSION" "$MC_SET"
