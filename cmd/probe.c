@@ -16,14 +16,16 @@ static const char help[] =
 	"options:\n"
 	"  -o, --output FILE       write the trace to FILE (default trace.json; - = stdout)\n"
 	"      --tracer MODE       auto (default): fanotify for opens and execs plus\n"
-	"                          ptrace for the path syscalls fanotify cannot see,\n"
-	"                          when root; ptrace alone otherwise.\n"
-	"                          fanotify | ptrace | both: exactly those\n"
-	"      --syscalls          also record every syscall number used (stops the\n"
-	"                          program on every syscall: much slower)\n"
+	"                          seccomp user notification for the path syscalls\n"
+	"                          fanotify cannot see, when root; notification alone\n"
+	"                          otherwise; ptrace where the kernel lacks it.\n"
+	"                          fanotify | notify | ptrace: that one alone;\n"
+	"                          both: fanotify + ptrace\n"
+	"      --syscalls          also record every syscall number used (the program\n"
+	"                          waits for pare on every syscall: slower)\n"
 	"      --seccomp-profile FILE  write a Docker seccomp profile (JSON) allowing the\n"
 	"                          syscalls the program made, plus the runtime's; implies\n"
-	"                          --syscalls (slower: a stop on every syscall)\n"
+	"                          --syscalls\n"
 	"      --shell             interactive shell session instead of the entrypoint\n"
 	"      --json              print the run summary as JSON on stdout\n" RUN_HELP
 	COMMON_HELP;
@@ -43,9 +45,11 @@ static void summary(const struct run_cmd *rc, const struct trace *t, const struc
 	size_t in_image = 0;
 	for (size_t i = 0; i < t->n; i++)
 		in_image += t->e[i].exists;
-	const char *mode = res->used_fanotify && res->used_ptrace ? "fanotify+ptrace"
-			   : res->used_fanotify			  ? "fanotify"
-								  : "ptrace";
+	const char *used[2];
+	run_tracers(res, used);
+	char mode[32];
+	snprintf(mode, sizeof(mode), "%s%s%s", used[0] ? used[0] : "", used[1] ? "+" : "",
+		 used[1] ? used[1] : "");
 	if (rc->co.json) {
 		json_t *j = json_pack("{s:s,s:I,s:I,s:I,s:s,s:b,s:b,s:b}", "trace", out, "paths",
 				      (json_int_t)t->n, "in_image", (json_int_t)in_image, "execs",
@@ -100,12 +104,12 @@ int cmd_probe(int argc, char **argv)
 		trace_check_image(&t, p.s.rootfd);
 		struct trace_meta m = {
 			.image = p.s.img->ref.text, .argv = (const char *const *)p.s.plan.argv.v,
-			.tracers = { res.used_fanotify ? "fanotify" : NULL,
-				     res.used_ptrace ? "ptrace" : NULL },
+			.tracers = { NULL, NULL },
 			.rootless = res.rootless, .timed_out = res.timed_out, .status = res.status,
 			.have_status = res.have_status, .duration_ms = res.duration_ms,
 			.syscalls = rc.syscalls,
 		};
+		run_tracers(&res, m.tracers);
 		cleanup_free char *json = trace_to_json(&t, &m);
 		if (write_trace(rc.output, json, &err) < 0 ||
 		    (rc.seccomp_profile && seccomp_profile_write(&t, rc.seccomp_profile, &err) < 0)) {

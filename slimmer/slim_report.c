@@ -168,6 +168,8 @@ static json_t *report_json(const struct slim *sl)
 	json_t *tr = json_array();
 	if (sl->used_fanotify)
 		json_array_append_new(tr, json_string("fanotify"));
+	if (sl->used_notify)
+		json_array_append_new(tr, json_string("notify"));
 	if (sl->used_ptrace)
 		json_array_append_new(tr, json_string("ptrace"));
 	json_object_set_new(j, "tracers", tr);

@@ -78,6 +78,7 @@ static void note_tracers(struct slim *sl, const struct run_result *res)
 {
 	sl->used_fanotify |= res->used_fanotify;
 	sl->used_ptrace |= res->used_ptrace;
+	sl->used_notify |= res->used_notify;
 	sl->rootless |= res->rootless;
 }
 

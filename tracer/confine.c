@@ -15,9 +15,11 @@
 #include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 
 #include "tracer/seccomp_policy.h"
+#include "tracer/syscalls.h"
 
 const char confine_docker_profile_version[] = "moby/profiles/seccomp v0.2.3 (docker 29.7)";
 
@@ -470,8 +472,38 @@ static int set_caps(const struct confinement *cf, const struct confine_creds *cr
 	return 0;
 }
 
+/* The notifying filter and its listener, sent to the tracer. The
+ * listener travels in the message: closing ours loses nothing. */
+static int install_listener(const struct sock_fprog *trace, int handover_fd, const char **why)
+{
+	int fd = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
+			      SECCOMP_FILTER_FLAG_NEW_LISTENER, trace);
+	if (fd < 0)
+		return *why = "cannot install the tracer's seccomp filter", -1;
+	char byte = 'L';
+	struct iovec iov = { &byte, 1 };
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} u;
+	memset(&u, 0, sizeof(u));
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+			    .msg_controllen = sizeof(u.buf) };
+	struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	ssize_t n = sendmsg(handover_fd, &m, SC_HANDOVER_FLAGS);
+	close(fd);
+	if (n != 1)
+		return *why = "cannot hand the seccomp listener to the tracer", -1;
+	return 0;
+}
+
 int confine_apply(const struct confinement *cf, const struct confine_cgroup *cg,
-		  const struct confine_creds *cr, const struct sock_fprog *trace, const char **why)
+		  const struct confine_creds *cr, const struct sock_fprog *trace, int handover_fd,
+		  const char **why)
 {
 	for (size_t i = 0; i < N_LIMITS; i++) {
 		const struct confine_limit *l = &cf->limits[i];
@@ -485,6 +517,11 @@ int confine_apply(const struct confinement *cf, const struct confine_cgroup *cg,
 		return -1;
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return *why = "cannot set no_new_privs", -1;
+	if (trace && handover_fd >= 0) {
+		if (install_listener(trace, handover_fd, why) < 0)
+			return -1;
+		trace = NULL; /* installed */
+	}
 	/* The policy first: the call that installs the tracer's filter is then
 	 * not traced as the program's own (it must be allowed by the policy,
 	 * as Docker's and every profile pare writes allow prctl). */

@@ -80,10 +80,14 @@ void confine_cgroup_remove(struct confine_cgroup *cg);
  * set, no_new_privs, then install the seccomp policy and TRACE (the
  * tracer's filter, or NULL), which stack: the kernel takes the strictest answer,
  * so a call the policy denies fails and one it allows still stops for the
- * tracer. Needs no allocation. On failure, WHY says what failed (errno is
- * set) and the process must not exec. */
+ * tracer. With HANDOVER_FD >= 0, TRACE notifies: it goes first, with a
+ * new listener, which is sent on HANDOVER_FD (SC_HANDOVER_FLAGS) before
+ * anything else runs, so the tracer holds it from the first notification.
+ * Needs no allocation. On failure, WHY says what failed (errno is set)
+ * and the process must not exec. */
 int confine_apply(const struct confinement *cf, const struct confine_cgroup *cg,
-		  const struct confine_creds *cr, const struct sock_fprog *trace, const char **why);
+		  const struct confine_creds *cr, const struct sock_fprog *trace, int handover_fd,
+		  const char **why);
 
 /* A capability's number from docker's name: NET_ADMIN or CAP_NET_ADMIN, in
  * any case (libcap's names). 0, or -1 when it is no capability. */

@@ -3,6 +3,10 @@
 #ifndef PARE_LOOP_H
 #define PARE_LOOP_H
 
+#include <linux/types.h>
+#include <poll.h>
+
+#include "tracer/syscalls.h"
 #include "tracer/tracer.h"
 
 
@@ -19,7 +23,12 @@ struct loop {
 	const struct tracer_opts *o;
 	struct sandbox sb;
 	int sigfd, fan, root_fd;
-	bool use_fan, use_ptrace;
+	bool use_fan, use_ptrace, use_notify;
+	bool fan_execs_only;   /* fanotify beside notify: the syscalls show the rest */
+	int *listeners;        /* seccomp listeners, one per process pid 1 started */
+	size_t n_listeners;
+	struct pollfd *pf;     /* the loop's poll set */
+	size_t cap_pf;
 	struct proc *procs;
 	size_t n_procs, cap_procs;
 	bool init_gone, stop_sent, kill_sent;
@@ -62,12 +71,31 @@ void steps_timer(struct loop *l);
 uint64_t steps_wakeup(const struct loop *l); /* 0: none */
 void steps_end(struct loop *l);
 
+/* record_call.c: a path-taking call's paths, read from the caller. */
+struct call_paths {
+	enum trace_op op;
+	int n;
+	char path[2][8192];
+};
+void call_read(struct loop *l, pid_t pid, const struct sc_row *r, const __u64 *args,
+	       uint32_t exe, struct call_paths *out);
+void call_record(struct loop *l, const struct call_paths *c, uint32_t exe, int src);
+int read_string(pid_t pid, uint64_t addr, char *buf, size_t sz);
+
+/* record_notify.c: seccomp user notification. */
+bool notify_available(void);
+/* A listener arrived on sb.listener_fd (readable). */
+void notify_take(struct loop *l);
+/* Listener I is readable (a notification) or hung up (its processes are
+ * gone): false once it is closed and removed. */
+bool notify_handle(struct loop *l, size_t i, short revents);
+
 /* record_ptrace.c: a ptrace stop (waitpid's STATUS for PID). */
 void ptrace_on_stop(struct loop *l, pid_t pid, int status);
 
 /* record_fanotify.c */
 int fan_open(struct perr *err);
-int fan_mark(int fan, pid_t init, struct perr *err);
+int fan_mark(int fan, pid_t init, bool execs_only, struct perr *err);
 void fan_drain(struct loop *l);
 
 #endif

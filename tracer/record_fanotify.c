@@ -1,6 +1,9 @@
 /* The fanotify recorder: a filesystem mark on the sandbox's overlay sees
  * every open, exec and directory open, including the files the kernel
- * opens itself (the dynamic loader's, a script's interpreter). */
+ * opens itself (the dynamic loader's, a script's interpreter). Beside
+ * seccomp notification it marks execs alone: notification sees every
+ * open the program makes for less than the opens cost fanotify (bench/),
+ * and fanotify adds what no syscall shows, the files exec opens. */
 #define _GNU_SOURCE
 #include "tracer/loop.h"
 
@@ -23,16 +26,17 @@ int fan_open(struct perr *err)
 	return fd;
 }
 
-int fan_mark(int fan, pid_t init, struct perr *err)
+int fan_mark(int fan, pid_t init, bool execs_only, struct perr *err)
 {
 	char root[64];
 	snprintf(root, sizeof(root), "/proc/%d/root", (int)init);
-	if (fanotify_mark(fan, FAN_MARK_ADD | FAN_MARK_FILESYSTEM, FAN_MASK, AT_FDCWD, root) == 0)
+	uint64_t mask = execs_only ? FAN_OPEN_EXEC : FAN_MASK;
+	if (fanotify_mark(fan, FAN_MARK_ADD | FAN_MARK_FILESYSTEM, mask, AT_FDCWD, root) == 0)
 		return 0;
 	/* Linux < 4.20 has no filesystem marks; a mount mark sees the same
 	 * opens as long as nothing is mounted over the image's paths. */
 	if (errno == EINVAL &&
-	    fanotify_mark(fan, FAN_MARK_ADD | FAN_MARK_MOUNT, FAN_MASK, AT_FDCWD, root) == 0)
+	    fanotify_mark(fan, FAN_MARK_ADD | FAN_MARK_MOUNT, mask, AT_FDCWD, root) == 0)
 		return 0;
 	return perr_set(err, errno, "cannot add a fanotify mark on the sandbox root");
 }

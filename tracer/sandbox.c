@@ -27,6 +27,8 @@
 #include <poll.h>
 #include <dirent.h>
 
+#include "tracer/syscalls.h"
+
 #ifndef MOVE_MOUNT_T_EMPTY_PATH
 #define MOVE_MOUNT_T_EMPTY_PATH 0x40
 #endif
@@ -67,6 +69,7 @@ struct init_ctx {
 	const struct confinement *confine;
 	struct confine_cgroup cg;
 	int ctl, exec_w;
+	int handover;           /* spec->notify: where listeners go, or -1 */
 	int fail_code;          /* init_fail's exit code */
 	pid_t *exec_pids;       /* spec->execs' running processes, 0 = none */
 	bool rootless;
@@ -554,7 +557,13 @@ static __attribute__((noreturn)) void start_process(struct init_ctx *c, const st
 	struct confine_creds cr = { .uid = p->uid, .gid = p->gid, .groups = p->groups,
 				    .ngroups = p->ngroups, .set_groups = !c->rootless };
 	const char *why = NULL;
-	if (confine_apply(c->confine, &c->cg, &cr, c->spec->filter, &why) < 0)
+	int handover = -1;
+	if (c->handover >= 0) {
+		if (dup3(c->handover, SC_HANDOVER_FD, O_CLOEXEC) < 0)
+			init_fail(c, "cannot set up the tracer's socket");
+		handover = SC_HANDOVER_FD;
+	}
+	if (confine_apply(c->confine, &c->cg, &cr, c->spec->filter, handover, &why) < 0)
 		init_fail(c, "%s", why);
 	environ = p->envp;
 	execvp(p->argv[0], p->argv);
@@ -784,21 +793,34 @@ static int wait_ready(struct sandbox *sb, struct perr *err)
 int sandbox_start(const struct sandbox_spec *spec, struct sandbox *sb, struct perr *err)
 {
 	struct init_ctx c;
-	int sv[2], ex[2];
+	int sv[2], ex[2], ho[2] = { -1, -1 };
 	memset(sb, 0, sizeof(*sb));
 	sb->init_pid = -1;
-	sb->ctl_fd = sb->exec_fd = -1;
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+	sb->ctl_fd = sb->exec_fd = sb->listener_fd = -1;
+	if (spec->notify && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ho) < 0)
 		return perr_set(err, errno, "cannot create a socket pair");
+	sb->listener_fd = ho[0];
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		sandbox_release(sb);
+		if (ho[1] >= 0)
+			close(ho[1]);
+		return perr_set(err, errno, "cannot create a socket pair");
+	}
 	if (pipe2(ex, O_CLOEXEC) < 0) {
 		close(sv[0]);
 		close(sv[1]);
+		sandbox_release(sb);
+		if (ho[1] >= 0)
+			close(ho[1]);
 		return perr_set(err, errno, "cannot create a pipe");
 	}
 	prepare_ctx(spec, &c);
+	c.handover = ho[1];
 	if (prepare_confine(spec, sb, &c, err) < 0) {
 		close(sv[1]);
 		close(ex[1]);
+		if (ho[1] >= 0)
+			close(ho[1]);
 		sb->ctl_fd = sv[0];
 		sb->exec_fd = ex[0];
 		sandbox_release(sb);
@@ -821,6 +843,8 @@ int sandbox_start(const struct sandbox_spec *spec, struct sandbox *sb, struct pe
 	if (pid == 0) {
 		close(sv[0]);
 		close(ex[0]);
+		if (ho[0] >= 0)
+			close(ho[0]);
 		init_main(&c);
 	}
 	int e = errno;
@@ -829,6 +853,8 @@ int sandbox_start(const struct sandbox_spec *spec, struct sandbox *sb, struct pe
 	free(c.volume_trees);
 	close(sv[1]);
 	close(ex[1]);
+	if (ho[1] >= 0)
+		close(ho[1]);
 	sb->ctl_fd = sv[0];
 	sb->exec_fd = ex[0];
 	if (pid < 0) {
@@ -946,7 +972,9 @@ void sandbox_release(struct sandbox *sb)
 		close(sb->ctl_fd);
 	if (sb->exec_fd >= 0)
 		close(sb->exec_fd);
-	sb->ctl_fd = sb->exec_fd = -1;
+	if (sb->listener_fd >= 0)
+		close(sb->listener_fd);
+	sb->ctl_fd = sb->exec_fd = sb->listener_fd = -1;
 	if (sb->have_cgroup)
 		confine_cgroup_remove(&sb->cgroup);
 	if (sb->have_own_confine)

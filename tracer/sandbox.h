@@ -43,6 +43,9 @@ struct sandbox_spec {
 	bool seize;             /* PTRACE_SEIZE pid 1 before it starts the program */
 	unsigned long ptrace_options;
 	const struct sock_fprog *filter; /* the tracer's seccomp filter, or NULL */
+	/* FILTER notifies: each process pid 1 starts sends its listener on
+	 * sandbox.listener_fd (tracer/confine.h). */
+	bool notify;
 	const struct confinement *confine; /* NULL: Docker's defaults */
 	struct proc_spec proc;
 	/* Processes pid 1 may start beside the program on request
@@ -66,6 +69,7 @@ struct sandbox {
 	pid_t init_pid;    /* host pid of our pid 1 */
 	int ctl_fd;        /* socket to pid 1: status messages */
 	int exec_fd;       /* EOF once the program exec'd; an error message otherwise */
+	int listener_fd;   /* spec->notify: seccomp listeners arrive here, or -1 */
 	bool rootless;
 	bool exited;
 	int init_status;   /* wait status of pid 1 once exited */

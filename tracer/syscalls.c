@@ -83,8 +83,11 @@ static int add_row(scmp_filter_ctx ctx, size_t idx, const struct filter_opts *o)
 	int nr = seccomp_syscall_resolve_name(r->name);
 	if (nr == __NR_SCMP_ERROR)
 		return 0; /* not on this architecture */
-	uint32_t act = SCMP_ACT_TRACE(idx);
-	if (o->fanotify && r->when == SC_NO_FANOTIFY) {
+	uint32_t act = o->notify ? SCMP_ACT_NOTIFY : SCMP_ACT_TRACE(idx);
+	/* A notification never sees the exec's result, so its argv is read
+	 * at entry: execs notify with fanotify on too. */
+	bool exec = r->op == OP_EXEC && o->notify;
+	if (o->fanotify && r->when == SC_NO_FANOTIFY && !exec) {
 		/* Only O_PATH opens: fanotify reports every other open. */
 		if (r->kind != SC_OPEN)
 			return 0;
@@ -97,10 +100,28 @@ static int add_row(scmp_filter_ctx ctx, size_t idx, const struct filter_opts *o)
 	return seccomp_rule_add(ctx, act, nr, 0);
 }
 
+static int add_rows(scmp_filter_ctx ctx, const struct filter_opts *o, struct perr *err)
+{
+	if (o->all_syscalls && o->notify) {
+		/* Every call notifies (the default action) but the handover. */
+		int r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(sendmsg), 2,
+					 SCMP_A0(SCMP_CMP_EQ, SC_HANDOVER_FD),
+					 SCMP_A2(SCMP_CMP_EQ, SC_HANDOVER_FLAGS));
+		return r < 0 ? perr_set(err, -r, "cannot add the seccomp rule for the handover") : 0;
+	}
+	for (size_t i = 0; i < sc_table_len; i++) {
+		int r = add_row(ctx, i, o);
+		if (r < 0)
+			return perr_set(err, -r, "cannot add seccomp rule for %s", sc_table[i].name);
+	}
+	return 0;
+}
+
 int sc_build_filter(const struct filter_opts *o, struct sock_fprog *prog, struct perr *err)
 {
+	uint32_t all = o->notify ? SCMP_ACT_NOTIFY : SCMP_ACT_TRACE(SC_DATA_ANY);
 	__attribute__((cleanup(seccomp_releasep))) scmp_filter_ctx ctx =
-		seccomp_init(o->all_syscalls ? SCMP_ACT_TRACE(SC_DATA_ANY) : SCMP_ACT_ALLOW);
+		seccomp_init(o->all_syscalls ? all : SCMP_ACT_ALLOW);
 	if (!ctx)
 		return perr_set(err, ENOMEM, "cannot create a seccomp filter");
 	if (seccomp_arch_native() == SCMP_ARCH_X86_64) {
@@ -110,11 +131,8 @@ int sc_build_filter(const struct filter_opts *o, struct sock_fprog *prog, struct
 		if (r < 0 && r != -EEXIST)
 			return perr_set(err, -r, "cannot add the 32-bit architectures to the filter");
 	}
-	for (size_t i = 0; i < sc_table_len; i++) {
-		int r = add_row(ctx, i, o);
-		if (r < 0)
-			return perr_set(err, -r, "cannot add seccomp rule for %s", sc_table[i].name);
-	}
+	if (add_rows(ctx, o, err) < 0)
+		return -1;
 	return sc_export_bpf(ctx, prog, err);
 }
 
@@ -148,4 +166,47 @@ static uint32_t scmp_arch_of_audit(uint32_t audit)
 char *sc_name(int nr, uint32_t arch)
 {
 	return seccomp_syscall_resolve_num_arch(scmp_arch_of_audit(arch), nr);
+}
+
+/* Rows by syscall number, per architecture: built once, on first use. */
+enum { ARCH_NATIVE, ARCH_X86, ARCH_X32, N_ARCHES };
+#define SC_MAX_NR 1024
+static int16_t rows_by_nr[N_ARCHES][SC_MAX_NR];
+static uint32_t arch_ids[N_ARCHES] = { 0, SCMP_ARCH_X86, SCMP_ARCH_X32 };
+
+static void rows_build(void)
+{
+	arch_ids[ARCH_NATIVE] = seccomp_arch_native();
+	for (int a = 0; a < N_ARCHES; a++) {
+		for (int n = 0; n < SC_MAX_NR; n++)
+			rows_by_nr[a][n] = -1;
+		for (size_t i = 0; i < sc_table_len; i++) {
+			int nr = seccomp_syscall_resolve_name_arch(arch_ids[a], sc_table[i].name);
+			if (nr >= 0 && a == ARCH_X32)
+				nr &= ~0x40000000; /* __X32_SYSCALL_BIT */
+			if (nr >= 0 && nr < SC_MAX_NR)
+				rows_by_nr[a][nr] = (int16_t)i;
+		}
+	}
+}
+
+const struct sc_row *sc_row_of(uint32_t arch, int nr)
+{
+	static bool built;
+	if (!built) {
+		rows_build();
+		built = true;
+	}
+	int a;
+	if (arch == SCMP_ARCH_X86_64 && (nr & 0x40000000))
+		a = ARCH_X32, nr &= ~0x40000000;
+	else if (arch == arch_ids[ARCH_NATIVE])
+		a = ARCH_NATIVE;
+	else if (arch == SCMP_ARCH_X86)
+		a = ARCH_X86;
+	else
+		return NULL;
+	if (nr < 0 || nr >= SC_MAX_NR || rows_by_nr[a][nr] < 0)
+		return NULL;
+	return &sc_table[rows_by_nr[a][nr]];
 }

@@ -6,6 +6,7 @@
 
 #include <linux/filter.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "base/util.h"
 #include "tracer/trace.h"
@@ -48,7 +49,20 @@ extern const size_t sc_table_len;
 struct filter_opts {
 	bool fanotify;      /* opens/execs/readdir are seen by fanotify */
 	bool all_syscalls;  /* stop on every syscall (--syscalls) */
+	bool notify;        /* SECCOMP_RET_USER_NOTIF, not a ptrace stop */
 };
+
+/* How a process hands its listener to pare (tracer/confine.c): sendmsg
+ * on this fd with these flags, the one call a --syscalls notify filter
+ * lets through, since until pare holds the listener every notification
+ * would wait forever. MSG_CMSG_CLOEXEC means nothing to sendmsg, so no
+ * program's own call matches. */
+#define SC_HANDOVER_FD 1000
+#define SC_HANDOVER_FLAGS (MSG_NOSIGNAL | MSG_CMSG_CLOEXEC)
+
+/* The row of syscall NR on the AUDIT_ARCH ARCH (a notification carries
+ * no ret_data), or NULL when it takes no path. */
+const struct sc_row *sc_row_of(uint32_t arch, int nr);
 
 /* Build the BPF program (native architecture plus its 32-bit compat one,
  * so a 32-bit binary cannot slip past). Caller frees prog->filter. */

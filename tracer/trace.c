@@ -213,9 +213,10 @@ char *trace_to_json(struct trace *t, const struct trace_meta *m)
 	json_object_set_new(root, "lost", json_boolean(t->lost));
 	if (t->lost)
 		json_object_set_new(root, "lost_reason", json_string(t->lost_why));
-	json_object_set_new(root, "events", json_pack("{s:I,s:I}", "fanotify",
+	json_object_set_new(root, "events", json_pack("{s:I,s:I,s:I}", "fanotify",
 						      (json_int_t)t->events_fanotify, "ptrace_stops",
-						      (json_int_t)t->stops_ptrace));
+						      (json_int_t)t->stops_ptrace, "notifications",
+						      (json_int_t)t->notifications));
 
 	json_t *paths = json_array();
 	for (size_t i = 0; i < t->n; i++) {

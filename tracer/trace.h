@@ -28,7 +28,7 @@ enum trace_op {
 extern const char *const trace_op_names[OP__COUNT];
 
 /* Where a record came from (bit set in trace_entry.sources). */
-enum { SRC_FANOTIFY = 1, SRC_PTRACE = 2 };
+enum { SRC_FANOTIFY = 1, SRC_PTRACE = 2, SRC_NOTIFY = 4 };
 
 #define TRACE_MAX_BY 8 /* executables remembered per path */
 
@@ -63,7 +63,7 @@ struct trace {
 	size_t n_execs;
 	struct trace_syscall *sys;
 	size_t n_sys;
-	uint64_t events_fanotify, stops_ptrace;
+	uint64_t events_fanotify, stops_ptrace, notifications;
 	char *image;       /* the first read trace's "image" (trace_read_file) */
 	bool lost;         /* fanotify queue overflow or a path we could not read */
 	char lost_why[256];

@@ -29,7 +29,8 @@ int tracer_mode_parse(const char *s, enum tracer_mode *out)
 {
 	static const struct { const char *name; enum tracer_mode m; } modes[] = {
 		{ "auto", TRACER_AUTO }, { "fanotify", TRACER_FANOTIFY },
-		{ "ptrace", TRACER_PTRACE }, { "both", TRACER_BOTH },
+		{ "notify", TRACER_NOTIFY }, { "ptrace", TRACER_PTRACE },
+		{ "both", TRACER_BOTH },
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(modes); i++)
 		if (!strcmp(s, modes[i].name)) {
@@ -160,13 +161,19 @@ static void relay(int from, int to, bool *open)
 	(void)write_all(to, buf, (size_t)n);
 }
 
-static void on_signal(struct loop *l)
+/* True when a SIGCHLD came: then reap() collects every child that
+ * changed state (signals coalesce; one that comes after it looked comes
+ * with a SIGCHLD of its own). */
+static bool on_signal(struct loop *l)
 {
 	struct signalfd_siginfo si;
+	bool child = false;
 	while (read(l->sigfd, &si, sizeof(si)) == sizeof(si)) {
 		int sig = (int)si.ssi_signo;
-		if (sig == SIGCHLD)
-			continue; /* reap() runs after every wakeup */
+		if (sig == SIGCHLD) {
+			child = true;
+			continue;
+		}
 		if (sig == SIGWINCH) {
 			struct winsize ws;
 			if (l->o->tty_master >= 0 && ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0)
@@ -183,6 +190,7 @@ static void on_signal(struct loop *l)
 			l->kill_at = monotonic_ms() + l->o->grace_ms;
 		}
 	}
+	return child;
 }
 
 static void on_timer(struct loop *l)
@@ -278,15 +286,39 @@ static int poll_timeout(struct loop *l)
 	return next > now ? (int)(next - now) : 0;
 }
 
+/* Notifications first: their callers wait for us. A listener whose
+ * processes are all gone is removed (by swapping in the last one, which
+ * this backward walk has already seen). */
+static void on_notifications(struct loop *l, const struct pollfd *pf, int i_take)
+{
+	for (size_t k = l->n_listeners; k-- > 0;)
+		if (pf[i_take + 1 + (int)k].revents)
+			notify_handle(l, k, pf[i_take + 1 + (int)k].revents);
+	if (i_take >= 0 && pf[i_take].revents)
+		notify_take(l);
+}
+
 static int run_loop(struct loop *l, struct perr *err)
 {
 	bool in_open = l->o->tty_master >= 0, out_open = in_open;
 	int exec_state = 1;
 	struct perr exec_err = { 0 };
 	while (!l->init_gone) {
-		struct pollfd pf[7];
+		if (l->cap_pf < 8 + l->n_listeners) {
+			l->cap_pf = 8 + l->n_listeners * 2;
+			l->pf = xrealloc(l->pf, l->cap_pf * sizeof(*l->pf));
+		}
+		struct pollfd *pf = l->pf;
 		int n = 0;
 		pf[n++] = (struct pollfd){ l->sigfd, POLLIN, 0 };
+		/* The listeners come right after the handover socket. */
+		int i_take = -1;
+		if (l->sb.listener_fd >= 0 || l->n_listeners) {
+			i_take = n++;
+			pf[i_take] = (struct pollfd){ l->sb.listener_fd, POLLIN, 0 };
+			for (size_t k = 0; k < l->n_listeners; k++)
+				pf[n++] = (struct pollfd){ l->listeners[k], POLLIN, 0 };
+		}
 		int i_fan = l->use_fan ? n++ : -1, i_exec = -1, i_ctl = -1, i_in = -1, i_out = -1;
 		if (i_fan >= 0)
 			pf[i_fan] = (struct pollfd){ l->fan, POLLIN, 0 };
@@ -303,9 +335,10 @@ static int run_loop(struct loop *l, struct perr *err)
 			pf[i_help = n++] = (struct pollfd){ l->helper_fd, POLLIN, 0 };
 		if (poll(pf, n, poll_timeout(l)) < 0 && errno != EINTR)
 			return perr_set(err, errno, "poll");
-		if (pf[0].revents)
-			on_signal(l);
-		reap(l);
+		if (i_take >= 0)
+			on_notifications(l, pf, i_take);
+		if (pf[0].revents && on_signal(l))
+			reap(l);
 		on_timer(l);
 		steps_timer(l);
 		wait_tell(l);
@@ -384,6 +417,10 @@ static void loop_free(struct loop *l)
 		close(l->fan);
 	if (l->root_fd >= 0)
 		close(l->root_fd);
+	for (size_t i = 0; i < l->n_listeners; i++)
+		close(l->listeners[i]);
+	free(l->listeners);
+	free(l->pf);
 	free(l->procs);
 }
 
@@ -392,16 +429,21 @@ static int choose_recorders(struct loop *l, struct perr *err)
 	enum tracer_mode m = l->o->mode;
 	if (m == TRACER_OFF)
 		return 0;
-	bool root = geteuid() == 0;
-	l->use_ptrace = m == TRACER_PTRACE || m == TRACER_BOTH || m == TRACER_AUTO;
+	bool root = geteuid() == 0, notify = notify_available();
+	if (m == TRACER_NOTIFY && !notify)
+		return perr_set(err, errno, "this kernel has no seccomp user notification "
+				 "(Hint: --tracer ptrace)");
+	l->use_notify = m == TRACER_NOTIFY || (m == TRACER_AUTO && notify);
+	l->use_ptrace = m == TRACER_PTRACE || m == TRACER_BOTH || (m == TRACER_AUTO && !notify);
 	l->use_fan = m == TRACER_FANOTIFY || m == TRACER_BOTH || (m == TRACER_AUTO && root);
+	l->fan_execs_only = l->use_fan && l->use_notify;
 	if (l->use_fan) {
 		struct perr fe;
 		l->fan = fan_open(m == TRACER_AUTO ? &fe : err);
 		if (l->fan < 0) {
 			if (m != TRACER_AUTO)
 				return -1;
-			l->use_fan = false; /* rootless: ptrace alone */
+			l->use_fan = false; /* rootless: notify (or ptrace) alone */
 		}
 	}
 	return 0;
@@ -434,11 +476,16 @@ int tracer_run(struct sandbox_spec *spec, const struct tracer_opts *o, struct tr
 	}
 	if (choose_recorders(&l, err) < 0)
 		goto out;
-	if (l.use_ptrace) {
-		struct filter_opts fo = { .fanotify = l.use_fan, .all_syscalls = o->syscalls };
+	if (l.use_ptrace || l.use_notify) {
+		struct filter_opts fo = { .fanotify = l.use_fan && !l.fan_execs_only,
+					  .all_syscalls = o->syscalls,
+					  .notify = l.use_notify };
 		if (sc_build_filter(&fo, &prog, err) < 0)
 			goto out;
 		spec->filter = &prog;
+		spec->notify = l.use_notify;
+	}
+	if (l.use_ptrace) {
 		spec->seize = true;
 		spec->ptrace_options = PTRACE_O_TRACESECCOMP | PTRACE_O_TRACEFORK |
 				       PTRACE_O_TRACEVFORK | PTRACE_O_TRACECLONE |
@@ -449,11 +496,12 @@ int tracer_run(struct sandbox_spec *spec, const struct tracer_opts *o, struct tr
 	res->rootless = l.sb.rootless;
 	res->used_fanotify = l.use_fan;
 	res->used_ptrace = l.use_ptrace;
+	res->used_notify = l.use_notify;
 	proc_find(&l, l.sb.init_pid, true)->started = true; /* seized running: no startup stop */
 	char root[64];
 	snprintf(root, sizeof(root), "/proc/%d/root", (int)l.sb.init_pid);
 	l.root_fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (l.use_fan && fan_mark(l.fan, l.sb.init_pid, err) < 0)
+	if (l.use_fan && fan_mark(l.fan, l.sb.init_pid, l.fan_execs_only, err) < 0)
 		goto out;
 	uint64_t start = monotonic_ms();
 	/* With steps, the timeout bounds readiness and each step has its own. */
@@ -473,6 +521,7 @@ out:
 	loop_free(&l);
 	free(prog.filter);
 	spec->filter = NULL;
+	spec->notify = spec->seize = false;
 	trace_free(&scratch);
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	return rc;
@@ -500,6 +549,18 @@ int pty_open(int *master, int *slave, struct perr *err)
 	*master = m;
 	*slave = s;
 	return 0;
+}
+
+void run_tracers(const struct run_result *res, const char *out[2])
+{
+	int n = 0;
+	out[0] = out[1] = NULL;
+	if (res->used_fanotify)
+		out[n++] = "fanotify";
+	if (res->used_notify)
+		out[n++] = "notify";
+	else if (res->used_ptrace)
+		out[n++] = "ptrace";
 }
 
 int run_exit_code(const struct run_result *res)

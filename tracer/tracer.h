@@ -1,8 +1,9 @@
-/* Traced runs: the sandbox plus the two recorders, fanotify (a filesystem
+/* Traced runs: the sandbox plus its recorders, fanotify (a filesystem
  * mark on the sandbox's overlay: opens, execs, directory opens, including
- * files the kernel opens itself) and ptrace behind a seccomp filter (stops
- * only on syscalls that take paths and that fanotify cannot see), in one
- * event loop. */
+ * files the kernel opens itself) and a seccomp filter on the syscalls that
+ * take paths and that fanotify cannot see, answered either by seccomp user
+ * notification (nothing stops but the caller, for as long as reading a
+ * string takes) or by ptrace stops, in one event loop. */
 #ifndef PARE_TRACER_H
 #define PARE_TRACER_H
 
@@ -10,9 +11,17 @@
 #include "tracer/sandbox.h"
 #include "tracer/trace.h"
 
-enum tracer_mode { TRACER_OFF, TRACER_AUTO, TRACER_FANOTIFY, TRACER_PTRACE, TRACER_BOTH };
+enum tracer_mode {
+	TRACER_OFF,
+	TRACER_AUTO,     /* fanotify + notify as root, notify rootless; ptrace
+			  * where the kernel has no user notification */
+	TRACER_FANOTIFY,
+	TRACER_NOTIFY,   /* seccomp user notification alone */
+	TRACER_PTRACE,   /* seccomp-filtered ptrace alone */
+	TRACER_BOTH,     /* fanotify + ptrace */
+};
 
-/* "auto", "fanotify", "ptrace", "both": 0, or -1 when unknown. */
+/* "auto", "fanotify", "notify", "ptrace", "both": 0, or -1 when unknown. */
 int tracer_mode_parse(const char *s, enum tracer_mode *out);
 
 /* What runs beside the program once it has started, in order, as a
@@ -70,7 +79,7 @@ struct run_result {
 	bool timed_out;
 	bool interrupted;     /* we got SIGINT/SIGTERM */
 	bool rootless;
-	bool used_fanotify, used_ptrace;
+	bool used_fanotify, used_ptrace, used_notify;
 	uint64_t duration_ms;
 	/* With steps: every wait step passed; else why not, when it was not
 	 * the program's exit (then NOT_READY is empty). */
@@ -83,6 +92,10 @@ struct run_result {
  * recorder failed; the program's own failure is in RES. */
 int tracer_run(struct sandbox_spec *spec, const struct tracer_opts *o, struct trace *t,
 	       struct run_result *res, struct perr *err);
+
+/* The recorders RES used, in order ("fanotify", then "notify" or
+ * "ptrace"); unused slots are NULL. */
+void run_tracers(const struct run_result *res, const char *out[2]);
 
 /* docker's convention: the program's exit code, or 128 + signal. */
 int run_exit_code(const struct run_result *res);
