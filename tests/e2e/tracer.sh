@@ -18,18 +18,23 @@ G=oci:$work/golden/oci
 
 # ---- golden traces: exactly the expected paths and ops ----
 paths_of() { jq -r '.paths[] | "\(.path) \(.ops|join(",")) \(if .exists then "exists" else "missing" end)"' "$1"; }
-for mode in both ptrace fanotify; do
+# What each mode must see: fanotify's opens where it watches them, else
+# exactly what the syscalls show (auto marks only execs with fanotify).
+golden_expected() { case $1 in both | fanotify) echo "$1" ;; *) echo ptrace ;; esac; }
+for mode in auto notify both ptrace fanotify; do
 	t=$work/golden-$mode.json
 	check "golden ($mode): probe succeeds" "$PARE" probe --tracer "$mode" -o "$t" "$G"
 	check "golden ($mode): exactly the expected paths and ops" \
-		diff -u "$top/tests/golden/expected.$mode" <(paths_of "$t")
+		diff -u "$top/tests/golden/expected.$(golden_expected "$mode")" <(paths_of "$t")
 done
+check "golden (auto): fanotify for execs plus seccomp notification, no ptrace stop" \
+	jq -e '.tracers == ["fanotify", "notify"] and .events.ptrace_stops == 0 and .events.notifications > 0' "$work/golden-auto.json"
 execs_expected='/golden /golden
 /golden /golden leaf-exec
 /golden /golden leaf-nonleader
 /golden /golden leaf-script /data/script.sh
 /golden /golden leaf-spawn'
-for mode in both ptrace; do
+for mode in auto notify both ptrace; do
 	check "golden ($mode): the five execs with argv (plain, #!, vfork, non-leader thread)" \
 		diff <(echo "$execs_expected") <(jq -r '.execs[] | "\(.exe) \(.argv|join(" "))"' "$work/golden-$mode.json" | sort)
 	check "golden ($mode): every path attributed to /golden, none lost" \
@@ -37,18 +42,26 @@ for mode in both ptrace; do
 done
 # Docker's seccomp policy answers clone3 with ENOSYS: glibc falls back to
 # clone, and a denied call never reaches the tracer.
-check "golden --syscalls: syscall names, sorted, first executable; clone, not clone3 (the policy)" \
-	bash -c "'$PARE' probe --syscalls -o '$work/sys.json' '$G' && jq -e '[.syscalls[].name] as \$n | (\$n == (\$n|sort)) and (\$n|index(\"execve\")) and (\$n|index(\"clone\")) and (\$n|index(\"clone3\") == null) and (.syscalls|all(.first_by == \"/golden\" or (.name == \"execve\" and .first_by == null)))' '$work/sys.json'"
+for mode in auto ptrace; do
+	check "golden --syscalls ($mode): syscall names, sorted, first executable; clone, not clone3 (the policy)" \
+		bash -c "'$PARE' probe --tracer $mode --syscalls -o '$work/sys-$mode.json' '$G' && jq -e '[.syscalls[].name] as \$n | (\$n == (\$n|sort)) and (\$n|index(\"execve\")) and (\$n|index(\"clone\")) and (\$n|index(\"clone3\") == null) and (.syscalls|all(.first_by == \"/golden\" or (.name == \"execve\" and .first_by == null)))' '$work/sys-$mode.json'"
+done
+check "golden --syscalls: notification and ptrace see the same syscalls" \
+	diff <(jq -r '.syscalls[].name' "$work/sys-auto.json") <(jq -r '.syscalls[].name' "$work/sys-ptrace.json")
 check "golden --syscalls --security-opt seccomp=unconfined: clone3 is made and seen" \
 	bash -c "'$PARE' probe --syscalls --security-opt seccomp=unconfined -o '$work/sys-u.json' '$G' && jq -e '[.syscalls[].name] | index(\"clone3\")' '$work/sys-u.json'"
 
-# Rootless: an unprivileged user gets a user namespace and ptrace alone,
-# and the same trace as --tracer ptrace.
+# Rootless: an unprivileged user gets a user namespace and seccomp
+# notification alone (it needs no privilege), and the same trace as
+# --tracer ptrace; ptrace still works there by name.
 rl=$work/rootless; mkdir -p "$rl" && cp -r "$work/golden/oci" "$rl/oci" && chown -R 65534:65534 "$rl" && chmod 755 "$work"
-check "rootless: probe as uid 65534 uses ptrace alone and says so" \
-	bash -c "cd '$rl' && setpriv --reuid=65534 --regid=65534 --clear-groups env HOME='$rl' PARE_CACHE_DIR='$rl/cache' '$PARE' probe -o '$rl/t.json' oci:'$rl/oci' 2>'$rl/err' && grep -q rootless '$rl/err' && jq -e '.rootless and .tracers == [\"ptrace\"]' '$rl/t.json'"
+as_nobody() { (cd "$rl" && setpriv --reuid=65534 --regid=65534 --clear-groups env HOME="$rl" PARE_CACHE_DIR="$rl/cache" "$@"); }
+check "rootless: probe as uid 65534 uses seccomp notification alone and says so" \
+	bash -c "$(declare -f as_nobody); rl='$rl'; as_nobody '$PARE' probe -o '$rl/t.json' oci:'$rl/oci' 2>'$rl/err' && grep -q 'notify (rootless)' '$rl/err' && jq -e '.rootless and .tracers == [\"notify\"]' '$rl/t.json'"
 check "rootless: same paths and ops as --tracer ptrace" \
 	diff -u "$top/tests/golden/expected.ptrace" <(paths_of "$rl/t.json")
+check "rootless --tracer ptrace: the same trace" \
+	bash -c "$(declare -f as_nobody paths_of); rl='$rl'; as_nobody '$PARE' probe --tracer ptrace -o '$rl/p.json' oci:'$rl/oci' 2>/dev/null && diff -u '$top/tests/golden/expected.ptrace' <(paths_of '$rl/p.json')"
 
 # ---- completeness on real images against `strace -f` (full, no filter) ----
 PY='import json, os, re, csv, email, http.client, argparse, decimal, fractions, datetime, subprocess, logging'
@@ -76,8 +89,30 @@ completeness nginx / 'hello from pare' sh -c "$NGINX"
 completeness redis / 'PONG' sh -c "$REDIS"
 completeness node /app 'node says hi /x' sh -c "$NODE"
 
+# ---- seccomp notification: tracees killed while they wait; ptrace users ----
+BB=$(fx busybox)
+killed_in_notification() {
+	# Four stat loops at a time, SIGKILLed ten times over: most of a loop's
+	# time is spent waiting in a notification, so most die there. pare
+	# must answer the rest, record them, and finish the run.
+	"$PARE" probe --timeout 60 -o "$work/kill.json" --entrypoint sh "$BB" -c '
+		for round in 1 2 3 4 5 6 7 8 9 10; do
+			pids=
+			for j in 1 2 3 4; do (while :; do stat /etc/passwd >/dev/null; done) & pids="$pids $!"; done
+			sleep 0.1; kill -9 $pids; wait
+		done; cat /www/index.html' >"$work/kill.out" 2>&1 || return 1
+	grep -q 'busybox page' "$work/kill.out" &&
+		jq -e '(.paths | map(.path) | (index("/etc/passwd") and index("/www/index.html"))) and .events.notifications > 100 and .exit.code == 0 and (.lost | not)' "$work/kill.json"
+}
+check "notify: tracees SIGKILLed while they wait in notifications; the run goes on and is recorded" killed_in_notification
+ST=oci:$("$top/tests/fixtures/build.sh" strace | tail -1)/oci
+check "a program that ptraces (strace -f) works under probe, and what its tracee opens is recorded" \
+	bash -c "'$PARE' probe -o '$work/st.json' --entrypoint strace '$ST' -f -qq -e trace=openat cat /etc/debian_version >'$work/st.out' 2>&1 && grep -q '^12' '$work/st.out' && grep -q 'openat(.*\"/etc/debian_version\"' '$work/st.out' && jq -e '(.paths | map(.path) | index(\"/etc/debian_version\")) and .exit.code == 0' '$work/st.json'"
+check "... which --tracer ptrace cannot give it: a process has one tracer" \
+	bash -c "'$PARE' probe --tracer ptrace -o '$work/stp.json' --entrypoint strace '$ST' -f -qq cat /etc/debian_version >'$work/stp.out' 2>&1; grep -q 'PTRACE_TRACEME.*Operation not permitted' '$work/stp.out' && jq -e '.exit.code == 1' '$work/stp.json'"
+
 # ---- the sandbox behaves like docker run ----
-PYI=$(fx python) BB=$(fx busybox) RD=$(fx redis)
+PYI=$(fx python) RD=$(fx redis)
 check "run: exit status is the program's" bash -c "'$PARE' run '$PYI' -c 'raise SystemExit(7)'; [ \$? -eq 7 ]"
 check "run: killed by a signal is 128+N" bash -c "'$PARE' run --entrypoint sh '$BB' -c 'kill -USR1 \$\$'; [ \$? -eq 138 ]"
 ns_and_caps() {
