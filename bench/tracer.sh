@@ -3,10 +3,12 @@
 # run (this machine is shared and noisy: read the ratios, not the times).
 #   (a) python3 importing a dozen stdlib modules, 5 times in one sandbox
 #   (b) python3 -m compileall -f of the stdlib
-# Variants: pare run (baseline), pare probe --tracer auto|ptrace|fanotify,
-# and strace -f --seccomp-bpf -e trace=%file around the same pare run; and
-# untraced and auto again with --security-opt seccomp=unconfined: what
-# Docker's seccomp policy (on by default) costs.
+# Variants: pare run (baseline), pare probe --tracer
+# auto|notify|ptrace|fanotify|both, rootless (uid 65534: notification
+# alone, against a rootless untraced run), and strace -f --seccomp-bpf -e
+# trace=%file around the same pare run; and untraced and auto again with
+# --security-opt seccomp=unconfined: what Docker's seccomp policy (on by
+# default) costs. (c) is the cost of one event, (e) --syscalls.
 . "$(dirname "$0")/lib.sh"
 runs=${RUNS:-7}
 export PARE_CACHE_DIR=$work/cache
@@ -14,19 +16,30 @@ img=oci:$fx/oci
 P=$top/pare
 PY='import json, os, re, csv, email, http.client, argparse, decimal, fractions, datetime, subprocess, logging'
 declare -A workload=(
-	[a]="--entrypoint sh $img -c 'for i in 1 2 3 4 5; do python3 -c \"$PY\"; done'"
-	[b]="--entrypoint python3 $img -m compileall -q -f /usr/lib/python3.11"
+	[a]="--entrypoint sh IMG -c 'for i in 1 2 3 4 5; do python3 -c \"$PY\"; done'"
+	[b]="--entrypoint python3 IMG -m compileall -q -f /usr/lib/python3.11"
 )
 "$P" run --entrypoint true "$img" # unpack into the cache once
+# Rootless: the same image, readable by nobody, with its own cache.
+rl=$work/rootless
+mkdir -p "$rl" && cp -r "$fx/oci" "$rl/oci" && chown -R 65534:65534 "$rl" && chmod 755 "$work"
+nobody="setpriv --reuid=65534 --regid=65534 --clear-groups env HOME=$rl PARE_CACHE_DIR=$rl/cache"
+rimg=oci:$rl/oci
+(cd "$rl" && $nobody "$P" run --entrypoint true "$rimg") 2>/dev/null
 for w in a b; do
-	args=${workload[$w]}
+	args=${workload[$w]//IMG/$img} rargs=${workload[$w]//IMG/$rimg}
 	hyperfine --style basic --runs "$runs" --warmup 1 --export-json "$work/$w.json" \
 		-n untraced "$P run $args" \
 		-n "untr,unconf" "$P run --security-opt seccomp=unconfined $args" \
 		-n auto "$P probe --tracer auto -o $work/t.json $args" \
 		-n "auto,unconf" "$P probe --tracer auto --security-opt seccomp=unconfined -o $work/t.json $args" \
+		-n notify "$P probe --tracer notify -o $work/t.json $args" \
 		-n ptrace "$P probe --tracer ptrace -o $work/t.json $args" \
 		-n fanotify "$P probe --tracer fanotify -o $work/t.json $args" \
+		-n both "$P probe --tracer both -o $work/t.json $args" \
+		-n "rl untraced" "cd $rl && $nobody $P run $rargs 2>/dev/null" \
+		-n "rl auto" "cd $rl && $nobody $P probe -o $rl/t.json $rargs 2>/dev/null" \
+		-n "rl ptrace" "cd $rl && $nobody $P probe --tracer ptrace -o $rl/t.json $rargs 2>/dev/null" \
 		-n strace "strace -f -qq --seccomp-bpf -e trace=%file -o /dev/null $P run $args" \
 		>"$work/$w.log" 2>&1 || { cat "$work/$w.log"; exit 1; }
 	echo "($w) $( [ $w = a ] && echo 'python3 importing a dozen stdlib modules, x5' || echo 'python3 -m compileall -f, the stdlib')" \
@@ -34,22 +47,28 @@ for w in a b; do
 	jq -r '(.results[] | select(.command == "untraced") | .median) as $base |
 		.results[] | "  \(.command | . + "            " | .[0:12]) \(.median * 1000 | floor) ms  \(.median / $base * 100 | floor / 100)x"' "$work/$w.json"
 	jq -r '(.results | map({(.command): .median}) | add) as $m |
+		"  rootless, against rootless untraced: auto (notify) \($m["rl auto"] / $m["rl untraced"] * 100 | floor / 100)x, ptrace \($m["rl ptrace"] / $m["rl untraced"] * 100 | floor / 100)x",
 		"  the seccomp policy: untraced \($m.untraced / $m["untr,unconf"] * 1000 | floor / 1000)x, traced (auto) \($m.auto / $m["auto,unconf"] * 1000 | floor / 1000)x of the same run unconfined"' "$work/$w.json"
 done
 
-# (c) what one ptrace stop costs, and what limits it: a static helper doing
-# N stat() calls, untraced vs traced, and traced with pare (tracer and
-# program) confined to one CPU, which removes the cross-CPU wakeups.
+# (c) what one event costs, a seccomp notification against a ptrace stop: a
+# static helper doing N stat() calls, untraced vs traced, and traced with
+# pare (tracer and program) confined to one CPU, which removes the
+# cross-CPU wakeups (notification asks the kernel for same-CPU wake-ups).
 make -s -C "$top" build/tests/golden >/dev/null
 "$top/tests/golden/mkimage.sh" "$work/golden" "$top/build/tests/golden"
 g=oci:$work/golden/oci n=20000
 hyperfine --style basic --runs "$runs" --warmup 1 --export-json "$work/c.json" \
 	-n untraced "$P run $g stat-loop $n" \
-	-n auto "$P probe -o $work/t.json $g stat-loop $n" \
-	-n "auto, 1 cpu" "taskset -c 0 $P probe -o $work/t.json $g stat-loop $n" >"$work/c.log" 2>&1 || { cat "$work/c.log"; exit 1; }
-echo "(c) cost of one ptrace stop ($n stat calls, median of $runs runs):"
+	-n notify "$P probe --tracer notify -o $work/t.json $g stat-loop $n" \
+	-n "notify, 1 cpu" "taskset -c 0 $P probe --tracer notify -o $work/t.json $g stat-loop $n" \
+	-n ptrace "$P probe --tracer ptrace -o $work/t.json $g stat-loop $n" \
+	-n "ptrace, 1 cpu" "taskset -c 0 $P probe --tracer ptrace -o $work/t.json $g stat-loop $n" \
+	-n strace "strace -f -qq --seccomp-bpf -e trace=%stat -o /dev/null $P run $g stat-loop $n" \
+	>"$work/c.log" 2>&1 || { cat "$work/c.log"; exit 1; }
+echo "(c) cost of one event ($n stat calls, median of $runs runs):"
 jq -r --argjson n $n '(.results[] | select(.command == "untraced") | .median) as $base |
-	.results[] | select(.command != "untraced" and .command != "untraced, unconfined") | "  \(.command | . + "            " | .[0:12]) \((.median - $base) / $n * 1e6 | floor) us per stop"' "$work/c.json"
+	.results[] | select(.command != "untraced") | "  \(.command | . + "              " | .[0:14]) \((.median - $base) / $n * 1e6 * 10 | floor / 10) us per event"' "$work/c.json"
 # (d) what the seccomp policy costs: per call (the slope over N stat calls)
 # and per run (compiling and installing it), untraced, against unconfined.
 m=200000
@@ -59,5 +78,14 @@ hyperfine --style basic --runs "$runs" --warmup 1 --export-json "$work/d.json" \
 	-n "unconf N" "$P run --security-opt seccomp=unconfined $g stat-loop $m" >"$work/d.log" 2>&1 || { cat "$work/d.log"; exit 1; }
 jq -r --argjson m $m '(.results | map({(.command): .median}) | add) as $t |
 	"(d) the seccomp policy, untraced (median of '"$runs"' runs): \(((($t["policy N"] - $t["policy 0"]) - ($t["unconf N"] - $t["unconf 0"])) / $m * 1e9) | floor) ns per syscall, \((($t["policy 0"] - $t["unconf 0"]) * 1000 * 10 | floor) / 10) ms per run"' "$work/d.json"
+# (e) --syscalls: every syscall waits for pare, by notification or by a
+# ptrace stop (auto uses the faster, notification).
+a=${workload[a]//IMG/$img}
+hyperfine --style basic --runs "$runs" --warmup 1 --export-json "$work/e.json" \
+	-n untraced "$P run $a" -n notify "$P probe --syscalls -o $work/t.json $a" \
+	-n ptrace "$P probe --tracer ptrace --syscalls -o $work/t.json $a" >"$work/e.log" 2>&1 || { cat "$work/e.log"; exit 1; }
+echo "(e) --syscalls on (a), median of $runs runs, ratio to untraced:"
+jq -r '(.results[] | select(.command == "untraced") | .median) as $base |
+	.results[] | select(.command != "untraced") | "  \(.command | . + "            " | .[0:12]) \(.median / $base * 100 | floor / 100)x"' "$work/e.json"
 "$P" probe --tracer auto -o "$work/t.json" --entrypoint python3 "$img" -c "$PY" >/dev/null 2>&1
-echo "one python3 run of (a): $(jq .events.ptrace_stops "$work/t.json") ptrace stops, $(jq .events.fanotify "$work/t.json") fanotify events in auto mode"
+echo "one python3 run of (a) in auto mode: $(jq .events.notifications "$work/t.json") notifications, $(jq .events.fanotify "$work/t.json") fanotify events (execs)"
