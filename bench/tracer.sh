@@ -3,7 +3,7 @@
 # run (this machine is shared and noisy: read the ratios, not the times).
 #   (a) python3 importing a dozen stdlib modules, 5 times in one sandbox
 #   (b) python3 -m compileall -f of the stdlib
-# Variants: pare run (baseline), pare probe --tracer
+# Every variant runs interleaved with the others (lib.sh). Variants: pare run (baseline), pare probe --tracer
 # auto|notify|ptrace|fanotify|both, rootless (uid 65534: notification
 # alone, against a rootless untraced run), and strace -f --seccomp-bpf -e
 # trace=%file around the same pare run; and untraced and auto again with
@@ -28,7 +28,7 @@ rimg=oci:$rl/oci
 (cd "$rl" && $nobody "$P" run --entrypoint true "$rimg") 2>/dev/null
 for w in a b; do
 	args=${workload[$w]//IMG/$img} rargs=${workload[$w]//IMG/$rimg}
-	hyperfine --style basic --runs "$runs" --warmup 1 --export-json "$work/$w.json" \
+	interleaved "$work/$w.json" \
 		-n untraced "$P run $args" \
 		-n "untr,unconf" "$P run --security-opt seccomp=unconfined $args" \
 		-n auto "$P probe --tracer auto -o $work/t.json $args" \
@@ -58,13 +58,13 @@ done
 make -s -C "$top" build/tests/golden >/dev/null
 "$top/tests/golden/mkimage.sh" "$work/golden" "$top/build/tests/golden"
 g=oci:$work/golden/oci n=20000
-hyperfine --style basic --runs "$runs" --warmup 1 --export-json "$work/c.json" \
+interleaved "$work/c.json" \
 	-n untraced "$P run $g stat-loop $n" \
 	-n notify "$P probe --tracer notify -o $work/t.json $g stat-loop $n" \
 	-n "notify, 1 cpu" "taskset -c 0 $P probe --tracer notify -o $work/t.json $g stat-loop $n" \
 	-n ptrace "$P probe --tracer ptrace -o $work/t.json $g stat-loop $n" \
 	-n "ptrace, 1 cpu" "taskset -c 0 $P probe --tracer ptrace -o $work/t.json $g stat-loop $n" \
-	-n strace "strace -f -qq --seccomp-bpf -e trace=%stat -o /dev/null $P run $g stat-loop $n" \
+	-n strace "strace -f -qq --seccomp-bpf -e trace=%file -o /dev/null $P run $g stat-loop $n" \
 	>"$work/c.log" 2>&1 || { cat "$work/c.log"; exit 1; }
 echo "(c) cost of one event ($n stat calls, median of $runs runs):"
 jq -r --argjson n $n '(.results[] | select(.command == "untraced") | .median) as $base |
@@ -72,7 +72,7 @@ jq -r --argjson n $n '(.results[] | select(.command == "untraced") | .median) as
 # (d) what the seccomp policy costs: per call (the slope over N stat calls)
 # and per run (compiling and installing it), untraced, against unconfined.
 m=200000
-hyperfine --style basic --runs "$runs" --warmup 1 --export-json "$work/d.json" \
+interleaved "$work/d.json" \
 	-n "policy 0" "$P run $g stat-loop 0" -n "policy N" "$P run $g stat-loop $m" \
 	-n "unconf 0" "$P run --security-opt seccomp=unconfined $g stat-loop 0" \
 	-n "unconf N" "$P run --security-opt seccomp=unconfined $g stat-loop $m" >"$work/d.log" 2>&1 || { cat "$work/d.log"; exit 1; }
@@ -81,7 +81,7 @@ jq -r --argjson m $m '(.results | map({(.command): .median}) | add) as $t |
 # (e) --syscalls: every syscall waits for pare, by notification or by a
 # ptrace stop (auto uses the faster, notification).
 a=${workload[a]//IMG/$img}
-hyperfine --style basic --runs "$runs" --warmup 1 --export-json "$work/e.json" \
+interleaved "$work/e.json" \
 	-n untraced "$P run $a" -n notify "$P probe --syscalls -o $work/t.json $a" \
 	-n ptrace "$P probe --tracer ptrace --syscalls -o $work/t.json $a" >"$work/e.log" 2>&1 || { cat "$work/e.log"; exit 1; }
 echo "(e) --syscalls on (a), median of $runs runs, ratio to untraced:"

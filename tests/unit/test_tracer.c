@@ -22,8 +22,10 @@
 #include <sys/wait.h>
 
 /* In a child with the filter installed and no tracer, run CALL and report
- * whether it would have stopped (ENOSYS). */
-enum call { C_STAT, C_FSTAT_EMPTY, C_OPEN_RDONLY, C_OPEN_PATH, C_ACCESS, C_GETPID, C_STATX_EMPTY };
+ * whether it would have stopped (ENOSYS: a notification with no listener
+ * fails the same way). */
+enum call { C_STAT, C_FSTAT_EMPTY, C_OPEN_RDONLY, C_OPEN_PATH, C_ACCESS, C_GETPID, C_STATX_EMPTY,
+	    C_HANDOVER, C_SENDMSG };
 
 static int would_stop(const struct sock_fprog *prog, enum call c)
 {
@@ -46,6 +48,8 @@ static int would_stop(const struct sock_fprog *prog, enum call c)
 		case C_ACCESS: r = syscall(SYS_faccessat, AT_FDCWD, "/", F_OK); break;
 		case C_GETPID: r = syscall(SYS_getpid); break;
 		case C_STATX_EMPTY: r = syscall(SYS_statx, 0, "", AT_EMPTY_PATH, 0, &stx); break;
+		case C_HANDOVER: r = syscall(SYS_sendmsg, SC_HANDOVER_FD, NULL, SC_HANDOVER_FLAGS); break;
+		case C_SENDMSG: r = syscall(SYS_sendmsg, SC_HANDOVER_FD, NULL, MSG_NOSIGNAL); break;
 		}
 		/* Report without a syscall: with --syscalls even exit would
 		 * fail. A breakpoint means "would stop", ud2 "would not". */
@@ -63,11 +67,14 @@ static int would_stop(const struct sock_fprog *prog, enum call c)
 static void test_filter(void)
 {
 	struct perr err;
-	struct sock_fprog both = { 0 }, pt = { 0 }, all = { 0 };
-	struct filter_opts fo_both = { .fanotify = true }, fo_pt = { 0 }, fo_all = { .all_syscalls = true };
+	struct sock_fprog both = { 0 }, pt = { 0 }, all = { 0 }, nt = { 0 }, nt_all = { 0 };
+	struct filter_opts fo_both = { .fanotify = true }, fo_pt = { 0 }, fo_all = { .all_syscalls = true },
+			   fo_nt = { .notify = true }, fo_nt_all = { .notify = true, .all_syscalls = true };
 	ok(sc_build_filter(&fo_both, &both, &err) == 0 && both.len > 0, "filter builds (fanotify + ptrace)");
 	ok(sc_build_filter(&fo_pt, &pt, &err) == 0 && pt.len > both.len, "filter builds (ptrace alone), with more rules");
 	ok(sc_build_filter(&fo_all, &all, &err) == 0, "filter builds (--syscalls)");
+	ok(sc_build_filter(&fo_nt, &nt, &err) == 0 && nt.len > 0, "filter builds (notify)");
+	ok(sc_build_filter(&fo_nt_all, &nt_all, &err) == 0, "filter builds (notify, --syscalls)");
 	/* valgrind cannot run seccomp(2): the behaviour checks need the
 	 * real kernel (run-unit.sh says when valgrind is on). */
 	if (getenv("PARE_UNDER_VALGRIND")) {
@@ -85,10 +92,19 @@ static void test_filter(void)
 	ok(would_stop(&pt, C_FSTAT_EMPTY) == 0, "ptrace alone: fstat still does not stop");
 	ok(would_stop(&all, C_GETPID) == 1, "--syscalls: getpid stops too");
 	ok(would_stop(&all, C_FSTAT_EMPTY) == 1, "--syscalls: fstat stops too");
+	ok(would_stop(&nt, C_STAT) == 1 && would_stop(&nt, C_OPEN_RDONLY) == 1,
+	   "notify: stat and a plain open notify");
+	ok(would_stop(&nt, C_FSTAT_EMPTY) == 0 && would_stop(&nt, C_GETPID) == 0,
+	   "notify: fstat and getpid do not");
+	ok(would_stop(&nt_all, C_GETPID) == 1 && would_stop(&nt_all, C_SENDMSG) == 1,
+	   "notify --syscalls: getpid and a program's sendmsg notify");
+	ok(would_stop(&nt_all, C_HANDOVER) == 0, "notify --syscalls: the listener's handover does not");
 out:
 	free(both.filter);
 	free(pt.filter);
 	free(all.filter);
+	free(nt.filter);
+	free(nt_all.filter);
 	bool rows_ok = true;
 	for (size_t i = 0; i < sc_table_len; i++) {
 		const struct sc_row *r = &sc_table[i];
@@ -97,6 +113,13 @@ out:
 			   r->flags >= 0;
 	}
 	ok(rows_ok, "every table row names its path and, where needed, its flags argument");
+	const struct sc_row *r64 = sc_row_of(0xc000003e, SYS_newfstatat), *r32 = sc_row_of(0x40000003, 107),
+			    *rx32 = sc_row_of(0xc000003e, 0x40000000 | 4);
+	ok(r64 && !strcmp(r64->name, "newfstatat") && r32 && !strcmp(r32->name, "lstat") && rx32 &&
+		   !strcmp(rx32->name, "stat"),
+	   "a notification's row comes from its syscall number, per architecture (x86_64, i386, x32)");
+	ok(!sc_row_of(0xc000003e, SYS_getpid) && !sc_row_of(0xc000003e, 99999) && !sc_row_of(0x12345, 4),
+	   "no row for a call without a path, an unknown number or architecture");
 	char *name = sc_name(SYS_newfstatat, 0xc000003e);
 	ok(name && !strcmp(name, "newfstatat"), "syscall names come from libseccomp");
 	free(name);
