@@ -189,6 +189,20 @@ static json_t *syscalls_json(const struct trace *t)
 	return arr;
 }
 
+/* Which recorders saw a path: fanotify reports the kernel's resolved
+ * path of what was opened, the syscall recorders the path as written. */
+static json_t *sources_json(uint8_t sources)
+{
+	static const struct { int bit; const char *name; } names[] = {
+		{ SRC_FANOTIFY, "fanotify" }, { SRC_NOTIFY, "notify" }, { SRC_PTRACE, "ptrace" },
+	};
+	json_t *a = json_array();
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
+		if (sources & names[i].bit)
+			json_array_append_new(a, json_string(names[i].name));
+	return a;
+}
+
 char *trace_to_json(struct trace *t, const struct trace_meta *m)
 {
 	qsort(t->e, t->n, sizeof(*t->e), cmp_entry);
@@ -229,6 +243,7 @@ char *trace_to_json(struct trace *t, const struct trace_meta *m)
 			json_array_append_new(by, json_string(t->exes.v[e->by[b]]));
 		json_t *o = json_pack("{s:s,s:o,s:b,s:o}", "path", e->path, "ops", ops, "exists",
 				      e->exists, "by", by);
+		json_object_set_new(o, "seen_by", sources_json(e->sources));
 		if (e->exists)
 			json_object_set_new(o, "type", json_string(type_name(e->type)));
 		json_array_append_new(paths, o);

@@ -27,8 +27,10 @@ for mode in auto notify both ptrace fanotify; do
 	check "golden ($mode): exactly the expected paths and ops" \
 		diff -u "$top/tests/golden/expected.$(golden_expected "$mode")" <(paths_of "$t")
 done
-check "golden (auto): fanotify for execs plus seccomp notification, no ptrace stop" \
-	jq -e '.tracers == ["fanotify", "notify"] and .events.ptrace_stops == 0 and .events.notifications > 0' "$work/golden-auto.json"
+check "golden (auto): fanotify for execs plus seccomp notification, no ptrace stop; each path says which saw it" \
+	jq -e '.tracers == ["fanotify", "notify"] and .events.ptrace_stops == 0 and .events.notifications > 0 and
+		(.paths[] | select(.path == "/golden") | .seen_by) == ["fanotify", "notify"] and
+		(.paths[] | select(.path == "/data/a.txt") | .seen_by) == ["notify"]' "$work/golden-auto.json"
 execs_expected='/golden /golden
 /golden /golden leaf-exec
 /golden /golden leaf-nonleader
