@@ -538,6 +538,10 @@ int keepset_close(struct keepset *k, int rootfd, struct perr *err)
 			char real[PATH_BUF];
 			if (e || resolve_in(NULL, rootfd, links->v[i], true, real, NULL) < 0)
 				continue;
+			char abs[PATH_BUF];
+			if (k->skip_link && snprintf(abs, sizeof(abs), "/%s", links->v[i]) > 0 &&
+			    k->skip_link(k->skip_link_ctx, abs))
+				continue;
 			const struct keep_entry *t = keepset_find(k, real);
 			if (t && t->type) {
 				keepset_add(k, links->v[i], KEEP_LINK_TO, *real ? real : "/");

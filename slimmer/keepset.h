@@ -65,6 +65,12 @@ struct keepset {
 	struct strv links;       /* the image's symlinks, listed once (keepset_close() runs
 				  * again as units grow the set) */
 	bool links_read;
+	/* The reverse pass (the image's symlinks that resolve to a kept
+	 * path) leaves out those this says no to, given "/"+path: they are a
+	 * convenience, nothing kept needs them, and the user's --exclude
+	 * must not come back through it. NULL: none left out. */
+	bool (*skip_link)(const void *ctx, const char *abs);
+	const void *skip_link_ctx;
 	/* What the closure could not follow (an unreadable ELF file, a
 	 * library found nowhere): the slim keeps going, the report says so. */
 	struct strv warnings;

@@ -240,9 +240,16 @@ static size_t expand(const struct rules *r, struct keepset *k, struct units_stat
 	return added + app_tree_expand(r, k, st, rootfd, path);
 }
 
+static bool link_excluded(const void *r, const char *abs)
+{
+	return rules_excluded(r, abs) != NULL;
+}
+
 int rules_close(const struct rules *r, struct keepset *k, int rootfd, struct units_state *st,
 		struct perr *err)
 {
+	k->skip_link = link_excluded;
+	k->skip_link_ctx = r;
 	bool any = r->units.n || app_trees_on(r) || !r->no_imports;
 	for (int i = 0; i < UNIT__COUNT; i++)
 		any |= r->kinds[i].on;
