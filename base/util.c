@@ -419,6 +419,16 @@ void walk_tree(int rootfd, void (*fn)(void *ctx, const char *rel, const struct s
 	walk_dir(rootfd, "", 0, fn, ctx);
 }
 
+const char *file_kind_name(mode_t mode)
+{
+	return S_ISFIFO(mode)			  ? "a FIFO"
+	       : S_ISDIR(mode)			  ? "a directory"
+	       : S_ISCHR(mode) || S_ISBLK(mode) ? "a device"
+	       : S_ISLNK(mode)			  ? "a symlink"
+	       : S_ISSOCK(mode)			  ? "a socket"
+						  : "a regular file";
+}
+
 /* FILE opened without blocking (a FIFO must not hang us in open()),
  * refused unless regular; the fd, or -1 with ERR naming the file. */
 static int open_side_file(const char *file, struct stat *st, struct perr *err)
@@ -431,9 +441,7 @@ static int open_side_file(const char *file, struct stat *st, struct perr *err)
 		return -1;
 	}
 	if (!S_ISREG(st->st_mode)) {
-		perr_set(err, 0, "'%s' is %s, not a regular file", file,
-			 S_ISFIFO(st->st_mode) ? "a FIFO" : S_ISDIR(st->st_mode) ? "a directory"
-			 : S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode) ? "a device" : "a socket");
+		perr_set(err, 0, "'%s' is %s, not a regular file", file, file_kind_name(st->st_mode));
 		close(fd);
 		return -1;
 	}

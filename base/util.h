@@ -89,6 +89,10 @@ ssize_t read_full(int fd, void *buf, size_t len);
  * bytes; TEXT gets a final NUL. Errors name the file. */
 #define SIDE_FILE_MAX (16u << 20)
 int read_side_file(const char *file, uint64_t max, char **text, size_t *len, struct perr *err);
+/* What a file of MODE is, for errors: "a FIFO", "a directory", "a
+ * device", "a symlink", "a socket", "a regular file". */
+const char *file_kind_name(mode_t mode);
+
 /* Only that it opens, without blocking, as a regular file: to refuse a
  * bad option value before work that reads it later. */
 int check_side_file(const char *file, struct perr *err);

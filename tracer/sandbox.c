@@ -146,6 +146,22 @@ static int try_mount(const char *fstype, unsigned attrs)
 /* Attach detached mount MNT at PATH inside the new root. The mount point
  * is created when missing and must be a real directory (or file), never a
  * symlink: the image decides what is at PATH, so nothing is followed. */
+/* Mount the detached tree MNT on the mount point fd T (closed, as MNT
+ * is), which must be a directory or a regular file as DIR says; WHAT
+ * names it in errors ("mount point /x", "volume /x"). */
+static void attach_at(struct init_ctx *c, int mnt, int t, bool dir, const char *what)
+{
+	struct stat st;
+	if (fstat(t, &st) < 0 || (dir ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode))) {
+		errno = 0;
+		init_fail(c, "%s: in the image it is not a %s", what, dir ? "directory" : "regular file");
+	}
+	if (move_mount(mnt, "", t, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+		init_fail(c, "%s: cannot mount on it", what);
+	close(t);
+	close(mnt);
+}
+
 static void attach(struct init_ctx *c, int mnt, const char *path, bool dir)
 {
 	if (dir) {
@@ -157,18 +173,11 @@ static void attach(struct init_ctx *c, int mnt, const char *path, bool dir)
 			close(f);
 	}
 	int t = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-	struct stat st;
-	if (t < 0 || fstat(t, &st) < 0)
+	if (t < 0)
 		init_fail(c, "cannot open mount point %s", path);
-	if (dir ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode)) {
-		errno = 0;
-		init_fail(c, "mount point %s in the image is not a %s", path,
-			  dir ? "directory" : "regular file");
-	}
-	if (move_mount(mnt, "", t, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
-		init_fail(c, "cannot mount on %s", path);
-	close(t);
-	close(mnt);
+	char what[4200];
+	snprintf(what, sizeof(what), "mount point %s", path);
+	attach_at(c, mnt, t, dir, what);
 }
 
 /* Replace /etc/NAME in the overlay (the upper layer only) with TEXT, as
@@ -373,20 +382,13 @@ static void attach_volume(struct init_ctx *c, int mnt, const struct volume *v)
 {
 	struct perr err = { 0 };
 	int t = open_mount_point(v->target, v->is_dir, &err);
-	struct stat st;
 	if (t < 0) {
 		errno = 0; /* the message has the cause */
 		init_fail(c, "volume %s: %s", v->target, err.msg);
 	}
-	if (fstat(t, &st) < 0 || (v->is_dir ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode))) {
-		errno = 0;
-		init_fail(c, "volume %s: in the image it is not a %s", v->target,
-			  v->is_dir ? "directory" : "regular file");
-	}
-	if (move_mount(mnt, "", t, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
-		init_fail(c, "cannot mount the volume on %s", v->target);
-	close(t);
-	close(mnt);
+	char what[4200];
+	snprintf(what, sizeof(what), "volume %s", v->target);
+	attach_at(c, mnt, t, v->is_dir, what);
 }
 
 /* Mounts below the new root; runs after pivot_root, so every path here

@@ -69,8 +69,7 @@ static int open_source(struct volume *v, struct perr *err)
 		return perr_set(err, errno, "-v: cannot open '%s'", v->source);
 	if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode))
 		return perr_set(err, 0, "-v: '%s' is %s, not a directory or a regular file", v->source,
-				S_ISFIFO(st.st_mode) ? "a FIFO"
-				: S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "a device" : "a socket");
+				file_kind_name(st.st_mode));
 	v->is_dir = S_ISDIR(st.st_mode);
 	return 0;
 }

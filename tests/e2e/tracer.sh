@@ -77,13 +77,13 @@ completeness() { # NAME WORKDIR EXPECT CMD...
 	local img; img=$(fx "$name")
 	local cfg; cfg=$("$PARE" inspect --json "$img" | jq -r .config_digest | cut -d: -f2)
 	local d=$work/c-$name; mkdir -p "$d"
-	for mode in auto ptrace; do
+	for mode in auto notify ptrace; do
 		check "$name ($mode): probe runs the workload" \
 			bash -c "'$PARE' probe -u 0 --timeout 60 --tracer $mode -o '$d/$mode.json' --entrypoint '$1' '$img' \"\${@:2}\" | grep -q -- '$expect'" _ "$@"
 	done
 	check "$name: reference run under strace -f" \
 		bash -c "'$top/tests/e2e/strace-run.sh' '$PARE_CACHE_DIR/rootfs/$cfg' '$d/strace.log' '$wd' \"\$@\" | grep -q -- '$expect'" _ "$@"
-	for mode in auto ptrace; do
+	for mode in auto notify ptrace; do
 		check "$name ($mode): every existing path strace saw is in the trace" \
 			"$top/tests/e2e/completeness.py" "$PARE_CACHE_DIR/rootfs/$cfg" "$d/strace.log" "$d/$mode.json"
 	done
