@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The runtime profiles on a real image (git, ruby and php-cli from
-# Debian's packages): each is applied by default when the probes ran its
+# The runtime profiles on real images (git, ruby and php-cli from
+# Debian's packages; a JVM in an image of its own): each is applied by default when the probes ran its
 # runtime, and shown needed (the slim image made with --no-profile NAME
 # fails a check on a path the probe did not take) and sufficient (the
 # default slim image passes it). And the static import closure for Ruby's
@@ -72,4 +72,21 @@ check "php: gconv comes in through php's include" \
 	jq -e '[.profiles[].name] | index("gconv") != null' "$work/php.json"
 check "a runtime the probes did not run gets no profile (git not applied when only ruby ran)" \
 	jq -e '[.profiles[].name] | index("git") == null' "$work/ruby.json"
+# Java: the JVM reads its own time-zone database (lib/tzdb.dat, not
+# /usr/share/zoneinfo) by name, and only once a zone is asked for; the
+# probe (the image's command) asks for none.
+echo "# building the java fixture (cached)"
+jv=$("$top/tests/fixtures/build.sh" java | tail -1) && [ -d "$jv/oci" ] || { echo "fixture build failed"; exit 1; }
+cp -r "$jv/oci" "$work/jv"
+JAVA_TZ='--entrypoint java oci:'$work'/jv:TAG -cp /app App Asia/Tokyo'
+check "java: slim, probing the program as the image runs it (default profiles, and --no-profile java)" \
+	bash -c "'$PARE' slim oci:'$work'/jv:latest -o oci:'$work'/jv:java --report '$work/java.json' 2>/dev/null &&
+		'$PARE' slim oci:'$work'/jv:latest -o oci:'$work'/jv:no-java --no-profile java 2>/dev/null"
+check "java: applied by default because the probe ran it" \
+	jq -e '([.profiles[].name] | index("java") != null) and (.probes | all(.ok))' "$work/java.json"
+check "java: a zone the probe never asked for works in the default slim image" \
+	bash -c "[ \"\$('$PARE' run ${JAVA_TZ//TAG/java} 2>/dev/null)\" = '+09:00' ]"
+check "java: and fails without the profile, for want of tzdb.dat" \
+	bash -c "! '$PARE' run ${JAVA_TZ//TAG/no-java} >'$work/jv.out' 2>&1 && grep -q 'tzdb.dat' '$work/jv.out'"
+
 finish
