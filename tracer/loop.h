@@ -55,6 +55,8 @@ struct proc *proc_find(struct loop *l, pid_t pid, bool create);
 void proc_forget(struct loop *l, pid_t pid);
 void proc_gone(struct loop *l, pid_t pid);
 ssize_t read_link(const char *path, char *buf, size_t sz);
+/* What our fd FD names, as /proc/self/fd shows it (read_link's rules). */
+ssize_t fd_path(int fd, char *buf, size_t sz);
 uint32_t exe_of(struct loop *l, pid_t pid);
 bool is_virtual(const char *p);
 

@@ -53,9 +53,7 @@ static void resolve_dotdot(struct loop *l, char *p, size_t sz)
 	int fd = l->root_fd >= 0 ? root_open_dir(l->root_fd, dir + 1, &err) : -1;
 	char canon[4096];
 	if (fd >= 0) {
-		char link[64];
-		snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
-		ssize_t n = read_link(link, canon, sizeof(canon));
+		ssize_t n = fd_path(fd, canon, sizeof(canon));
 		close(fd);
 		if (n > 0 && canon[0] == '/') {
 			if (whole)

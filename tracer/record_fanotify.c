@@ -74,10 +74,9 @@ void fan_drain(struct loop *l)
 				trace_set_lost(l->t, "the fanotify queue overflowed");
 			if (m->fd < 0)
 				continue;
-			char link[64], path[4096];
+			char path[4096];
 			struct stat st;
-			snprintf(link, sizeof(link), "/proc/self/fd/%d", m->fd);
-			ssize_t len = read_link(link, path, sizeof(path));
+			ssize_t len = fd_path(m->fd, path, sizeof(path));
 			/* Legacy (fd) groups do not report FAN_ONDIR in the mask. */
 			bool dir = fstat(m->fd, &st) == 0 && S_ISDIR(st.st_mode);
 			close(m->fd);

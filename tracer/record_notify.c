@@ -43,9 +43,8 @@ bool notify_available(void)
 /* Only a seccomp listener is kept: the fd came out of the sandbox. */
 static bool is_listener(int fd)
 {
-	char link[64], what[64];
-	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
-	return read_link(link, what, sizeof(what)) > 0 && !strcmp(what, "anon_inode:seccomp notify");
+	char what[64];
+	return fd_path(fd, what, sizeof(what)) > 0 && !strcmp(what, "anon_inode:seccomp notify");
 }
 
 void notify_take(struct loop *l)
@@ -95,9 +94,7 @@ static bool canonical_exe(struct loop *l, const char *path, char *out, size_t sz
 	struct stat st;
 	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || !(st.st_mode & 0111))
 		return false;
-	char link[64];
-	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
-	return read_link(link, out, sz) > 0 && out[0] == '/';
+	return fd_path(fd, out, sz) > 0 && out[0] == '/';
 }
 
 /* The "#!" line of the canonical file EXE: its interpreter and optional
@@ -150,7 +147,8 @@ static int read_argv(pid_t pid, uint64_t addr, size_t psz, struct strv *out)
 }
 
 /* What exec call R (ARGS, PATH already absolute) will run and with which
- * argv, "#!" lines followed as the kernel follows them (4 deep). */
+ * argv (appended to EX's, empty), "#!" lines followed as the kernel
+ * follows them (4 deep). */
 static bool exec_read(struct loop *l, const struct seccomp_notif *req, const struct sc_row *r,
 		      const char *path, struct exec_seen *ex)
 {
@@ -182,7 +180,6 @@ static bool exec_read(struct loop *l, const struct seccomp_notif *req, const str
 		if (!canonical_exe(l, interp, ex->exe, sizeof(ex->exe)))
 			return false;
 	}
-	memset(&ex->argv, 0, sizeof(ex->argv));
 	for (size_t i = 0; i < front.n; i++)
 		strv_push(&ex->argv, xstrdup(front.v[i]));
 	for (size_t i = front.n ? 1 : 0; i < given.n; i++)
@@ -206,7 +203,8 @@ static void on_notification(struct loop *l, int fd, struct seccomp_notif *req)
 		return;
 	struct call_paths c;
 	call_read(l, pid, r, req->data.args, exe, &c);
-	struct exec_seen ex = { 0 };
+	struct exec_seen ex; /* exe is written only when it is read */
+	ex.argv = (struct strv){ 0 };
 	bool ran = exec && c.n && exec_read(l, req, r, c.path[0], &ex);
 	/* The caller may have died and its pid been reused while we read:
 	 * then what we read is another process's memory. */

@@ -143,9 +143,6 @@ static int try_mount(const char *fstype, unsigned attrs)
 	return m;
 }
 
-/* Attach detached mount MNT at PATH inside the new root. The mount point
- * is created when missing and must be a real directory (or file), never a
- * symlink: the image decides what is at PATH, so nothing is followed. */
 /* Mount the detached tree MNT on the mount point fd T (closed, as MNT
  * is), which must be a directory or a regular file as DIR says; WHAT
  * names it in errors ("mount point /x", "volume /x"). */
@@ -162,6 +159,9 @@ static void attach_at(struct init_ctx *c, int mnt, int t, bool dir, const char *
 	close(mnt);
 }
 
+/* Attach detached mount MNT at PATH inside the new root. The mount point
+ * is created when missing and must be a real directory (or file), never a
+ * symlink: the image decides what is at PATH, so nothing is followed. */
 static void attach(struct init_ctx *c, int mnt, const char *path, bool dir)
 {
 	if (dir) {
@@ -802,27 +802,24 @@ int sandbox_start(const struct sandbox_spec *spec, struct sandbox *sb, struct pe
 	if (spec->notify && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ho) < 0)
 		return perr_set(err, errno, "cannot create a socket pair");
 	sb->listener_fd = ho[0];
+	cleanup_close int handover = ho[1]; /* pid 1's end: inherited, then ours goes */
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		perr_set(err, errno, "cannot create a socket pair");
 		sandbox_release(sb);
-		if (ho[1] >= 0)
-			close(ho[1]);
-		return perr_set(err, errno, "cannot create a socket pair");
+		return -1;
 	}
 	if (pipe2(ex, O_CLOEXEC) < 0) {
+		perr_set(err, errno, "cannot create a pipe");
 		close(sv[0]);
 		close(sv[1]);
 		sandbox_release(sb);
-		if (ho[1] >= 0)
-			close(ho[1]);
-		return perr_set(err, errno, "cannot create a pipe");
+		return -1;
 	}
 	prepare_ctx(spec, &c);
-	c.handover = ho[1];
+	c.handover = handover;
 	if (prepare_confine(spec, sb, &c, err) < 0) {
 		close(sv[1]);
 		close(ex[1]);
-		if (ho[1] >= 0)
-			close(ho[1]);
 		sb->ctl_fd = sv[0];
 		sb->exec_fd = ex[0];
 		sandbox_release(sb);
@@ -855,8 +852,7 @@ int sandbox_start(const struct sandbox_spec *spec, struct sandbox *sb, struct pe
 	free(c.volume_trees);
 	close(sv[1]);
 	close(ex[1]);
-	if (ho[1] >= 0)
-		close(ho[1]);
+	closep(&handover);
 	sb->ctl_fd = sv[0];
 	sb->exec_fd = ex[0];
 	if (pid < 0) {

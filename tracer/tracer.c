@@ -98,6 +98,13 @@ ssize_t read_link(const char *path, char *buf, size_t sz)
 	return n;
 }
 
+ssize_t fd_path(int fd, char *buf, size_t sz)
+{
+	char link[64];
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	return read_link(link, buf, sz);
+}
+
 uint32_t exe_of(struct loop *l, pid_t pid)
 {
 	struct proc *p = proc_find(l, pid, true);
@@ -294,7 +301,7 @@ static void on_notifications(struct loop *l, const struct pollfd *pf, int i_take
 	for (size_t k = l->n_listeners; k-- > 0;)
 		if (pf[i_take + 1 + (int)k].revents)
 			notify_handle(l, k, pf[i_take + 1 + (int)k].revents);
-	if (i_take >= 0 && pf[i_take].revents)
+	if (pf[i_take].revents)
 		notify_take(l);
 }
 
