@@ -6,9 +6,9 @@ CC       ?= cc
 CFLAGS   ?= -O2 -g
 WARN     := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wstrict-prototypes \
             -Wformat=2 -Wno-format-nonliteral
-PKGS     := libarchive jansson libcrypto libseccomp libcap libelf zlib libzstd
+PKGS     := libarchive jansson libcrypto libseccomp libcap libbpf libelf zlib libzstd
 ALL_CFLAGS = -std=gnu11 -I. $(WARN) $(CFLAGS) -MMD -MP $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LIBS     = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -larchive -ljansson -lcrypto -lseccomp -lcap -lelf -lz -lzstd)
+LIBS     = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -larchive -ljansson -lcrypto -lseccomp -lcap -lbpf -lelf -lz -lzstd)
 
 ifdef SANITIZE
 ALL_CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
@@ -77,6 +77,20 @@ $(B)/gen/seccomp_default.c: tracer/seccomp/docker-default.json scripts/embed-fil
 
 $(B)/gen/seccomp_default.o: $(B)/gen/seccomp_default.c $(B)/CFLAGS
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+# The eBPF recorder's kernel half (tracer/bpf/): compiled for the BPF
+# target by clang whatever CC is, never sanitized, and embedded in pare
+# as a libbpf skeleton. CO-RE relocations fit its struct reads to the
+# running kernel's BTF at load time, so nothing here reads this machine's.
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_x86 -I. -I/usr/include/$(shell gcc -print-multiarch) -Wall -Werror
+$(B)/bpf/record.bpf.o: tracer/bpf/record.bpf.c tracer/bpf/event.h
+	@mkdir -p $(dir $@)
+	clang $(BPF_CFLAGS) -c $< -o $@
+
+$(B)/bpf/record.skel.h: $(B)/bpf/record.bpf.o
+	bpftool gen skeleton $< name record_bpf > $@.tmp && mv $@.tmp $@
+
+$(B)/tracer/record_ebpf.o: $(B)/bpf/record.skel.h
 
 $(B)/libtracer.a: $(TRACER_OBJ) $(B)/gen/seccomp_default.o $(B)/SOURCES
 	rm -f $@ && $(AR) rcs $@ $(filter %.o,$^)

@@ -15,12 +15,15 @@ static const char help[] =
 	"Without a terminal it runs the entrypoint/cmd to completion or --timeout.\n\n"
 	"options:\n"
 	"  -o, --output FILE       write the trace to FILE (default trace.json; - = stdout)\n"
-	"      --tracer MODE       auto (default): fanotify for opens and execs plus\n"
-	"                          seccomp user notification for the path syscalls\n"
-	"                          fanotify cannot see, when root; notification alone\n"
-	"                          otherwise; ptrace where the kernel lacks it.\n"
-	"                          fanotify | notify | ptrace: that one alone;\n"
-	"                          both: fanotify + ptrace\n"
+	"      --tracer MODE       auto (default): as root, the eBPF recorder for the\n"
+	"                          one-path calls (stat, open, access, ...; the program\n"
+	"                          never waits for it), seccomp user notification for\n"
+	"                          execs, renames and 32-bit calls, fanotify for the\n"
+	"                          kernel's exec opens; fanotify + notification where\n"
+	"                          eBPF cannot load; notification alone rootless;\n"
+	"                          ptrace where the kernel lacks notification.\n"
+	"                          ebpf: as auto as root, or fail; fanotify | notify |\n"
+	"                          ptrace: that one alone; both: fanotify + ptrace\n"
 	"      --syscalls          also record every syscall number used (the program\n"
 	"                          waits for pare on every syscall: slower)\n"
 	"      --seccomp-profile FILE  write a Docker seccomp profile (JSON) allowing the\n"
@@ -45,11 +48,11 @@ static void summary(const struct run_cmd *rc, const struct trace *t, const struc
 	size_t in_image = 0;
 	for (size_t i = 0; i < t->n; i++)
 		in_image += t->e[i].exists;
-	const char *used[2];
+	const char *used[TRACE_TRACERS_MAX];
 	run_tracers(res, used);
-	char mode[32];
-	snprintf(mode, sizeof(mode), "%s%s%s", used[0] ? used[0] : "", used[1] ? "+" : "",
-		 used[1] ? used[1] : "");
+	char mode[64] = "";
+	for (int i = 0; i < TRACE_TRACERS_MAX && used[i]; i++)
+		snprintf(mode + strlen(mode), sizeof(mode) - strlen(mode), "%s%s", i ? "+" : "", used[i]);
 	if (rc->co.json) {
 		json_t *j = json_pack("{s:s,s:I,s:I,s:I,s:s,s:b,s:b,s:b}", "trace", out, "paths",
 				      (json_int_t)t->n, "in_image", (json_int_t)in_image, "execs",
@@ -104,7 +107,6 @@ int cmd_probe(int argc, char **argv)
 		trace_check_image(&t, p.s.rootfd);
 		struct trace_meta m = {
 			.image = p.s.img->ref.text, .argv = (const char *const *)p.s.plan.argv.v,
-			.tracers = { NULL, NULL },
 			.rootless = res.rootless, .timed_out = res.timed_out, .status = res.status,
 			.have_status = res.have_status, .duration_ms = res.duration_ms,
 			.syscalls = rc.syscalls,

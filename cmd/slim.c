@@ -95,7 +95,8 @@ static const char help[] =
 	"                          that probe is compared by exit (HTTP) status only; a status\n"
 	"                          that differs makes the probe flaky, and the slim fails\n"
 	COMPRESS_HELP
-	"      --tracer MODE       auto (default), fanotify, ptrace or both; see 'pare probe --help'\n"
+	"      --tracer MODE       auto (default), ebpf, notify, fanotify, ptrace or both;\n"
+	"                          see 'pare probe --help'\n"
 	RUN_HELP COMMON_HELP;
 
 enum { OPT_EXEC = 1200, OPT_HTTP, OPT_HTTP_FILE, OPT_KEEP_WRITTEN, OPT_EXEC_FILE, OPT_TRACE, OPT_KEEP, OPT_KEEP_FILE, OPT_EXCLUDE,

@@ -104,7 +104,7 @@ struct slim {
 	char *upper_dir;              /* --keep-written: the probes' shared upper layer */
 	int upper_fd;
 	struct slim_written w;
-	bool used_fanotify, used_ptrace, used_notify, rootless;
+	bool used_ebpf, used_fanotify, used_ptrace, used_notify, rootless;
 	uint64_t noise_ms;            /* --verify's second run of the original */
 	const char *verdict;          /* "same", "diverged", or NULL without --verify */
 };

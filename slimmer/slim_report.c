@@ -166,6 +166,8 @@ static json_t *report_json(const struct slim *sl)
 	json_object_set_new(j, "paths", slim_kept_json(&sl->keep, &sl->paths, &sl->written, sl->upper_fd,
 						       s->rootfd, &sl->units, &sl->trace));
 	json_t *tr = json_array();
+	if (sl->used_ebpf)
+		json_array_append_new(tr, json_string("ebpf"));
 	if (sl->used_fanotify)
 		json_array_append_new(tr, json_string("fanotify"));
 	if (sl->used_notify)

@@ -76,6 +76,7 @@ static void output_show(const struct slim *sl, const struct slim_host *h, const 
 
 static void note_tracers(struct slim *sl, const struct run_result *res)
 {
+	sl->used_ebpf |= res->used_ebpf;
 	sl->used_fanotify |= res->used_fanotify;
 	sl->used_ptrace |= res->used_ptrace;
 	sl->used_notify |= res->used_notify;

@@ -24,6 +24,7 @@ struct loop {
 	struct sandbox sb;
 	int sigfd, fan, root_fd;
 	bool use_fan, use_ptrace, use_notify;
+	struct ebpf_rec *bpf;  /* the eBPF recorder, or NULL */
 	bool fan_execs_only;   /* fanotify beside notify: the syscalls show the rest */
 	int *listeners;        /* seccomp listeners, one per process pid 1 started */
 	size_t n_listeners;
@@ -83,6 +84,13 @@ void call_read(struct loop *l, pid_t pid, const struct sc_row *r, const __u64 *a
 	       uint32_t exe, struct call_paths *out);
 void call_record(struct loop *l, const struct call_paths *c, uint32_t exe, int src);
 int read_string(pid_t pid, uint64_t addr, char *buf, size_t sz);
+/* The operation call R (arguments ARGS) is; openat2's is inside its struct. */
+enum trace_op call_op(const struct sc_row *r, const __u64 *args);
+/* REL made absolute against BASE (its directory; unused when REL is
+ * absolute) as the kernel would look it up, ".." resolved in the
+ * sandbox's root; the directories ".." climbs out of are recorded (SRC). */
+int call_abs(struct loop *l, const char *base, const char *rel, char *out, size_t sz,
+	     enum trace_op op, uint32_t exe, int src);
 
 /* record_notify.c: seccomp user notification. */
 bool notify_available(void);
@@ -94,6 +102,16 @@ bool notify_handle(struct loop *l, size_t i, short revents);
 
 /* record_ptrace.c: a ptrace stop (waitpid's STATUS for PID). */
 void ptrace_on_stop(struct loop *l, pid_t pid, int status);
+
+/* record_ebpf.c: one-path calls from a raw tracepoint on syscall exit
+ * (root, kernels that let it load). */
+struct ebpf_rec;
+int ebpf_open(struct loop *l, struct perr *err); /* sets l->bpf */
+void ebpf_close(struct ebpf_rec *r);
+int ebpf_poll_fd(const struct ebpf_rec *r);
+/* Record the pid namespace of the sandbox whose pid 1 is INIT from now on. */
+int ebpf_arm(struct ebpf_rec *r, pid_t init, struct perr *err);
+void ebpf_drain(struct ebpf_rec *r);
 
 /* record_fanotify.c */
 int fan_open(struct perr *err);

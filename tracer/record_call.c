@@ -87,7 +87,8 @@ int read_string(pid_t pid, uint64_t addr, char *buf, size_t sz)
 
 /* The directories a ".." climbs out of are looked up too (they may be
  * symlinks the program needs): record each prefix that ends before one. */
-static void record_dotdot_prefixes(struct loop *l, const char *p, enum trace_op op, uint32_t exe)
+static void record_dotdot_prefixes(struct loop *l, const char *p, enum trace_op op, uint32_t exe,
+				   int src)
 {
 	char prefix[4096];
 	for (const char *s = strstr(p, "/.."); s; s = strstr(s + 1, "/.."))
@@ -95,9 +96,20 @@ static void record_dotdot_prefixes(struct loop *l, const char *p, enum trace_op 
 			snprintf(prefix, sizeof(prefix), "%.*s", (int)(s - p), p);
 			const char *last = strrchr(prefix, '/');
 			if (strcmp(last, "/..") && !is_virtual(prefix))
-				trace_add(l->t, prefix, op == OP_CHDIR ? OP_CHDIR : OP_STAT, exe,
-					  l->use_notify ? SRC_NOTIFY : SRC_PTRACE);
+				trace_add(l->t, prefix, op == OP_CHDIR ? OP_CHDIR : OP_STAT, exe, src);
 		}
+}
+
+int call_abs(struct loop *l, const char *base, const char *rel, char *out, size_t sz,
+	     enum trace_op op, uint32_t exe, int src)
+{
+	if ((size_t)snprintf(out, sz, "%s/%s", rel[0] == '/' ? "" : base, rel) >= sz)
+		return -1;
+	if (tidy_path(out)) {
+		record_dotdot_prefixes(l, out, op, exe, src);
+		resolve_dotdot(l, out, sz);
+	}
+	return 0;
 }
 
 /* The absolute path the kernel would look up for (DIRFD, REL) in PID. */
@@ -114,13 +126,7 @@ static int abs_path(struct loop *l, pid_t pid, int dirfd, const char *rel, char 
 		if (read_link(link, base, sizeof(base)) < 0 || base[0] != '/')
 			return -1;
 	}
-	if ((size_t)snprintf(out, sz, "%s/%s", base, rel) >= sz)
-		return -1;
-	if (tidy_path(out)) {
-		record_dotdot_prefixes(l, out, op, exe);
-		resolve_dotdot(l, out, sz);
-	}
-	return 0;
+	return call_abs(l, base, rel, out, sz, op, exe, l->use_notify ? SRC_NOTIFY : SRC_PTRACE);
 }
 
 static enum trace_op open_op(uint64_t flags)
@@ -132,16 +138,19 @@ static enum trace_op open_op(uint64_t flags)
 	return (flags & O_DIRECTORY) ? OP_OPEN_DIR : OP_OPEN_READ;
 }
 
+enum trace_op call_op(const struct sc_row *r, const __u64 *a)
+{
+	return r->kind == SC_OPEN ? open_op(a[r->flags]) : r->op;
+}
+
 /* The paths of call R (arguments ARGS) made by PID, read from its memory:
  * nothing is recorded yet but the directories a ".." climbs out of. */
 void call_read(struct loop *l, pid_t pid, const struct sc_row *r, const __u64 *a, uint32_t exe,
 	       struct call_paths *out)
 {
 	out->n = 0;
-	enum trace_op op = r->op;
-	if (r->kind == SC_OPEN)
-		op = open_op(a[r->flags]);
-	else if (r->kind == SC_OPENAT2) {
+	enum trace_op op = call_op(r, a);
+	if (r->kind == SC_OPENAT2) {
 		uint64_t fl = 0;
 		struct iovec lo = { &fl, sizeof(fl) }, re = { (void *)(uintptr_t)a[r->flags], sizeof(fl) };
 		if (process_vm_readv(pid, &lo, 1, &re, 1, 0) == sizeof(fl))

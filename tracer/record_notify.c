@@ -74,6 +74,11 @@ void notify_take(struct loop *l)
 	}
 	/* EINVAL before 6.6: woken across CPUs, as ptrace is. */
 	(void)ioctl(fd, SECCOMP_IOCTL_NOTIF_SET_FLAGS, SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP);
+	/* The program's filter is in place and its exec waits for us: what
+	 * the eBPF recorder sees from now on is the program's. */
+	struct perr err;
+	if (l->bpf && ebpf_arm(l->bpf, l->sb.init_pid, &err) < 0)
+		trace_set_lost(l->t, err.msg);
 	l->listeners = xrealloc(l->listeners, (l->n_listeners + 1) * sizeof(int));
 	l->listeners[l->n_listeners++] = fd;
 }

@@ -77,9 +77,16 @@ static void seccomp_releasep(scmp_filter_ctx *c)
 
 /* Add the row's rule; conditions keep stops away from calls whose path
  * adds nothing (fstat through AT_EMPTY_PATH) or that fanotify sees. */
+bool sc_row_ebpf(const struct sc_row *r)
+{
+	return r->op != OP_EXEC && r->op != OP_CHDIR && r->kind != SC_OPENAT2 && r->p[1].path < 0;
+}
+
 static int add_row(scmp_filter_ctx ctx, size_t idx, const struct filter_opts *o)
 {
 	const struct sc_row *r = &sc_table[idx];
+	if (o->ebpf && sc_row_ebpf(r))
+		return 0;
 	int nr = seccomp_syscall_resolve_name(r->name);
 	if (nr == __NR_SCMP_ERROR)
 		return 0; /* not on this architecture */
@@ -117,22 +124,61 @@ static int add_rows(scmp_filter_ctx ctx, const struct filter_opts *o, struct per
 	return 0;
 }
 
-int sc_build_filter(const struct filter_opts *o, struct sock_fprog *prog, struct perr *err)
+/* A filter context for ARCHES (0-terminated) with O's rows. */
+static scmp_filter_ctx build_ctx(const struct filter_opts *o, const uint32_t *arches,
+				 struct perr *err)
 {
 	uint32_t all = o->notify ? SCMP_ACT_NOTIFY : SCMP_ACT_TRACE(SC_DATA_ANY);
 	__attribute__((cleanup(seccomp_releasep))) scmp_filter_ctx ctx =
 		seccomp_init(o->all_syscalls ? all : SCMP_ACT_ALLOW);
-	if (!ctx)
-		return perr_set(err, ENOMEM, "cannot create a seccomp filter");
-	if (seccomp_arch_native() == SCMP_ARCH_X86_64) {
-		int r = seccomp_arch_add(ctx, SCMP_ARCH_X86);
-		if (r == 0)
-			r = seccomp_arch_add(ctx, SCMP_ARCH_X32);
-		if (r < 0 && r != -EEXIST)
-			return perr_set(err, -r, "cannot add the 32-bit architectures to the filter");
+	if (!ctx) {
+		perr_set(err, ENOMEM, "cannot create a seccomp filter");
+		return NULL;
+	}
+	int r = 0;
+	if (arches[0] != seccomp_arch_native()) /* seccomp_init put the native one in */
+		r = seccomp_arch_remove(ctx, SCMP_ARCH_NATIVE);
+	for (size_t i = 0; r == 0 && arches[i]; i++) {
+		r = seccomp_arch_add(ctx, arches[i]);
+		r = r == -EEXIST ? 0 : r;
+	}
+	if (r < 0) {
+		perr_set(err, -r, "cannot add the 32-bit architectures to the filter");
+		return NULL;
 	}
 	if (add_rows(ctx, o, err) < 0)
+		return NULL;
+	scmp_filter_ctx out = ctx;
+	ctx = NULL;
+	return out;
+}
+
+int sc_build_filter(const struct filter_opts *o, struct sock_fprog *prog, struct perr *err)
+{
+	static const uint32_t native[] = { SCMP_ARCH_X86_64, 0 };
+	static const uint32_t compat[] = { SCMP_ARCH_X86, SCMP_ARCH_X32, 0 };
+	static const uint32_t every[] = { SCMP_ARCH_X86_64, SCMP_ARCH_X86, SCMP_ARCH_X32, 0 };
+	if (seccomp_arch_native() != SCMP_ARCH_X86_64) {
+		const uint32_t self[] = { seccomp_arch_native(), 0 };
+		__attribute__((cleanup(seccomp_releasep))) scmp_filter_ctx ctx = build_ctx(o, self, err);
+		return ctx ? sc_export_bpf(ctx, prog, err) : -1;
+	}
+	if (!o->ebpf) {
+		__attribute__((cleanup(seccomp_releasep))) scmp_filter_ctx ctx = build_ctx(o, every, err);
+		return ctx ? sc_export_bpf(ctx, prog, err) : -1;
+	}
+	/* The eBPF recorder reads x86_64 calls only: 32-bit ones keep every row. */
+	struct filter_opts all_rows = *o;
+	all_rows.ebpf = false;
+	__attribute__((cleanup(seccomp_releasep))) scmp_filter_ctx ctx = build_ctx(o, native, err);
+	__attribute__((cleanup(seccomp_releasep))) scmp_filter_ctx ctx32 =
+		ctx ? build_ctx(&all_rows, compat, err) : NULL;
+	if (!ctx32)
 		return -1;
+	int r = seccomp_merge(ctx, ctx32);
+	if (r < 0)
+		return perr_set(err, -r, "cannot merge the 32-bit rows into the seccomp filter");
+	ctx32 = NULL; /* merged into ctx, and freed with it */
 	return sc_export_bpf(ctx, prog, err);
 }
 

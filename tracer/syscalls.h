@@ -50,6 +50,7 @@ struct filter_opts {
 	bool fanotify;      /* opens/execs/readdir are seen by fanotify */
 	bool all_syscalls;  /* stop on every syscall (--syscalls) */
 	bool notify;        /* SECCOMP_RET_USER_NOTIF, not a ptrace stop */
+	bool ebpf;          /* x86_64's sc_row_ebpf() rows are the eBPF recorder's */
 };
 
 /* How a process hands its listener to pare (tracer/confine.c): sendmsg
@@ -63,6 +64,10 @@ struct filter_opts {
 /* The row of syscall NR on the AUDIT_ARCH ARCH (a notification carries
  * no ret_data), or NULL when it takes no path. */
 const struct sc_row *sc_row_of(uint32_t arch, int nr);
+
+/* Whether the eBPF recorder (record_ebpf.c) reads row R's calls: one
+ * path, no struct to read, no exec's argv, no cwd the call itself moves. */
+bool sc_row_ebpf(const struct sc_row *r);
 
 /* Build the BPF program (native architecture plus its 32-bit compat one,
  * so a 32-bit binary cannot slip past). Caller frees prog->filter. */

@@ -194,7 +194,8 @@ static json_t *syscalls_json(const struct trace *t)
 static json_t *sources_json(uint8_t sources)
 {
 	static const struct { int bit; const char *name; } names[] = {
-		{ SRC_FANOTIFY, "fanotify" }, { SRC_NOTIFY, "notify" }, { SRC_PTRACE, "ptrace" },
+		{ SRC_EBPF, "ebpf" }, { SRC_FANOTIFY, "fanotify" }, { SRC_NOTIFY, "notify" },
+		{ SRC_PTRACE, "ptrace" },
 	};
 	json_t *a = json_array();
 	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
@@ -216,7 +217,7 @@ char *trace_to_json(struct trace *t, const struct trace_meta *m)
 		json_array_append_new(cmd, json_string(m->argv[i]));
 	json_object_set_new(root, "command", cmd);
 	json_t *tr = json_array();
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < TRACE_TRACERS_MAX; i++)
 		if (m->tracers[i])
 			json_array_append_new(tr, json_string(m->tracers[i]));
 	json_object_set_new(root, "tracers", tr);
@@ -227,10 +228,11 @@ char *trace_to_json(struct trace *t, const struct trace_meta *m)
 	json_object_set_new(root, "lost", json_boolean(t->lost));
 	if (t->lost)
 		json_object_set_new(root, "lost_reason", json_string(t->lost_why));
-	json_object_set_new(root, "events", json_pack("{s:I,s:I,s:I}", "fanotify",
+	json_object_set_new(root, "events", json_pack("{s:I,s:I,s:I,s:I}", "fanotify",
 						      (json_int_t)t->events_fanotify, "ptrace_stops",
 						      (json_int_t)t->stops_ptrace, "notifications",
-						      (json_int_t)t->notifications));
+						      (json_int_t)t->notifications, "ebpf",
+						      (json_int_t)t->events_ebpf));
 
 	json_t *paths = json_array();
 	for (size_t i = 0; i < t->n; i++) {

@@ -28,8 +28,10 @@ enum trace_op {
 extern const char *const trace_op_names[OP__COUNT];
 
 /* Where a record came from (bit set in trace_entry.sources). */
-enum { SRC_FANOTIFY = 1, SRC_PTRACE = 2, SRC_NOTIFY = 4 };
+enum { SRC_FANOTIFY = 1, SRC_PTRACE = 2, SRC_NOTIFY = 4, SRC_EBPF = 8 };
 
+/* Recorders a run uses at once: ebpf, fanotify and notify (or ptrace). */
+#define TRACE_TRACERS_MAX 3
 #define TRACE_MAX_BY 8 /* executables remembered per path */
 
 struct trace_entry {
@@ -63,7 +65,7 @@ struct trace {
 	size_t n_execs;
 	struct trace_syscall *sys;
 	size_t n_sys;
-	uint64_t events_fanotify, stops_ptrace, notifications;
+	uint64_t events_fanotify, stops_ptrace, notifications, events_ebpf;
 	char *image;       /* the first read trace's "image" (trace_read_file) */
 	bool lost;         /* fanotify queue overflow or a path we could not read */
 	char lost_why[256];
@@ -94,7 +96,7 @@ int trace_read_buf(struct trace *t, const char *text, size_t len, const char *fi
 struct trace_meta {
 	const char *image;
 	const char *const *argv;
-	const char *tracers[2];
+	const char *tracers[TRACE_TRACERS_MAX];
 	bool rootless;
 	bool timed_out;
 	int status;          /* wait status of the program */

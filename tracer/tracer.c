@@ -30,7 +30,7 @@ int tracer_mode_parse(const char *s, enum tracer_mode *out)
 	static const struct { const char *name; enum tracer_mode m; } modes[] = {
 		{ "auto", TRACER_AUTO }, { "fanotify", TRACER_FANOTIFY },
 		{ "notify", TRACER_NOTIFY }, { "ptrace", TRACER_PTRACE },
-		{ "both", TRACER_BOTH },
+		{ "both", TRACER_BOTH }, { "ebpf", TRACER_EBPF },
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(modes); i++)
 		if (!strcmp(s, modes[i].name)) {
@@ -147,6 +147,8 @@ static void reap(struct loop *l)
 		 * we still know which executable it was. */
 		if (l->use_fan)
 			fan_drain(l);
+		if (l->bpf)
+			ebpf_drain(l->bpf);
 		proc_gone(l, pid);
 		if (pid == l->sb.init_pid) {
 			l->init_gone = true;
@@ -326,6 +328,9 @@ static int run_loop(struct loop *l, struct perr *err)
 			for (size_t k = 0; k < l->n_listeners; k++)
 				pf[n++] = (struct pollfd){ l->listeners[k], POLLIN, 0 };
 		}
+		int i_bpf = l->bpf ? n++ : -1;
+		if (i_bpf >= 0)
+			pf[i_bpf] = (struct pollfd){ ebpf_poll_fd(l->bpf), POLLIN, 0 };
 		int i_fan = l->use_fan ? n++ : -1, i_exec = -1, i_ctl = -1, i_in = -1, i_out = -1;
 		if (i_fan >= 0)
 			pf[i_fan] = (struct pollfd){ l->fan, POLLIN, 0 };
@@ -351,6 +356,8 @@ static int run_loop(struct loop *l, struct perr *err)
 		wait_tell(l);
 		if (i_fan >= 0 && pf[i_fan].revents)
 			fan_drain(l);
+		if (l->bpf) /* woken only when its ring fills: read it at every turn */
+			ebpf_drain(l->bpf);
 		if (i_exec >= 0 && pf[i_exec].revents) {
 			exec_state = sandbox_exec_result(&l->sb, &exec_err);
 			if (exec_state < 0)
@@ -394,6 +401,8 @@ static int run_loop(struct loop *l, struct perr *err)
 	}
 	if (l->use_fan)
 		fan_drain(l);
+	if (l->bpf)
+		ebpf_drain(l->bpf);
 	if (exec_state < 0) {
 		*err = exec_err;
 		return -1;
@@ -422,6 +431,7 @@ static void loop_free(struct loop *l)
 		close(l->sigfd);
 	if (l->fan >= 0)
 		close(l->fan);
+	ebpf_close(l->bpf);
 	if (l->root_fd >= 0)
 		close(l->root_fd);
 	for (size_t i = 0; i < l->n_listeners; i++)
@@ -440,9 +450,23 @@ static int choose_recorders(struct loop *l, struct perr *err)
 	if (m == TRACER_NOTIFY && !notify)
 		return perr_set(err, errno, "this kernel has no seccomp user notification "
 				 "(Hint: --tracer ptrace)");
-	l->use_notify = m == TRACER_NOTIFY || (m == TRACER_AUTO && notify);
+	if (m == TRACER_EBPF && !notify)
+		return perr_set(err, errno, "the eBPF recorder needs seccomp user notification "
+				 "beside it, which this kernel lacks (Hint: --tracer ptrace)");
+	if (m == TRACER_EBPF && l->o->syscalls)
+		return perr_set(err, EINVAL, "--syscalls records every call through seccomp "
+				 "notification; the eBPF recorder adds nothing to it (Hint: --tracer notify)");
+	/* Where it cannot load (rootless, in a container, a kernel that
+	 * refuses it), auto goes on without it, as stop 28 did. */
+	if (m == TRACER_EBPF || (m == TRACER_AUTO && notify && root && !l->o->syscalls)) {
+		struct perr be;
+		if (ebpf_open(l, m == TRACER_AUTO ? &be : err) < 0 && m == TRACER_EBPF)
+			return -1;
+	}
+	l->use_notify = m == TRACER_NOTIFY || m == TRACER_EBPF || (m == TRACER_AUTO && notify);
 	l->use_ptrace = m == TRACER_PTRACE || m == TRACER_BOTH || (m == TRACER_AUTO && !notify);
-	l->use_fan = m == TRACER_FANOTIFY || m == TRACER_BOTH || (m == TRACER_AUTO && root);
+	l->use_fan = m == TRACER_FANOTIFY || m == TRACER_BOTH || (m == TRACER_AUTO && root) ||
+		     m == TRACER_EBPF;
 	l->fan_execs_only = l->use_fan && l->use_notify;
 	if (l->use_fan) {
 		struct perr fe;
@@ -485,6 +509,7 @@ int tracer_run(struct sandbox_spec *spec, const struct tracer_opts *o, struct tr
 		goto out;
 	if (l.use_ptrace || l.use_notify) {
 		struct filter_opts fo = { .fanotify = l.use_fan && !l.fan_execs_only,
+					  .ebpf = l.bpf != NULL,
 					  .all_syscalls = o->syscalls,
 					  .notify = l.use_notify };
 		if (sc_build_filter(&fo, &prog, err) < 0)
@@ -504,6 +529,7 @@ int tracer_run(struct sandbox_spec *spec, const struct tracer_opts *o, struct tr
 	res->used_fanotify = l.use_fan;
 	res->used_ptrace = l.use_ptrace;
 	res->used_notify = l.use_notify;
+	res->used_ebpf = l.bpf != NULL;
 	proc_find(&l, l.sb.init_pid, true)->started = true; /* seized running: no startup stop */
 	char root[64];
 	snprintf(root, sizeof(root), "/proc/%d/root", (int)l.sb.init_pid);
@@ -558,10 +584,13 @@ int pty_open(int *master, int *slave, struct perr *err)
 	return 0;
 }
 
-void run_tracers(const struct run_result *res, const char *out[2])
+void run_tracers(const struct run_result *res, const char *out[TRACE_TRACERS_MAX])
 {
 	int n = 0;
-	out[0] = out[1] = NULL;
+	for (int i = 0; i < TRACE_TRACERS_MAX; i++)
+		out[i] = NULL;
+	if (res->used_ebpf)
+		out[n++] = "ebpf";
 	if (res->used_fanotify)
 		out[n++] = "fanotify";
 	if (res->used_notify)

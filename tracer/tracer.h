@@ -13,15 +13,19 @@
 
 enum tracer_mode {
 	TRACER_OFF,
-	TRACER_AUTO,     /* fanotify + notify as root, notify rootless; ptrace
-			  * where the kernel has no user notification */
+	TRACER_AUTO,     /* as root: ebpf where it loads, else fanotify (execs)
+			  * + notify; notify rootless; ptrace where the kernel
+			  * has no user notification */
 	TRACER_FANOTIFY,
 	TRACER_NOTIFY,   /* seccomp user notification alone */
 	TRACER_PTRACE,   /* seccomp-filtered ptrace alone */
 	TRACER_BOTH,     /* fanotify + ptrace */
+	TRACER_EBPF,     /* a syscall-exit eBPF recorder for one-path calls,
+			  * notify for the rest, fanotify for the kernel's
+			  * own exec opens (the ELF interpreter) */
 };
 
-/* "auto", "fanotify", "notify", "ptrace", "both": 0, or -1 when unknown. */
+/* "auto", "ebpf", "fanotify", "notify", "ptrace", "both": 0, or -1 when unknown. */
 int tracer_mode_parse(const char *s, enum tracer_mode *out);
 
 /* What runs beside the program once it has started, in order, as a
@@ -79,7 +83,7 @@ struct run_result {
 	bool timed_out;
 	bool interrupted;     /* we got SIGINT/SIGTERM */
 	bool rootless;
-	bool used_fanotify, used_ptrace, used_notify;
+	bool used_fanotify, used_ptrace, used_notify, used_ebpf;
 	uint64_t duration_ms;
 	/* With steps: every wait step passed; else why not, when it was not
 	 * the program's exit (then NOT_READY is empty). */
@@ -95,7 +99,7 @@ int tracer_run(struct sandbox_spec *spec, const struct tracer_opts *o, struct tr
 
 /* The recorders RES used, in order ("fanotify", then "notify" or
  * "ptrace"); unused slots are NULL. */
-void run_tracers(const struct run_result *res, const char *out[2]);
+void run_tracers(const struct run_result *res, const char *out[TRACE_TRACERS_MAX]);
 
 /* docker's convention: the program's exit code, or 128 + signal. */
 int run_exit_code(const struct run_result *res);
