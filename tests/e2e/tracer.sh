@@ -19,24 +19,59 @@ G=oci:$work/golden/oci
 # ---- golden traces: exactly the expected paths and ops ----
 paths_of() { jq -r '.paths[] | "\(.path) \(.ops|join(",")) \(if .exists then "exists" else "missing" end)"' "$1"; }
 # What each mode must see: fanotify's opens where it watches them, else
-# exactly what the syscalls show (auto marks only execs with fanotify).
+# exactly what the syscalls show (auto marks only execs with fanotify; the
+# eBPF recorder reads the one-path calls at exit, as a notification would
+# at entry).
 golden_expected() { case $1 in both | fanotify) echo "$1" ;; *) echo ptrace ;; esac; }
-for mode in auto notify both ptrace fanotify; do
+for mode in auto ebpf notify both ptrace fanotify; do
 	t=$work/golden-$mode.json
 	check "golden ($mode): probe succeeds" "$PARE" probe --tracer "$mode" -o "$t" "$G"
 	check "golden ($mode): exactly the expected paths and ops" \
 		diff -u "$top/tests/golden/expected.$(golden_expected "$mode")" <(paths_of "$t")
 done
-check "golden (auto): fanotify for execs plus seccomp notification, no ptrace stop; each path says which saw it" \
-	jq -e '.tracers == ["fanotify", "notify"] and .events.ptrace_stops == 0 and .events.notifications > 0 and
+check "golden (auto, root): the eBPF recorder for one-path calls, seccomp notification for execs, fanotify for exec opens; no ptrace stop; each path says which saw it" \
+	jq -e '.tracers == ["ebpf", "fanotify", "notify"] and .events.ptrace_stops == 0 and .events.ebpf > 0 and
+		.events.notifications > 0 and .events.notifications < .events.ebpf and
 		(.paths[] | select(.path == "/golden") | .seen_by) == ["fanotify", "notify"] and
-		(.paths[] | select(.path == "/data/a.txt") | .seen_by) == ["notify"]' "$work/golden-auto.json"
+		(.paths[] | select(.path == "/data/a.txt") | .seen_by) == ["ebpf"] and
+		(.paths[] | select(.path == "/data/dirfd.txt") | .seen_by) == ["ebpf"]' "$work/golden-auto.json"
+# Where the eBPF recorder cannot load (here: pare in a pid namespace of its
+# own, as in a container), auto goes on with fanotify + notification.
+check "golden (auto, eBPF unavailable: a pid namespace of its own): fanotify + notify, the same trace" \
+	bash -c "$(declare -f paths_of); unshare -p -f --mount-proc '$PARE' probe -o '$work/golden-nobpf.json' '$G' 2>'$work/golden-nobpf.err' &&
+		grep -q 'fanotify+notify,' '$work/golden-nobpf.err' && jq -e '.tracers == [\"fanotify\", \"notify\"] and .events.ebpf == 0' '$work/golden-nobpf.json' &&
+		diff -u '$top/tests/golden/expected.ptrace' <(paths_of '$work/golden-nobpf.json')"
+check "--tracer ebpf where it cannot load: one line that says why and what to use, exit 1" \
+	bash -c "unshare -p -f --mount-proc '$PARE' probe --tracer ebpf -o '$work/x.json' '$G' 2>'$work/ebpf-no.err'; [ \$? -eq 1 ] &&
+		grep -q 'initial pid namespace (Hint: --tracer notify)' '$work/ebpf-no.err' && [ \$(wc -l <'$work/ebpf-no.err') -eq 1 ] && [ ! -e '$work/x.json' ]"
+# A path the kernel faults in itself: in a file mapping nothing has read.
+for mode in auto ebpf notify; do
+	check "golden ($mode): a stat whose path is in a page not yet faulted in is recorded, nothing lost" \
+		bash -c "'$PARE' probe --tracer $mode -o '$work/fresh-$mode.json' '$G' fresh-page-stat && jq -e '(.paths[] | select(.path == \"/data/fresh.txt\") | .exists) and (.lost | not) and .exit.code == 0' '$work/fresh-$mode.json'"
+done
+# A pid namespace nested in the sandbox's (unshare -p, as a container in
+# the probed program would make): its calls are still the program's.
+check "probe (auto): a process in a pid namespace nested in the sandbox's is recorded by the eBPF recorder" \
+	bash -c "'$PARE' probe --cap-add SYS_ADMIN -o '$work/nested.json' --entrypoint unshare '$(fx python)' -p -f --mount-proc python3 -c 'import os; os.stat(\"/usr/share/doc\"); print(os.getpid())' >'$work/nested.out' && grep -qx 1 '$work/nested.out' &&
+		jq -e '(.tracers[0] == \"ebpf\") and ((.paths[] | select(.path == \"/usr/share/doc\") | .seen_by) == [\"ebpf\"])' '$work/nested.json'"
+# A 32-bit call (int 0x80) from the 64-bit helper: the eBPF recorder reads
+# x86_64 calls only, so seccomp notification must have every i386 row.
+if "$TOOLS/golden" i386-stat; [ $? -ne 3 ]; then
+	for mode in auto ebpf notify ptrace; do
+		check "golden ($mode): an i386 stat (int 0x80) from a 64-bit process is recorded" \
+			bash -c "'$PARE' probe --tracer $mode -o '$work/i386-$mode.json' '$G' i386-stat && jq -e '.paths | map(.path) | index(\"/data/i386.txt\")' '$work/i386-$mode.json'"
+	done
+	check "golden (ebpf): ... by seccomp notification, not the eBPF recorder" \
+		jq -e '(.paths[] | select(.path == "/data/i386.txt") | .seen_by) == ["notify"]' "$work/i386-ebpf.json"
+else
+	skip "golden: an i386 stat (int 0x80) from a 64-bit process is recorded" "this kernel runs no 32-bit calls"
+fi
 execs_expected='/golden /golden
 /golden /golden leaf-exec
 /golden /golden leaf-nonleader
 /golden /golden leaf-script /data/script.sh
 /golden /golden leaf-spawn'
-for mode in auto notify both ptrace; do
+for mode in auto ebpf notify both ptrace; do
 	check "golden ($mode): the five execs with argv (plain, #!, vfork, non-leader thread)" \
 		diff <(echo "$execs_expected") <(jq -r '.execs[] | "\(.exe) \(.argv|join(" "))"' "$work/golden-$mode.json" | sort)
 	check "golden ($mode): every path attributed to /golden, none lost" \
@@ -81,6 +116,8 @@ completeness() { # NAME WORKDIR EXPECT CMD...
 		check "$name ($mode): probe runs the workload" \
 			bash -c "'$PARE' probe -u 0 --timeout 60 --tracer $mode -o '$d/$mode.json' --entrypoint '$1' '$img' \"\${@:2}\" | grep -q -- '$expect'" _ "$@"
 	done
+	check "$name (auto): as root, the eBPF recorder did the one-path calls" \
+		jq -e '.tracers == ["ebpf", "fanotify", "notify"] and .events.ebpf > .events.notifications' "$d/auto.json"
 	check "$name: reference run under strace -f" \
 		bash -c "'$top/tests/e2e/strace-run.sh' '$PARE_CACHE_DIR/rootfs/$cfg' '$d/strace.log' '$wd' \"\$@\" | grep -q -- '$expect'" _ "$@"
 	for mode in auto notify ptrace; do
@@ -99,7 +136,7 @@ killed_in_notification() {
 	# Four stat loops at a time, SIGKILLed ten times over: most of a loop's
 	# time is spent waiting in a notification, so most die there. pare
 	# must answer the rest, record them, and finish the run.
-	"$PARE" probe --timeout 60 -o "$work/kill.json" --entrypoint sh "$BB" -c '
+	"$PARE" probe --tracer notify --timeout 60 -o "$work/kill.json" --entrypoint sh "$BB" -c '
 		for round in 1 2 3 4 5 6 7 8 9 10; do
 			pids=
 			for j in 1 2 3 4; do (while :; do stat /etc/passwd >/dev/null; done) & pids="$pids $!"; done

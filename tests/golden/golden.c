@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -172,6 +173,28 @@ int main(int argc, char **argv)
 			xstat("/data/s.txt");
 		return 0;
 	}
+	if (argc == 2 && !strcmp(argv[1], "fresh-page-stat")) {
+		/* The path lies in a page of a file mapping nothing has touched
+		 * yet: a recorder that reads it before the kernel does (at
+		 * syscall entry, without faulting) sees EFAULT. */
+		int fd = open("/data/fresh-path", O_RDONLY | O_CLOEXEC);
+		char *p = fd >= 0 ? mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, fd, 0) : MAP_FAILED;
+		struct stat st;
+		return p != MAP_FAILED && stat(p, &st) == 0 ? 0 : 1;
+	}
+#ifdef __x86_64__
+	if (argc == 2 && !strcmp(argv[1], "i386-stat")) {
+		/* A 32-bit call from a 64-bit process (int $0x80, i386's stat,
+		 * number 106): it must be seen whatever records the 64-bit
+		 * calls. Static and not PIE, so both pointers fit 32 bits.
+		 * Exit 3 where the kernel runs no 32-bit calls. */
+		static const char path[] = "/data/i386.txt";
+		static char st32[256];
+		long ret;
+		__asm__ volatile("int $0x80" : "=a"(ret) : "a"(106L), "b"(path), "c"(st32) : "memory");
+		return ret == -38 /* ENOSYS */ ? 3 : 0;
+	}
+#endif
 	if (argc != 1)
 		return 2; /* never recurse into the scenarios by mistake */
 	main_thread();

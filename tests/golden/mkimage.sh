@@ -15,6 +15,7 @@ done
 ln -s r.txt link
 echo one >dir/one && echo two >dir/two
 echo rel >sub/rel.txt
+echo fresh >fresh.txt && printf '/data/fresh.txt\0' >fresh-path # golden fresh-page-stat
 ln -s /data/dir sub/dot            # ./dot/../dd.txt from sub is /data/dd.txt
 printf '#!/golden leaf-script\n' >script.sh && chmod 755 script.sh
 printf 'root:x:0:0:root:/:/golden\n' >"$root/etc/passwd"
