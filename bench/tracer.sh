@@ -4,7 +4,7 @@
 #   (a) python3 importing a dozen stdlib modules, 5 times in one sandbox
 #   (b) python3 -m compileall -f of the stdlib
 # Every variant runs interleaved with the others (lib.sh). Variants: pare run (baseline), pare probe --tracer
-# auto|notify|ptrace|fanotify|both, rootless (uid 65534: notification
+# auto|ebpf|notify|ptrace|fanotify|both, rootless (uid 65534: notification
 # alone, against a rootless untraced run), and strace -f --seccomp-bpf -e
 # trace=%file around the same pare run; and untraced and auto again with
 # --security-opt seccomp=unconfined: what Docker's seccomp policy (on by
@@ -33,6 +33,7 @@ for w in a b; do
 		-n "untr,unconf" "$P run --security-opt seccomp=unconfined $args" \
 		-n auto "$P probe --tracer auto -o $work/t.json $args" \
 		-n "auto,unconf" "$P probe --tracer auto --security-opt seccomp=unconfined -o $work/t.json $args" \
+		-n ebpf "$P probe --tracer ebpf -o $work/t.json $args" \
 		-n notify "$P probe --tracer notify -o $work/t.json $args" \
 		-n ptrace "$P probe --tracer ptrace -o $work/t.json $args" \
 		-n fanotify "$P probe --tracer fanotify -o $work/t.json $args" \
@@ -60,6 +61,7 @@ make -s -C "$top" build/tests/golden >/dev/null
 g=oci:$work/golden/oci n=20000
 interleaved "$work/c.json" \
 	-n untraced "$P run $g stat-loop $n" \
+	-n ebpf "$P probe --tracer ebpf -o $work/t.json $g stat-loop $n" \
 	-n notify "$P probe --tracer notify -o $work/t.json $g stat-loop $n" \
 	-n "notify, 1 cpu" "taskset -c 0 $P probe --tracer notify -o $work/t.json $g stat-loop $n" \
 	-n ptrace "$P probe --tracer ptrace -o $work/t.json $g stat-loop $n" \
@@ -78,6 +80,19 @@ interleaved "$work/d.json" \
 	-n "unconf N" "$P run --security-opt seccomp=unconfined $g stat-loop $m" >"$work/d.log" 2>&1 || { cat "$work/d.log"; exit 1; }
 jq -r --argjson m $m '(.results | map({(.command): .median}) | add) as $t |
 	"(d) the seccomp policy, untraced (median of '"$runs"' runs): \(((($t["policy N"] - $t["policy 0"]) - ($t["unconf N"] - $t["unconf 0"])) / $m * 1e9) | floor) ns per syscall, \((($t["policy 0"] - $t["unconf 0"]) * 1000 * 10 | floor) / 10) ms per run"' "$work/d.json"
+# (f) what the eBPF recorder costs everyone else: its program runs at every
+# syscall exit on the machine while a probe is on. The slope over N stat
+# calls of an untraced run in another sandbox, with an eBPF probe idling
+# beside it, against the same without (rounds alternate the two).
+beside="$P probe --tracer ebpf -o $work/bg.json --entrypoint python3 $img -c 'import time; time.sleep(3600)' >/dev/null 2>&1 & bg=\$!; sleep 1"
+after='s=$?; kill $bg; wait $bg; exit $s'
+interleaved "$work/f.json" \
+	-n "alone 0" "$P run $g stat-loop 0" -n "alone N" "$P run $g stat-loop $m" \
+	-n "beside 0" "$beside; $P run $g stat-loop 0; $after" \
+	-n "beside N" "$beside; $P run $g stat-loop $m; $after" \
+	>"$work/f.log" 2>&1 || { cat "$work/f.log"; exit 1; }
+jq -r --argjson m $m '(.results | map({(.command): .median}) | add) as $t |
+	"(f) an untraced program beside an eBPF probe (median of '"$runs"' runs): \(((($t["beside N"] - $t["beside 0"]) - ($t["alone N"] - $t["alone 0"])) / $m * 1e9) | floor) ns more per path syscall"' "$work/f.json"
 # (e) --syscalls: every syscall waits for pare, by notification or by a
 # ptrace stop (auto uses the faster, notification).
 a=${workload[a]//IMG/$img}
@@ -88,4 +103,4 @@ echo "(e) --syscalls on (a), median of $runs runs, ratio to untraced:"
 jq -r '(.results[] | select(.command == "untraced") | .median) as $base |
 	.results[] | select(.command != "untraced") | "  \(.command | . + "            " | .[0:12]) \(.median / $base * 100 | floor / 100)x"' "$work/e.json"
 "$P" probe --tracer auto -o "$work/t.json" --entrypoint python3 "$img" -c "$PY" >/dev/null 2>&1
-echo "one python3 run of (a) in auto mode: $(jq .events.notifications "$work/t.json") notifications, $(jq .events.fanotify "$work/t.json") fanotify events (execs)"
+echo "one python3 run of (a) in auto mode: $(jq .events.ebpf "$work/t.json") eBPF events, $(jq .events.notifications "$work/t.json") notifications, $(jq .events.fanotify "$work/t.json") fanotify events (execs)"
