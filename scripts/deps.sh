@@ -5,6 +5,8 @@ set -euo pipefail
 pkgs=(
 	# build
 	gcc make pkg-config libarchive-dev libjansson-dev libseccomp-dev libcap-dev libssl-dev libelf-dev zlib1g-dev libzstd-dev
+	# gzip layers inflated by ISA-L (x86_64), several times zlib's speed
+	libisal-dev
 	# the eBPF recorder: compiled by clang for the BPF target, embedded by bpftool
 	clang libbpf-dev bpftool
 	# test images and independent readers
