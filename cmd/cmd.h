@@ -25,6 +25,7 @@ enum {
 	OPT_PLATFORM,
 	OPT_MAX_EXPANSION,
 	OPT_COMPRESS = 1500, /* copy, slim */
+	OPT_JOBS = 'j',      /* copy, slim */
 };
 
 #define COMMON_LONGOPTS                                              \
@@ -109,6 +110,12 @@ int open_rootfs(struct image *img, const struct common_opts *co, bool no_cache, 
 	"                          docker-archive and docker-daemon layers are always\n"       \
 	"                          uncompressed, as docker writes them. Docker 20.10 and\n"    \
 	"                          umoci 0.4 cannot read zstd layers; skopeo, podman and pare can\n"
+#define JOBS_HELP                                                                           \
+	"  -j, --jobs N            threads that deflate a gzip layer (default: one per core,\n"   \
+	"                          at most 16); the layer's bytes, and so its digest, are the\n" \
+	"                          same for any N\n"
+/* --jobs's value into *OUT; -1 after reporting. */
+int jobs_opt(const char *arg, int *out);
 /* --compress's value into *OUT; -1 after reporting. */
 int compress_opt(const char *arg, struct compress_spec *out);
 /* A compression DST can hold (docker's formats hold none); EXIT_USAGE

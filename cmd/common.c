@@ -46,6 +46,17 @@ int common_opt(struct common_opts *co, int c, const char *arg)
 	}
 }
 
+int jobs_opt(const char *arg, int *out)
+{
+	uint64_t v;
+	if (parse_u64(arg, &v) < 0 || v < 1 || v > 16) {
+		fprintf(stderr, "pare: invalid --jobs '%s': a number of threads, 1 to 16\n", arg);
+		return -1;
+	}
+	*out = (int)v;
+	return 0;
+}
+
 int compress_opt(const char *arg, struct compress_spec *out)
 {
 	struct perr err;

@@ -10,17 +10,20 @@ static const char help[] =
 	"temporary name and renamed into place when complete. With --compress, layers\n"
 	"whose compression (or level) differs are compressed anew; their diff_ids and\n"
 	"so the config stay the same.\n\n"
-	"options:\n" COMPRESS_HELP COMMON_HELP;
+	"options:\n" COMPRESS_HELP JOBS_HELP COMMON_HELP;
 
 struct copy_cmd {
 	struct common_opts co;
 	struct compress_spec compress;
 	bool have_compress;
+	int jobs;
 };
 
 static int copy_opt(void *ctx, int c, const char *arg)
 {
 	struct copy_cmd *cc = ctx;
+	if (c == OPT_JOBS)
+		return jobs_opt(arg, &cc->jobs);
 	if (c != OPT_COMPRESS)
 		return 1;
 	cc->have_compress = true;
@@ -29,7 +32,9 @@ static int copy_opt(void *ctx, int c, const char *arg)
 
 int cmd_copy(int argc, char **argv)
 {
-	static const struct option opts[] = { { "compress", required_argument, NULL, OPT_COMPRESS }, { 0 } };
+	static const struct option opts[] = { { "compress", required_argument, NULL, OPT_COMPRESS },
+						{ "jobs", required_argument, NULL, OPT_JOBS },
+						{ 0 } };
 	struct copy_cmd cc = { 0 };
 	struct imgref dst;
 	struct perr err = { 0 };
@@ -43,6 +48,7 @@ int cmd_copy(int argc, char **argv)
 		imgref_free(&dst);
 		return report(&err);
 	}
+	cc.compress.threads = cc.jobs;
 	const struct compress_spec *comp = cc.have_compress ? &cc.compress : NULL;
 	if ((r = compress_fits("copy", comp, &dst)) || open_image(a.v[0], &cc.co, &img)) {
 		imgref_free(&dst);

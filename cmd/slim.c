@@ -94,7 +94,7 @@ static const char help[] =
 	"                          between those runs (hash order, times, PIDs) is noise, and\n"
 	"                          that probe is compared by exit (HTTP) status only; a status\n"
 	"                          that differs makes the probe flaky, and the slim fails\n"
-	COMPRESS_HELP
+	COMPRESS_HELP JOBS_HELP
 	"      --tracer MODE       auto (default), ebpf, notify, fanotify, ptrace or both;\n"
 	"                          see 'pare probe --help'\n"
 	RUN_HELP COMMON_HELP;
@@ -109,8 +109,9 @@ enum { OPT_EXEC = 1200, OPT_HTTP, OPT_HTTP_FILE, OPT_KEEP_WRITTEN, OPT_EXEC_FILE
 struct slim_cmd {
 	struct run_cmd rc;
 	struct slim_opts o;
-	struct compress_spec compress;
+	struct compress_spec compress; /* gzip, the default, when not given */
 	bool have_compress;
+	int jobs;
 };
 
 /* A user's list file: one entry per line, '#' comments. Errors name the
@@ -232,6 +233,7 @@ static int slim_opt(void *ctx, int c, const char *optarg)
 	case OPT_REPORT: s->o.report = optarg; return 0;
 	case OPT_VERIFY: s->o.verify = true; return 0;
 	case OPT_COMPRESS: s->have_compress = true; return compress_opt(optarg, &s->compress);
+	case OPT_JOBS: return jobs_opt(optarg, &s->jobs);
 	case OPT_KEEP_WRITTEN: s->o.keep_written = true; return 0;
 	case OPT_PROFILE: strv_push(&s->o.profile_names, xstrdup(optarg)); return 0;
 	case OPT_PROFILE_DIR: s->o.profile_dir = optarg; return 0;
@@ -526,7 +528,7 @@ static int name_output(const struct slim_cmd *c, const struct image *img, struct
 		return usage_error("slim", "the image comes from standard input: name the output with -o");
 	if (imgref_parse(*text, true, dst, &err) < 0)
 		return report(&err);
-	return compress_fits("slim", c->o.compress, dst);
+	return compress_fits("slim", c->have_compress ? c->o.compress : NULL, dst);
 }
 
 int cmd_slim(int argc, char **argv)
@@ -561,6 +563,7 @@ int cmd_slim(int argc, char **argv)
 		{ "app-tree-max", required_argument, NULL, OPT_APP_TREE_MAX },
 		{ "app-dir", required_argument, NULL, OPT_APP_DIR },
 		{ "compress", required_argument, NULL, OPT_COMPRESS },
+		{ "jobs", required_argument, NULL, OPT_JOBS },
 		{ 0 },
 	};
 	static const struct cmd_spec spec = { "slim", help, extra, slim_opt, ARGS_PERMUTE_COMMAND, 1,
@@ -579,7 +582,10 @@ int cmd_slim(int argc, char **argv)
 	}
 	c.o.mode = c.rc.mode;
 	c.o.seccomp_profile = c.rc.seccomp_profile;
-	c.o.compress = c.have_compress ? &c.compress : NULL;
+	if (!c.have_compress)
+		c.compress = (struct compress_spec){ .comp = COMP_GZIP };
+	c.compress.threads = c.jobs;
+	c.o.compress = &c.compress;
 	slim_init(&sl, &c.o);
 	if (slim_load_rules(&sl, &err) < 0) {
 		r = report(&err);

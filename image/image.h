@@ -35,6 +35,7 @@ const char *compression_name(enum compression c);
 struct compress_spec {
 	enum compression comp;
 	int level;
+	int threads; /* gzip's: 0 = one per core; the bytes never depend on it */
 };
 /* "gzip", "zstd" or "none", with ":LEVEL" for gzip (1-9) and zstd (1-19). */
 int compress_spec_parse(const char *s, struct compress_spec *out, struct perr *err);

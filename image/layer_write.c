@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include "image/layer_write.h"
 #include "base/resolve.h"
+#include "image/pgzip.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -15,7 +16,10 @@ struct sink {
 	struct sha256 diff, blob;
 	uint64_t diff_bytes, blob_bytes;
 	int out_fd;
-	struct archive *comp; /* raw + filter, or NULL */
+	struct archive *comp; /* zstd: raw + filter, or NULL */
+	struct pgzip *gz;     /* gzip: deflated on every core */
+	struct perr gz_err;   /* why gz failed, when it did */
+	bool gz_failed;
 	int werr;
 };
 
@@ -37,24 +41,33 @@ static la_ssize_t tar_cb(struct archive *a, void *ctx, const void *p, size_t n)
 	struct sink *s = ctx;
 	sha256_update(&s->diff, p, n);
 	s->diff_bytes += n;
+	if (s->gz) {
+		if (pgzip_write(s->gz, p, n, &s->gz_err) == 0)
+			return (la_ssize_t)n;
+		s->gz_failed = true;
+		return -1;
+	}
 	if (!s->comp)
 		return blob_cb(a, ctx, p, n);
 	return archive_write_data(s->comp, p, n) == (la_ssize_t)n ? (la_ssize_t)n : -1;
 }
 
-static int open_comp(struct sink *s, enum compression c, int level, struct perr *err)
+static int gz_out(void *ctx, const void *p, size_t n)
 {
+	return blob_cb(NULL, ctx, p, n) == (la_ssize_t)n ? 0 : -1;
+}
+
+/* gzip: our own parallel deflate (pgzip.h), whose bytes no thread count
+ * changes; zstd: libarchive's filter. */
+static int open_comp(struct sink *s, enum compression c, int level, int threads, struct perr *err)
+{
+	if (c == COMP_GZIP)
+		return pgzip_new(level, threads, gz_out, s, &s->gz, err);
 	struct archive_entry *e = archive_entry_new();
-	const char *filter = c == COMP_GZIP ? "gzip" : "zstd";
+	const char *filter = "zstd";
 	s->comp = archive_write_new();
 	archive_write_set_format_raw(s->comp);
-	if (c == COMP_GZIP) {
-		archive_write_add_filter_gzip(s->comp);
-		/* No mtime in the gzip header: same input, same bytes. */
-		archive_write_set_filter_option(s->comp, "gzip", "timestamp", NULL);
-	} else {
-		archive_write_add_filter_zstd(s->comp);
-	}
+	archive_write_add_filter_zstd(s->comp);
 	if (level) {
 		char v[8];
 		snprintf(v, sizeof(v), "%d", level);
@@ -72,6 +85,22 @@ static int open_comp(struct sink *s, enum compression c, int level, struct perr 
 		return perr_set(err, 0, "cannot start %s stream: %s", compression_name(c),
 				archive_error_string(s->comp));
 	return 0;
+}
+
+static int close_comp(struct sink *s, struct perr *err)
+{
+	if (s->gz && pgzip_finish(s->gz, err) < 0)
+		return -1;
+	if (s->comp && archive_write_close(s->comp) != ARCHIVE_OK)
+		return perr_set(err, s->werr, "cannot finish compression: %s", archive_error_string(s->comp));
+	return 0;
+}
+
+static void free_comp(struct sink *s)
+{
+	pgzip_free(s->gz);
+	if (s->comp)
+		archive_write_free(s->comp);
 }
 
 struct inode_seen {
@@ -214,7 +243,7 @@ int layer_build(int rootfd, const struct strv *paths, int out_fd, const struct b
 	sha256_init(&s.diff);
 	sha256_init(&s.blob);
 	if (o->comp != COMP_NONE)
-		r = open_comp(&s, o->comp, o->level, err);
+		r = open_comp(&s, o->comp, o->level, o->threads, err);
 	/* Restricted pax: a ustar header alone for most entries, a pax header
 	 * only where one is needed (long or non-ASCII names, big numbers,
 	 * xattrs). Names are converted from our locale to UTF-8 for pax: read
@@ -233,15 +262,16 @@ int layer_build(int rootfd, const struct strv *paths, int out_fd, const struct b
 		r = build_entries(&b, paths, &out->entries, err);
 	if (r == 0 && archive_write_close(b.tar) != ARCHIVE_OK)
 		r = perr_set(err, s.werr, "cannot finish layer: %s", archive_error_string(b.tar));
-	if (r == 0 && s.comp && archive_write_close(s.comp) != ARCHIVE_OK)
-		r = perr_set(err, s.werr, "cannot finish compression: %s", archive_error_string(s.comp));
+	if (r < 0 && s.gz_failed) /* the compressor's reason, not the tar writer's */
+		*err = s.gz_err;
+	if (r == 0)
+		r = close_comp(&s, err);
 	archive_write_free(b.tar);
 	if (saved) {
 		uselocale(saved);
 		freelocale(utf8);
 	}
-	if (s.comp)
-		archive_write_free(s.comp);
+	free_comp(&s);
 	for (size_t i = 0; i < b.ninodes; i++)
 		free(b.inodes[i].path);
 	free(b.inodes);
@@ -260,19 +290,19 @@ int layer_compress(int in_fd, int out_fd, const struct compress_spec *c, struct 
 	ssize_t n = 0;
 	sha256_init(&s.diff);
 	sha256_init(&s.blob);
-	int r = c->comp == COMP_NONE ? 0 : open_comp(&s, c->comp, c->level, err);
+	int r = c->comp == COMP_NONE ? 0 : open_comp(&s, c->comp, c->level, c->threads, err);
 	if (r == 0 && lseek(in_fd, 0, SEEK_SET) < 0)
 		r = perr_set(err, errno, "cannot rewind the layer");
 	while (r == 0 && (n = read(in_fd, buf, sizeof(buf))) > 0)
 		if (tar_cb(NULL, &s, buf, (size_t)n) != n)
-			r = perr_set(err, s.werr, "cannot compress the layer: %s",
-				     s.comp ? archive_error_string(s.comp) : "write failed");
+			r = s.gz_failed ? (*err = s.gz_err, -1)
+					: perr_set(err, s.werr, "cannot compress the layer: %s",
+						   s.comp ? archive_error_string(s.comp) : "write failed");
 	if (r == 0 && n < 0)
 		r = perr_set(err, errno, "cannot read the layer");
-	if (r == 0 && s.comp && archive_write_close(s.comp) != ARCHIVE_OK)
-		r = perr_set(err, s.werr, "cannot finish compression: %s", archive_error_string(s.comp));
-	if (s.comp)
-		archive_write_free(s.comp);
+	if (r == 0)
+		r = close_comp(&s, err);
+	free_comp(&s);
 	char ignored[DIGEST_STR_LEN + 1];
 	sha256_final(&s.diff, ignored);
 	sha256_final(&s.blob, out->digest);

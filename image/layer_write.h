@@ -10,6 +10,7 @@
 struct build_opts {
 	enum compression comp;
 	int level;          /* 0 = the compressor's default */
+	int threads;        /* gzip's: 0 = one per core; the bytes never depend on it */
 	bool clamp_mtime;   /* clamp mtimes to EPOCH (SOURCE_DATE_EPOCH) */
 	int64_t epoch;
 	/* Paths (in FROM_UPPER) read from an overlay upper directory instead

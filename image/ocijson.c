@@ -67,7 +67,7 @@ int compress_spec_parse(const char *s, struct compress_spec *out, struct perr *e
 			return kinds[i].max_level
 				       ? perr_set(err, 0, "'%s': a %s level is 1 to %d", s, kinds[i].name, kinds[i].max_level)
 				       : perr_set(err, 0, "'%s': none takes no level", s);
-		*out = (struct compress_spec){ kinds[i].comp, (int)level };
+		*out = (struct compress_spec){ .comp = kinds[i].comp, .level = (int)level };
 		return 0;
 	}
 	return perr_set(err, 0, "'%s': use gzip, zstd or none, with an optional :LEVEL", s);

@@ -84,6 +84,10 @@ py_slim() { # TAG ARGS...: slim the python fixture with the python probe
 layer_of() { skopeo inspect "oci:$work/python:$1" | jq -r '.Layers[0]'; }
 same_layer() { py_slim again && [ "$(layer_of again)" = "$(layer_of slim)" ]; }
 check "slim twice gives the same layer digest" same_layer
+# The gzip layer is deflated on every core (image/pgzip.c): its bytes must
+# not depend on how many.
+same_for_jobs() { py_slim j1 -j 1 && py_slim j5 --jobs 5 && [ "$(layer_of j1)" = "$(layer_of slim)" ] && [ "$(layer_of j5)" = "$(layer_of slim)" ]; }
+check "-j 1 and --jobs 5 give the same layer digest as the default" same_for_jobs
 # The limits, honestly: what no probe touched is gone; --keep brings it back.
 missing_module() { ! "$PARE" run "oci:$work/python:slim" -c 'import this' 2>"$work/this.err" && grep -q ModuleNotFoundError "$work/this.err"; }
 check "a module no probe imported is missing from the slim image" missing_module
