@@ -272,7 +272,7 @@ static void untouched_entry(void *ctx, const char *rel, const struct stat *sb)
 static void check_untouched(struct keepset *k, const struct units_state *st, int rootfd)
 {
 	struct untouched u = { .st = st };
-	walk_tree(rootfd, untouched_entry, &u);
+	tree_walk(&k->tree, rootfd, untouched_entry, &u);
 	for (size_t i = 0; i < u.trees.n; i++) {
 		char size[32];
 		keepset_warn(k, "application files no probe touched are left out: /%s (%zu file%s, %s); "

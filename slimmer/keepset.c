@@ -52,6 +52,7 @@ void keepset_free(struct keepset *k)
 	strv_free(&k->lib_dirs);
 	strv_free(&k->links);
 	strv_free(&k->warnings);
+	tree_index_free(&k->tree);
 	memset(k, 0, sizeof(*k));
 }
 
@@ -529,7 +530,7 @@ int keepset_close(struct keepset *k, int rootfd, struct perr *err)
 			if (!k->e[i].closed)
 				close_entry(k, rootfd, i);
 		if (!k->links_read) {
-			walk_tree(rootfd, collect_symlink, links);
+			tree_walk(&k->tree, rootfd, collect_symlink, links);
 			k->links_read = true;
 		}
 		bool more = false;

@@ -17,6 +17,7 @@
 
 #include <sys/types.h>
 
+#include "base/tree.h"
 #include "base/util.h"
 
 enum keep_why {
@@ -65,6 +66,7 @@ struct keepset {
 	struct strv links;       /* the image's symlinks, listed once (keepset_close() runs
 				  * again as units grow the set) */
 	bool links_read;
+	struct tree_index tree;  /* the image's tree, walked once for every whole-tree pass */
 	/* The reverse pass (the image's symlinks that resolve to a kept
 	 * path) leaves out those this says no to, given "/"+path: they are a
 	 * convenience, nothing kept needs them, and the user's --exclude

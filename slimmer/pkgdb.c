@@ -181,7 +181,7 @@ static void csv_first(const char *line, char *out, size_t sz)
 static int load_dist_info(struct units_state *st, int rootfd, struct perr *err)
 {
 	cleanup_strv struct strv records = { 0 };
-	walk_tree(rootfd, find_records, &records);
+	tree_walk(st->tree, rootfd, find_records, &records);
 	strv_sort(&records);
 	for (size_t i = 0; i < records.n; i++) {
 		char dir[PATH_BUF], site[PATH_BUF];

@@ -115,7 +115,7 @@ void rules_seed(const struct rules *r, struct keepset *k, int rootfd)
 	}
 	struct seed_walk w = { r, k };
 	if (globs)
-		walk_tree(rootfd, seed_glob, &w);
+		tree_walk(&k->tree, rootfd, seed_glob, &w);
 }
 
 /* ---- package databases ---- */
@@ -250,6 +250,7 @@ int rules_close(const struct rules *r, struct keepset *k, int rootfd, struct uni
 {
 	k->skip_link = link_excluded;
 	k->skip_link_ctx = r;
+	st->tree = &k->tree;
 	bool any = r->units.n || app_trees_on(r) || !r->no_imports;
 	for (int i = 0; i < UNIT__COUNT; i++)
 		any |= r->kinds[i].on;

@@ -83,6 +83,7 @@ struct units_state {
 	struct strset dirs_seen; /* ancestors of kept files whose units were looked at */
 	struct pulled *pulled;
 	size_t n_pulled;
+	struct tree_index *tree; /* the keep-set's, once rules_close() runs; NULL: walk */
 };
 
 void units_state_free(struct units_state *st);

@@ -176,7 +176,7 @@ static int close_keepset(struct slim *sl, struct perr *err)
 	keepset_paths(&sl->keep, &sl->paths);
 	if (sl->upper_fd >= 0)
 		slim_collect_written(&sl->rules, t, sl->upper_fd, &sl->keep, &sl->paths, &sl->written);
-	slim_measure(s->img, s->rootfd, &sl->paths, &sl->w);
+	slim_measure(s->img, s->rootfd, &sl->keep.tree, &sl->paths, &sl->w);
 	return 0;
 }
 

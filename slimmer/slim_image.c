@@ -117,13 +117,13 @@ void slim_collect_written(const struct rules *rules, const struct trace *t, int 
 }
 
 
-void slim_measure(const struct image *img, int rootfd, const struct strv *paths,
+void slim_measure(const struct image *img, int rootfd, struct tree_index *tree, const struct strv *paths,
 		  struct slim_written *w)
 {
 	for (size_t i = 0; i < img->manifest.n_layers; i++)
 		w->before_compressed += (uint64_t)img->manifest.layers[i].size;
 	struct tree_size ts = { 0 };
-	walk_tree(rootfd, count_entry, &ts);
+	tree_walk(tree, rootfd, count_entry, &ts);
 	w->before_bytes = ts.bytes;
 	w->before_files = ts.entries;
 	for (size_t i = 0; i < paths->n; i++) {

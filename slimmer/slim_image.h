@@ -32,7 +32,7 @@ struct slim_written {
 };
 
 /* The "before" (IMG's layers and unpacked tree) and the "after" bytes. */
-void slim_measure(const struct image *img, int rootfd, const struct strv *paths,
+void slim_measure(const struct image *img, int rootfd, struct tree_index *tree, const struct strv *paths,
 		  struct slim_written *w);
 /* Next to the input, as docker users name things (NULL for stdin). */
 char *slim_default_output(const struct image *img);
