@@ -5,7 +5,19 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <errno.h>
+#include <pthread.h>
 #include <string.h>
+
+/* The reading half of a layer (the blob read, both digests, the inflate)
+ * runs on a thread of its own, up to PIPE_SLOTS chunks ahead of the tar
+ * reader and the file writes: at 1 GB+ each half is seconds of work. */
+#define PIPE_SLOTS 16
+#define PIPE_CHUNK 65536
+
+struct chunk {
+	ssize_t len; /* bytes; 0 at the end; negative: the reading half failed */
+	char buf[PIPE_CHUNK];
+};
 
 struct layer_stream {
 	struct image *img;
@@ -23,8 +35,15 @@ struct layer_stream {
 	bool cb_failed;
 	bool decode_failed;    /* cb_err is the decompressor's: maybe a symptom */
 	char diff_id[DIGEST_STR_LEN + 1];
-	char blob_buf[65536];
-	char diff_buf[65536];
+	char diff_buf[512];    /* the padding tar_read_cb() may add */
+	/* The reading half, when the tar is parsed: cb_err, cb_failed,
+	 * decode_failed and the counts are its own until it is joined. */
+	bool piped, joined, holding, stop, saw_failure;
+	pthread_t reader;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	uint64_t head, tail; /* chunks filled by the reader, chunks the tar reader is done with */
+	struct chunk ring[PIPE_SLOTS];
 };
 
 static int cb_fail(struct layer_stream *ls)
@@ -122,12 +141,74 @@ static ssize_t read_diff(struct layer_stream *ls, void *buf, size_t n)
 	return hash_and_tee(ls, &ls->diff_hash, ls->o.tee_diff_fd, buf, r);
 }
 
+static void *reader_main(void *arg)
+{
+	struct layer_stream *ls = arg;
+	for (;;) {
+		pthread_mutex_lock(&ls->mu);
+		while (!ls->stop && ls->head - ls->tail == PIPE_SLOTS)
+			pthread_cond_wait(&ls->cv, &ls->mu);
+		bool stop = ls->stop;
+		pthread_mutex_unlock(&ls->mu);
+		if (stop)
+			return NULL;
+		/* The slot at head is the reader's alone until head moves. */
+		struct chunk *c = &ls->ring[ls->head % PIPE_SLOTS];
+		c->len = read_diff(ls, c->buf, sizeof(c->buf));
+		pthread_mutex_lock(&ls->mu);
+		ls->head++;
+		pthread_cond_broadcast(&ls->cv);
+		pthread_mutex_unlock(&ls->mu);
+		if (c->len <= 0)
+			return NULL;
+	}
+}
+
+/* The next chunk from the reading half; the one before goes back to it.
+ * Its end or failure stays: every later call returns it again. */
+static ssize_t next_chunk(struct layer_stream *ls, const void **out)
+{
+	pthread_mutex_lock(&ls->mu);
+	if (ls->holding) {
+		ls->tail++;
+		ls->holding = false;
+		pthread_cond_broadcast(&ls->cv);
+	}
+	while (ls->head == ls->tail && !ls->joined)
+		pthread_cond_wait(&ls->cv, &ls->mu);
+	/* Stopped before it read on: nothing more comes. */
+	struct chunk *c = &ls->ring[ls->tail % PIPE_SLOTS];
+	ssize_t r = ls->head == ls->tail ? -1 : c->len;
+	pthread_mutex_unlock(&ls->mu);
+	if (r > 0) {
+		ls->holding = true;
+		*out = c->buf;
+	} else if (r < 0) {
+		ls->saw_failure = true;
+	}
+	return r;
+}
+
+/* Stop the reading half and wait for it: after this its state is ours. */
+static void join_reader(struct layer_stream *ls)
+{
+	if (!ls->piped || ls->joined)
+		return;
+	pthread_mutex_lock(&ls->mu);
+	ls->stop = true;
+	pthread_cond_broadcast(&ls->cv);
+	pthread_mutex_unlock(&ls->mu);
+	pthread_join(ls->reader, NULL);
+	ls->joined = true;
+}
+
 static la_ssize_t tar_read_cb(struct archive *a, void *ctx, const void **out)
 {
 	struct layer_stream *ls = ctx;
 	(void)a;
-	*out = ls->diff_buf;
-	ssize_t r = read_diff(ls, ls->diff_buf, sizeof(ls->diff_buf));
+	ssize_t r = next_chunk(ls, out);
+	if (r == 0)
+		join_reader(ls); /* done: diff_bytes is ours to read */
 	/* Some writers (umoci 0.4 `insert`) end a layer right after the last
 	 * file's data, without its block padding or the end marker; docker
 	 * and umoci accept such layers. Give the parser the missing padding
@@ -137,6 +218,7 @@ static la_ssize_t tar_read_cb(struct archive *a, void *ctx, const void **out)
 		ls->padded = true;
 		r = (ssize_t)(512 - ls->diff_bytes % 512);
 		memset(ls->diff_buf, 0, (size_t)r);
+		*out = ls->diff_buf;
 	}
 	return r;
 }
@@ -167,6 +249,7 @@ static int check_blob(struct layer_stream *ls, struct perr *err)
 int layer_stream_error(struct layer_stream *ls, struct archive *a, struct perr *err)
 {
 	struct perr cause;
+	join_reader(ls);
 	if (ls->cb_failed) {
 		*err = ls->cb_err;
 		/* A blob that does not decode may simply not be the blob its
@@ -203,6 +286,15 @@ int layer_stream_open(struct image *img, size_t idx, const struct layer_stream_o
 	if (ls->comp != COMP_NONE && decompressor_new(ls->comp, pull_blob, ls, &ls->dec, err) < 0)
 		return -1;
 	if (o->want_tar) {
+		pthread_mutex_init(&ls->mu, NULL);
+		pthread_cond_init(&ls->cv, NULL);
+		int e = pthread_create(&ls->reader, NULL, reader_main, ls);
+		if (e) {
+			pthread_mutex_destroy(&ls->mu);
+			pthread_cond_destroy(&ls->cv);
+			return perr_set(err, e, "cannot start the layer's reader");
+		}
+		ls->piped = true;
 		ls->tar = archive_read_new();
 		archive_read_support_format_tar(ls->tar);
 		if (archive_read_open(ls->tar, ls, NULL, tar_read_cb, NULL) != ARCHIVE_OK)
@@ -219,7 +311,7 @@ int layer_stream_next(struct layer_stream *ls, struct archive_entry **e, struct 
 		return 0;
 	if (r == ARCHIVE_OK)
 		return 1;
-	if (r == ARCHIVE_WARN && !ls->cb_failed)
+	if (r == ARCHIVE_WARN && !ls->saw_failure)
 		return 1;
 	return layer_stream_error(ls, ls->tar, err);
 }
@@ -236,8 +328,14 @@ int layer_stream_finish(struct layer_stream *ls, struct perr *err)
 	ssize_t r;
 	/* Drain: the digests cover every byte, including padding after the
 	 * tar end marker and after the compressed stream. */
-	while ((r = read_diff(ls, buf, sizeof(buf))) > 0)
-		;
+	const void *chunk;
+	if (ls->piped)
+		while ((r = next_chunk(ls, &chunk)) > 0)
+			;
+	else
+		while ((r = read_diff(ls, buf, sizeof(buf))) > 0)
+			;
+	join_reader(ls);
 	if (r < 0)
 		return layer_stream_error(ls, NULL, err);
 	if (check_blob(ls, err) < 0)
@@ -261,6 +359,11 @@ const char *layer_stream_diff_id(const struct layer_stream *ls)
 
 void layer_stream_free(struct layer_stream *ls)
 {
+	join_reader(ls);
+	if (ls->piped) {
+		pthread_mutex_destroy(&ls->mu);
+		pthread_cond_destroy(&ls->cv);
+	}
 	if (ls->tar)
 		archive_read_free(ls->tar);
 	decompressor_free(ls->dec);
