@@ -195,6 +195,9 @@ bench: deps pare
 bench-tracer: deps pare
 	bench/tracer.sh
 
+bench-big: deps pare
+	bench/big.sh
+
 lint:
 	clang-format --dry-run --Werror cmd/*.c base/*.[ch] image/*.[ch] slimmer/*.[ch] tests/unit/*.[ch] || true
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance --inline-suppr \
@@ -204,7 +207,7 @@ clean:
 	rm -rf $(B) pare
 
 FORCE:
-.PHONY: all deps check check-unit check-e2e check-tracer check-slim check-profiles check-readme check-cli check-verify check-breakout bench-tracer check-valgrind fuzz demo bench lint clean test-bins FORCE
+.PHONY: all deps check check-unit check-e2e check-tracer check-slim check-profiles check-readme check-cli check-verify check-breakout bench-tracer bench-big check-valgrind fuzz demo bench lint clean test-bins FORCE
 .SECONDARY:
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -3,7 +3,7 @@
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 fx=$("$top/tests/fixtures/build.sh" python)
-work=$(mktemp -d /var/tmp/pare-bench.XXXXXX)
+work=$(mktemp -d "${BENCH_TMP:-/var/tmp}/pare-bench.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 # interleaved OUT.json -n NAME CMD [-n NAME CMD]...: time each CMD ${runs:-7}
