@@ -305,6 +305,9 @@ static int remove_entry(int basefd, const struct cache_entry *e, struct perr *er
 	unlinkat(basefd, name, 0);
 	if (remove_tree_at(basefd, gone, err) < 0)
 		return -1;
+	snprintf(name, sizeof(name), "%s.layers", e->hex);
+	struct perr ignored; /* its layers are only worth keeping with it */
+	remove_tree_at(basefd, name, &ignored);
 	snprintf(name, sizeof(name), "%s.lock", e->hex);
 	unlinkat(basefd, name, 0); /* last, while we hold it */
 	return 1;
@@ -368,6 +371,11 @@ int rootfs_open(struct image *img, const char *cache_dir, uint64_t max_bytes,
 	if (*rootfd < 0)
 		return perr_set(err, errno, "cannot open '%s'", out->path);
 	return 0;
+}
+
+char *rootfs_layer_dir(const struct rootfs *r)
+{
+	return r->path && !r->temporary ? xasprintf("%s.layers", r->path) : NULL;
 }
 
 void rootfs_release(struct rootfs *r)

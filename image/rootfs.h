@@ -10,6 +10,7 @@
  *   HEX.json    {"image", "bytes", "entries", "unpacked"}: what list and
  *               eviction show and sum, written once the tree is complete
  *   HEX.tmp-PID a tree being unpacked (or left by a crash)
+ *   HEX.layers/ slim layers of that tree, for re-slims (slimmer/layer_reuse.h)
  * Eviction (after each new unpack, past the size limit) and `pare cache
  * prune` take the least recently used trees first and never one whose
  * lock another process holds. */
@@ -47,6 +48,9 @@ int rootfs_get(struct image *img, const char *cache_dir, uint64_t max_bytes,
 int rootfs_open(struct image *img, const char *cache_dir, uint64_t max_bytes,
 		const struct apply_opts *ao, struct rootfs *out, int *rootfd, struct perr *err);
 void rootfs_release(struct rootfs *r);
+/* Where slim layers of a cached tree are kept (HEX.layers, removed with
+ * the tree); NULL for a temporary tree. */
+char *rootfs_layer_dir(const struct rootfs *r);
 
 struct cache_entry {
 	char hex[65];

@@ -185,7 +185,8 @@ static int write_image(struct slim *sl, const struct slim_host *h, struct perr *
 	struct slim_event ev = { .kind = SLIM_WRITE_START };
 	if (h->event)
 		h->event(h->ctx, sl, &ev);
-	int r = slim_write_image(sl->s->img, sl->s->rootfd, sl->dst, sl->o->compress, &sl->paths,
+	cleanup_free char *reuse = rootfs_layer_dir(&sl->s->rfs);
+	int r = slim_write_image(sl->s->img, sl->s->rootfd, reuse, sl->dst, sl->o->compress, &sl->paths,
 				 sl->written.n ? &sl->written : NULL, sl->upper_fd, &sl->w, err);
 	ev.kind = SLIM_WRITE_END;
 	if (h->event)
@@ -206,16 +207,26 @@ static int slim_steps(struct slim *sl, struct session *s, const struct slim_host
 		return perr_set(err, 0, "slim: --exec, --run and --wait-cmd need /bin/sh in the image");
 	if (sl->o->keep_written && upper_open(sl, err) < 0)
 		return -1;
+	uint64_t t = monotonic_ms();
 	int r = slim_run_probes(sl, h, s, &sl->trace, sl->results, "slim", "", true);
+	sl->probes_ms = monotonic_ms() - t;
 	/* before anything is written: a flaky probe fails the slim */
 	if (!r && sl->o->verify)
 		r = slim_check_noise(sl, h);
 	if (r)
 		return r;
-	if (close_keepset(sl, err) < 0 || write_image(sl, h, err) < 0)
+	t = monotonic_ms();
+	if (close_keepset(sl, err) < 0)
 		return -1;
+	sl->close_ms = monotonic_ms() - t;
+	t = monotonic_ms();
+	if (write_image(sl, h, err) < 0)
+		return -1;
+	sl->write_ms = monotonic_ms() - t;
+	t = monotonic_ms();
 	if (sl->o->verify)
 		r = slim_verify(sl, h);
+	sl->verify_ms = monotonic_ms() - t;
 	if (sl->o->report && slim_report_write(sl, sl->o->report, err) < 0)
 		return -1;
 	return r;

@@ -5,6 +5,7 @@
  * to move out of cmd/slim.c (issue 15). */
 #define _GNU_SOURCE
 #include "slimmer/slim_image.h"
+#include "slimmer/layer_reuse.h"
 
 #include <ctype.h>
 #include <fcntl.h>
@@ -168,7 +169,7 @@ char *slim_default_output(const struct image *img)
 }
 
 
-int slim_write_image(const struct image *img, int rootfd, const struct imgref *dst,
+int slim_write_image(const struct image *img, int rootfd, const char *reuse_dir, const struct imgref *dst,
 		     const struct compress_spec *comp, const struct strv *paths,
 		     const struct strset *from_upper, int upper_fd, struct slim_written *w,
 		     struct perr *err)
@@ -181,8 +182,20 @@ int slim_write_image(const struct image *img, int rootfd, const struct imgref *d
 	w->comp = bo.comp;
 	bo.clamp_mtime = source_date_epoch(&bo.epoch);
 	cleanup_close int fd = writer_layer_tmpfile(iw, err);
-	if (fd < 0 || layer_build(rootfd, paths, fd, &bo, &w->layer, err) < 0)
+	if (fd < 0)
 		return perr_wrap(err, "building the slim layer");
+	/* What a probe wrote comes from outside the tree: not reused. */
+	char key[65];
+	bool reusable = reuse_dir && !(from_upper && from_upper->n);
+	if (reusable)
+		layer_reuse_key(paths, &bo, key);
+	w->reused = reusable && layer_reuse_get(reuse_dir, key, fd, &w->layer);
+	if (!w->reused) {
+		if (layer_build(rootfd, paths, fd, &bo, &w->layer, err) < 0)
+			return perr_wrap(err, "building the slim layer");
+		if (reusable)
+			layer_reuse_put(reuse_dir, key, fd, &w->layer);
+	}
 	/* consumed: the writer owns it from here */
 	if (writer_add_layer(iw, steal_fd(&fd), w->layer.digest, w->layer.size, bo.comp,
 			     w->layer.diff_id, err) < 0)

@@ -29,6 +29,7 @@ struct slim_written {
 	struct built_layer layer;
 	enum compression comp; /* of the slim layer */
 	uint64_t before_bytes, before_files, before_compressed, after_bytes;
+	bool reused; /* the layer came from the cache (layer_reuse.h) */
 };
 
 /* The "before" (IMG's layers and unpacked tree) and the "after" bytes. */
@@ -37,7 +38,7 @@ void slim_measure(const struct image *img, int rootfd, struct tree_index *tree, 
 /* Next to the input, as docker users name things (NULL for stdin). */
 char *slim_default_output(const struct image *img);
 /* The slim image of PATHS (and FROM_UPPER's files from UPPER_FD) at DST. */
-int slim_write_image(const struct image *img, int rootfd, const struct imgref *dst,
+int slim_write_image(const struct image *img, int rootfd, const char *reuse_dir, const struct imgref *dst,
 		     const struct compress_spec *comp, const struct strv *paths,
 		     const struct strset *from_upper, int upper_fd, struct slim_written *w,
 		     struct perr *err);

@@ -88,6 +88,27 @@ check "slim twice gives the same layer digest" same_layer
 # not depend on how many.
 same_for_jobs() { py_slim j1 -j 1 && py_slim j5 --jobs 5 && [ "$(layer_of j1)" = "$(layer_of slim)" ] && [ "$(layer_of j5)" = "$(layer_of slim)" ]; }
 check "-j 1 and --jobs 5 give the same layer digest as the default" same_for_jobs
+# A re-slim keeping the same paths (r2; r3 keeps what the slims above kept) copies the layer kept beside the cached
+# tree (slimmer/layer_reuse.c) instead of deflating it again; a cached
+# layer that does not match its digest is rebuilt, and so is a layer that
+# holds what a probe wrote.
+reused() { jq -e ".after.reused == $2" "$work/$1.json" >/dev/null; }
+py_slim_r() { local tag=$1; shift; py_slim "$tag" --report "$work/$tag.json" "$@"; }
+layer_reuse() {
+	py_slim_r r1 --keep /usr/lib/python3.11/this.py && py_slim_r r2 --keep /usr/lib/python3.11/this.py &&
+		reused r2 true && [ "$(layer_of r1)" = "$(layer_of r2)" ] &&
+		py_slim_r r3 && reused r3 true && [ "$(layer_of r3)" = "$(layer_of slim)" ] || return 1
+	local blob
+	for blob in "$PARE_CACHE_DIR"/rootfs/*.layers/*.blob; do printf 'x' | dd of="$blob" bs=1 seek=100 conv=notrunc 2>/dev/null; done
+	py_slim_r r4 --keep /usr/lib/python3.11/this.py && reused r4 false && [ "$(layer_of r4)" = "$(layer_of r1)" ] &&
+		py_slim_r r5 --keep /usr/lib/python3.11/this.py && reused r5 true &&
+		written_slim r6 && reused r6 false && written_slim r7 && reused r7 false
+}
+written_slim() {
+	"$PARE" slim -o "oci:$work/python:$1" --report "$work/$1.json" --keep-written \
+		--exec 'mkdir -p /appdata && echo w >/appdata/s.txt' "oci:$work/python:latest" 2>"$work/$1.err"
+}
+check "a re-slim reuses the cached layer, the same digest; a corrupt one is rebuilt; --keep-written never reuses" layer_reuse
 # The limits, honestly: what no probe touched is gone; --keep brings it back.
 missing_module() { ! "$PARE" run "oci:$work/python:slim" -c 'import this' 2>"$work/this.err" && grep -q ModuleNotFoundError "$work/this.err"; }
 check "a module no probe imported is missing from the slim image" missing_module
