@@ -106,6 +106,9 @@ struct slim {
 	struct slim_written w;
 	bool used_ebpf, used_fanotify, used_ptrace, used_notify, rootless;
 	uint64_t noise_ms;            /* --verify's second run of the original */
+	/* Where a slim's time went (the report's "timings_ms"): the probes,
+	 * the keep-set and its closure, the image written, --verify. */
+	uint64_t probes_ms, close_ms, write_ms, verify_ms;
 	const char *verdict;          /* "same", "diverged", or NULL without --verify */
 };
 

@@ -6,6 +6,7 @@
 
 #include <fcntl.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -117,12 +118,12 @@ json_t *slim_kept_json(const struct keepset *k, const struct strv *paths, const 
 
 static json_t *sizes_json(const struct slim_written *w)
 {
-	return json_pack("{s:{s:I,s:I,s:I},s:{s:I,s:I,s:I,s:I,s:s,s:s}}", "before", "compressed",
+	return json_pack("{s:{s:I,s:I,s:I},s:{s:I,s:I,s:I,s:I,s:s,s:s,s:b}}", "before", "compressed",
 			 (json_int_t)w->before_compressed, "bytes", (json_int_t)w->before_bytes,
 			 "entries", (json_int_t)w->before_files, "after", "compressed",
 			 (json_int_t)w->layer.size, "bytes", (json_int_t)w->after_bytes, "uncompressed",
 			 (json_int_t)w->layer.uncompressed, "entries", (json_int_t)w->layer.entries,
-			 "layer", w->layer.digest, "diff_id", w->layer.diff_id);
+			 "layer", w->layer.digest, "diff_id", w->layer.diff_id, "reused", w->reused);
 }
 
 static json_t *syscalls_json(const struct trace *t)
@@ -187,6 +188,14 @@ static json_t *report_json(const struct slim *sl)
 	json_object_set_new(j, "warnings", warn);
 	if (sl->o->verify)
 		json_object_set_new(j, "verify_noise_check_ms", json_integer((json_int_t)sl->noise_ms));
+	json_object_set_new(j, "timings_ms",
+			    json_pack("{s:I,s:I,s:I,s:I,s:I}", "probes", (json_int_t)sl->probes_ms, "noise_check",
+				      (json_int_t)sl->noise_ms, "closure", (json_int_t)sl->close_ms, "write",
+				      (json_int_t)sl->write_ms, "verify", (json_int_t)sl->verify_ms));
+	/* pare's own, not the probed program's (a child's, counted apart) */
+	struct rusage ru;
+	if (getrusage(RUSAGE_SELF, &ru) == 0)
+		json_object_set_new(j, "peak_rss_kb", json_integer((json_int_t)ru.ru_maxrss));
 	return j;
 }
 
