@@ -109,8 +109,71 @@ static void build_path(struct units_state *st, int rootfd)
 	st->py_path_built = true;
 }
 
+/* What the resolver asked about the tree, remembered: each import of each
+ * scanned source is looked for down every sys.path entry, the same
+ * candidates tens of thousands of times at 40,000 files (600,000 fstatat
+ * calls on the big fixture), and the tree does not change. KEY is "t" and
+ * the path for keepset_is_type(), "x" and DIR/NAME for find_extension(). */
+static const char *memo_key(const void *ctx, size_t i)
+{
+	return ((const struct units_state *)ctx)->memo[i].key;
+}
+
+static const struct type_memo *memo_find(const struct units_state *st, const char *key)
+{
+	size_t at = strindex_find(&st->memo_index, key, memo_key, st);
+	return at == SIZE_MAX ? NULL : &st->memo[at];
+}
+
+static void memo_put(struct units_state *st, const char *key, mode_t mode, const char *real)
+{
+	if (st->n_memo == st->memo_cap)
+		st->memo = xrealloc(st->memo, (st->memo_cap = 2 * st->memo_cap + 256) * sizeof(*st->memo));
+	st->memo[st->n_memo] = (struct type_memo){ xstrdup(key), mode, mode ? xstrdup(real) : NULL };
+	st->n_memo++;
+	strindex_put(&st->memo_index, st->n_memo - 1, st->n_memo, memo_key, st);
+}
+
+/* keepset_is_type(), through the memo. */
+static bool is_type(struct units_state *st, int rootfd, const char *path, mode_t type, char *real)
+{
+	char key[PATH_BUF + 1];
+	if ((size_t)snprintf(key, sizeof(key), "t%s", path) >= sizeof(key))
+		return keepset_is_type(rootfd, path, type, real);
+	const struct type_memo *m = memo_find(st, key);
+	if (!m) {
+		struct stat sb;
+		char got[PATH_BUF];
+		bool ok = keepset_resolve(rootfd, path, true, got) == 0 &&
+			  fstatat(rootfd, *got ? got : ".", &sb, AT_SYMLINK_NOFOLLOW) == 0;
+		memo_put(st, key, ok ? sb.st_mode & S_IFMT : 0, got);
+		m = &st->memo[st->n_memo - 1];
+	}
+	if (m->mode)
+		memcpy(real, m->real, strlen(m->real) + 1);
+	return m->mode == type;
+}
+
+static bool scan_extension(int rootfd, const char *dir, const char *name, char *out);
+
 /* An extension module NAME.*.so (or NAME.so) in DIR, into OUT. */
-static bool find_extension(int rootfd, const char *dir, const char *name, char *out)
+static bool find_extension(struct units_state *st, int rootfd, const char *dir, const char *name, char *out)
+{
+	char key[PATH_BUF + 1];
+	if ((size_t)snprintf(key, sizeof(key), "x%s/%s", dir, name) >= sizeof(key))
+		return scan_extension(rootfd, dir, name, out);
+	const struct type_memo *m = memo_find(st, key);
+	if (!m) {
+		char got[PATH_BUF];
+		memo_put(st, key, scan_extension(rootfd, dir, name, got) ? S_IFREG : 0, got);
+		m = &st->memo[st->n_memo - 1];
+	}
+	if (m->mode)
+		memcpy(out, m->real, strlen(m->real) + 1);
+	return m->mode != 0;
+}
+
+static bool scan_extension(int rootfd, const char *dir, const char *name, char *out)
 {
 	struct perr ignored;
 	cleanup_close int dfd = root_open_dir(rootfd, dir, &ignored);
@@ -139,19 +202,19 @@ static bool join(char *out, const char *dir, const char *name, const char *suffi
 
 /* NAME in directory DIR: *OUT is the package directory or the module file
  * (physical). */
-static enum found find_in(int rootfd, const char *dir, const char *name, char *out)
+static enum found find_in(struct units_state *st, int rootfd, const char *dir, const char *name, char *out)
 {
 	char p[PATH_BUF], init[PATH_BUF], real[PATH_BUF];
 	if (!join(p, dir, name, "") || !join(init, dir, name, "/__init__.py"))
 		return NONE;
-	bool is_dir = keepset_is_type(rootfd, p, S_IFDIR, out);
-	if (is_dir && keepset_is_type(rootfd, init, S_IFREG, real))
+	bool is_dir = is_type(st, rootfd, p, S_IFDIR, out);
+	if (is_dir && is_type(st, rootfd, init, S_IFREG, real))
 		return PACKAGE;
-	if (find_extension(rootfd, dir, name, p) && keepset_is_type(rootfd, p, S_IFREG, real)) {
+	if (find_extension(st, rootfd, dir, name, p) && is_type(st, rootfd, p, S_IFREG, real)) {
 		memcpy(out, real, PATH_BUF);
 		return MODULE;
 	}
-	if (join(p, dir, name, ".py") && keepset_is_type(rootfd, p, S_IFREG, real)) {
+	if (join(p, dir, name, ".py") && is_type(st, rootfd, p, S_IFREG, real)) {
 		memcpy(out, real, PATH_BUF);
 		return MODULE;
 	}
@@ -161,7 +224,8 @@ static enum found find_in(int rootfd, const char *dir, const char *name, char *o
 /* Walk PARTS (a dotted name) down from DIR, adding what loads to OUT; with
  * NAMES, each that is a submodule of the last package too. False when the
  * first part is not in DIR. */
-static bool walk(int rootfd, const char *dir, char *dotted, const struct strv *names, struct strv *out)
+static bool walk(struct units_state *st, int rootfd, const char *dir, char *dotted, const struct strv *names,
+		 struct strv *out)
 {
 	char cur[PATH_BUF], found[PATH_BUF];
 	snprintf(cur, sizeof(cur), "%s", dir);
@@ -170,7 +234,7 @@ static bool walk(int rootfd, const char *dir, char *dotted, const struct strv *n
 	for (char *save = NULL, *part = strtok_r(dotted, ".", &save); part; part = strtok_r(NULL, ".", &save)) {
 		if (f == MODULE) /* "a.b" where a is a module: nothing more loads */
 			return true;
-		f = find_in(rootfd, cur, part, found);
+		f = find_in(st, rootfd, cur, part, found);
 		if (f == NONE)
 			return !first;
 		first = false;
@@ -181,7 +245,7 @@ static bool walk(int rootfd, const char *dir, char *dotted, const struct strv *n
 		snprintf(cur, sizeof(cur), "%s", found);
 	}
 	for (size_t i = 0; names && f != MODULE && i < names->n; i++) {
-		enum found g = find_in(rootfd, cur, names->v[i], found);
+		enum found g = find_in(st, rootfd, cur, names->v[i], found);
 		if (g == PACKAGE)
 			strv_push(out, xasprintf("%s/__init__.py", found));
 		else if (g == MODULE)
@@ -202,17 +266,17 @@ bool imports_resolve(struct units_state *st, int rootfd, const char *file, bool 
 		for (unsigned i = 1; i < im->level; i++)
 			cut_to_parent(base);
 		cleanup_free char *m = xstrdup(im->module);
-		return walk(rootfd, base, m, &im->names, out);
+		return walk(st, rootfd, base, m, &im->names, out);
 	}
 	/* sys.path[0] of an application: its own directories, nearest first */
 	for (; app && *base && !app_dir_is_distributions(st, base); cut_to_parent(base)) {
 		cleanup_free char *m = xstrdup(im->module);
-		if (walk(rootfd, base, m, &im->names, out))
+		if (walk(st, rootfd, base, m, &im->names, out))
 			return true;
 	}
 	for (size_t i = 0; i < st->py_path.n; i++) {
 		cleanup_free char *m = xstrdup(im->module);
-		if (walk(rootfd, st->py_path.v[i], m, &im->names, out))
+		if (walk(st, rootfd, st->py_path.v[i], m, &im->names, out))
 			return true;
 	}
 	return false;

@@ -291,6 +291,12 @@ void units_state_free(struct units_state *st)
 		free(st->pkgs[i].name);
 	free(st->pkgs);
 	strset_free(&st->dirs_seen);
+	for (size_t i = 0; i < st->n_memo; i++) {
+		free(st->memo[i].key);
+		free(st->memo[i].real);
+	}
+	free(st->memo);
+	strindex_free(&st->memo_index);
 	for (size_t i = 0; i < st->n_pulled; i++) {
 		free(st->pulled[i].kind);
 		free(st->pulled[i].name);

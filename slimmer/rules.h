@@ -66,6 +66,12 @@ struct pulled {
 	size_t paths;  /* paths it added */
 };
 
+struct type_memo {
+	char *key;
+	mode_t mode; /* of what the path resolves to; 0: it does not */
+	char *real;  /* the physical path it resolves to */
+};
+
 struct units_state {
 	struct owned *owned;     /* package databases: path -> package */
 	size_t n_owned;
@@ -84,6 +90,9 @@ struct units_state {
 	struct pulled *pulled;
 	size_t n_pulled;
 	struct tree_index *tree; /* the keep-set's, once rules_close() runs; NULL: walk */
+	struct type_memo *memo;  /* the import resolver's questions about the tree (imports.c) */
+	size_t n_memo, memo_cap;
+	struct strindex memo_index;
 };
 
 void units_state_free(struct units_state *st);
