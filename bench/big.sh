@@ -13,8 +13,10 @@
 rounds=${ROUNDS:-3}
 big=$("$top/tests/fixtures/build.sh" big)
 export PARE_CACHE_DIR=$work/cache
+export TMPDIR=$work # --no-cache unpacks there, and sandboxes keep their upper layers there
 probe="python3 -c 'import scipy.linalg, pandas; print(1)'"
-# ms OUT CMD...: the wall time of CMD in ms appended to OUT, its peak RSS (kB) to OUT.rss
+# ms OUT CMD...: the wall time of CMD in ms appended to OUT, its peak RSS (kB) to
+# OUT.rss (for a slim, the probed program's counts too: the report has pare's own)
 ms() {
 	local out=$1 s e
 	shift
@@ -25,7 +27,7 @@ ms() {
 	cat "$out.one" >>"$out.rss"
 }
 layer() { jq -r '.after.layer' "$1"; }
-for v in umoci unpack cold warm; do : >"$work/$v"; : >"$work/$v.rss"; done
+for v in umoci unpack cold warm; do : >"$work/$v"; : >"$work/$v.rss"; : >"$work/$v.own"; done
 for i in $(seq "$rounds"); do
 	rm -rf "$work/u" "$work/p" "$work/out" "$work/cache"; sync
 	ms "$work/umoci" umoci unpack --image "$big/oci:latest" "$work/u"
@@ -34,21 +36,25 @@ for i in $(seq "$rounds"); do
 	rm -rf "$work/p"; sync
 	ms "$work/cold" "$top/pare" slim --no-cache -o "oci:$work/out:cold" --report "$work/cold.json" \
 		--exec "$probe" "oci:$big/oci:latest"
+	jq .peak_rss_kb "$work/cold.json" >>"$work/cold.own"
 	# warm: the cache filled by a first slim outside the timing
 	[ -d "$work/cache" ] || "$top/pare" slim -o "oci:$work/out:fill" --exec "$probe" "oci:$big/oci:latest" >/dev/null 2>&1
 	ms "$work/warm" "$top/pare" slim --verify -o "oci:$work/out:warm" --report "$work/warm.json" \
 		--exec "$probe" "oci:$big/oci:latest"
+	jq .peak_rss_kb "$work/warm.json" >>"$work/warm.own"
 done
 "$top/pare" slim -j 1 -o "oci:$work/out:j1" --report "$work/j1.json" --exec "$probe" "oci:$big/oci:latest" >/dev/null 2>&1
 u=$(median <"$work/umoci") p=$(median <"$work/unpack") c=$(median <"$work/cold") w=$(median <"$work/warm")
-rss() { sort -n "$work/$1.rss" | tail -1 | awk '{ printf "%d MB", $1 / 1024 }'; }
+rss() { sort -n "$work/$1" | tail -1 | awk '{ printf "%d MB", $1 / 1024 }'; }
 echo "the big fixture ($(du -sh "$big/oci" | cut -f1) OCI gzip, $(jq '.before.bytes / 1e6 | floor' "$work/cold.json") MB of files, $(jq .before.entries "$work/cold.json") entries), median of $rounds rounds:"
 awk -v u="$u" -v p="$p" -v c="$c" -v w="$w" 'BEGIN {
 	printf "  umoci unpack       %6d ms\n", u
 	printf "  pare unpack        %6d ms  %.2fx umoci\n", p, p / u
 	printf "  pare slim, cold    %6d ms  %.2fx umoci (target <= 0.6)\n", c, c / u
 	printf "  pare slim, warm    %6d ms  %.2fx cold (target <= 0.25; with --verify)\n", w, w / c }'
-echo "  peak RSS: pare unpack $(rss unpack), cold slim $(rss cold), warm slim $(rss warm) (target <= 64 MB); umoci $(rss umoci)"
+echo "  peak RSS: pare unpack $(rss unpack.rss), pare in a cold slim $(rss cold.own), in a warm one $(rss warm.own) (target <= 64 MB); umoci $(rss umoci.rss); the probed python3 $(rss cold.rss)"
+timings() { jq -r '.timings_ms | to_entries | map("\(.key) \(.value)") | join(", ")' "$1"; }
+echo "  where a slim's time goes (ms, last round): cold: $(timings "$work/cold.json"); warm: $(timings "$work/warm.json")"
 echo "  slim layer: $(jq '.after.compressed / 1e6 | floor' "$work/cold.json") MB gzip; digests: cold $(layer "$work/cold.json" | cut -c8-19), warm $(layer "$work/warm.json" | cut -c8-19), -j 1 $(layer "$work/j1.json" | cut -c8-19)"
 [ "$(layer "$work/cold.json")" = "$(layer "$work/warm.json")" ] && [ "$(layer "$work/cold.json")" = "$(layer "$work/j1.json")" ] ||
 	{ echo "  DIGESTS DIFFER"; exit 1; }
