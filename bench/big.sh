@@ -60,19 +60,20 @@ echo "  slim layer: $(jq '.after.compressed / 1e6 | floor' "$work/cold.json") MB
 	{ echo "  DIGESTS DIFFER"; exit 1; }
 [ "${CURVE:-1}" = 0 ] && exit 0
 
-# The curve: a cold slim of every size of image, minus nothing (the probes
-# are short), against its size.
+# The curve: a cold slim of every size of image (the probes are short),
+# against its size; pare's own RSS, from the report.
 declare -A cmd=([busybox]="ls /" [python]="python3 -c 'import json; print(1)'" [runtimes]="git --version"
 	[java]="java -cp /app App" [big]="$probe")
 echo "cold pare slim against image size (median of $rounds):"
-printf "  %-9s %9s %9s %9s %8s\n" fixture gzip files "slim ms" "RSS MB"
+printf "  %-9s %9s %9s %9s %12s\n" fixture gzip files "slim ms" "pare RSS MB"
 for n in busybox python runtimes java big; do
 	d=$("$top/tests/fixtures/build.sh" "$n")
-	: >"$work/c.$n"; : >"$work/c.$n.rss"
+	: >"$work/c.$n"; : >"$work/c.$n.rss"; : >"$work/c.$n.own"
 	for i in $(seq "$rounds"); do
 		rm -rf "$work/out"
 		ms "$work/c.$n" "$top/pare" slim --no-cache -o "oci:$work/out:s" --report "$work/c.json" --exec "${cmd[$n]}" "oci:$d/oci:latest"
+		jq .peak_rss_kb "$work/c.json" >>"$work/c.$n.own"
 	done
-	printf "  %-9s %7s MB %6s MB %9d %8d\n" "$n" "$(du -sm "$d/oci" | cut -f1)" "$(jq '.before.bytes / 1e6 | floor' "$work/c.json")" \
-		"$(median <"$work/c.$n")" "$(($(sort -n "$work/c.$n.rss" | tail -1) / 1024))"
+	printf "  %-9s %6s MB %6s MB %9d %12d\n" "$n" "$(du -sm "$d/oci" | cut -f1)" "$(jq '.before.bytes / 1e6 | floor' "$work/c.json")" \
+		"$(median <"$work/c.$n")" "$(($(sort -n "$work/c.$n.own" | tail -1) / 1024))"
 done
