@@ -172,7 +172,7 @@ static int submit(struct pgzip *p, bool last, struct perr *err)
 	if (drain(p, n, err) < 0)
 		return -1;
 	size_t tail = s->len < DICT ? s->len : DICT;
-	n->dict_len = tail ? tail : 0;
+	n->dict_len = tail;
 	memcpy(n->in + DICT - tail, s->in + DICT + s->len - tail, tail);
 	n->len = 0;
 	return 0;
