@@ -54,6 +54,15 @@ static int trailing(struct decompressor *d, const char *what, struct perr *err)
 
 static int member_end(struct decompressor *d, struct perr *err);
 
+/* 16 + 15: gzip only (no zlib or raw deflate), the largest window. */
+static int zlib_start(struct decompressor *d, struct perr *err)
+{
+	if (inflateInit2(&d->z, 16 + MAX_WBITS) != Z_OK)
+		return perr_set(err, 0, "cannot start gzip decompression");
+	d->z_ready = true;
+	return 0;
+}
+
 static ssize_t gzip_read(struct decompressor *d, unsigned char *out, size_t n, struct perr *err)
 {
 	d->z.next_out = out;
@@ -172,10 +181,7 @@ static int isal_header_ready(struct decompressor *d, struct perr *err)
 		return 0;
 	free(d->isal);
 	d->isal = NULL;
-	if (inflateInit2(&d->z, 16 + MAX_WBITS) != Z_OK)
-		return perr_set(err, 0, "cannot start gzip decompression");
-	d->z_ready = true;
-	return 1;
+	return zlib_start(d, err) < 0 ? -1 : 1;
 }
 
 /* ISA-L keeps bits and output of its own between calls, so the input's end
@@ -286,12 +292,10 @@ int decompressor_new_with(enum compression c, enum inflate_engine engine, decomp
 		return perr_set(err, 0, "this pare was built without ISA-L");
 #endif
 	} else if (c == COMP_GZIP) {
-		/* 16 + 15: gzip only (no zlib or raw deflate), the largest window. */
-		if (inflateInit2(&d->z, 16 + MAX_WBITS) != Z_OK) {
+		if (zlib_start(d, err) < 0) {
 			free(d);
-			return perr_set(err, 0, "cannot start gzip decompression");
+			return -1;
 		}
-		d->z_ready = true;
 	} else if (c == COMP_ZSTD) {
 		d->zs = ZSTD_createDStream();
 		if (!d->zs || ZSTD_isError(ZSTD_initDStream(d->zs))) {
