@@ -11,11 +11,6 @@
 /* Bump when the layer writer's output changes for the same inputs. */
 #define LAYER_FORMAT "pare-layer 2 (pgzip 128K)"
 
-static int by_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 void layer_reuse_key(const struct strv *paths, const struct build_opts *bo, char key[65])
 {
 	struct sha256 h;
@@ -27,7 +22,7 @@ void layer_reuse_key(const struct strv *paths, const struct build_opts *bo, char
 	/* The builder sorts: so does the key. */
 	const char **v = xmalloc((paths->n + 1) * sizeof(*v));
 	memcpy(v, paths->v, paths->n * sizeof(*v));
-	qsort(v, paths->n, sizeof(*v), by_str);
+	qsort(v, paths->n, sizeof(*v), strp_cmp);
 	for (size_t i = 0; i < paths->n; i++)
 		sha256_update(&h, v[i], strlen(v[i]) + 1);
 	free(v);
@@ -61,19 +56,14 @@ static int copy_fd(int in, int out, char *digest)
 	return 0;
 }
 
-static bool read_meta(int dfd, const char *key, struct built_layer *bl)
+static bool read_meta(const char *dir, const char *key, struct built_layer *bl)
 {
-	char name[80];
-	snprintf(name, sizeof(name), "%s.json", key);
-	cleanup_close int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-	struct stat st;
-	char text[1024];
-	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size >= (off_t)sizeof(text))
+	cleanup_free char *file = xasprintf("%s/%s.json", dir, key), *text = NULL;
+	size_t n;
+	struct perr ignored;
+	if (read_side_file(file, 1024, &text, &n, &ignored) < 0)
 		return false;
-	ssize_t n = read_full(fd, text, sizeof(text) - 1);
-	if (n <= 0)
-		return false;
-	json_t *j = json_loadb(text, (size_t)n, JSON_REJECT_DUPLICATES, NULL);
+	json_t *j = json_loadb(text, n, JSON_REJECT_DUPLICATES, NULL);
 	const char *digest = NULL, *diff_id = NULL;
 	json_int_t size = -1, unc = -1, entries = -1;
 	bool good = j && json_unpack(j, "{s:s,s:s,s:I,s:I,s:I}", "digest", &digest, "diff_id", &diff_id, "size",
@@ -104,7 +94,7 @@ bool layer_reuse_get(const char *dir, const char *key, int out_fd, struct built_
 {
 	cleanup_close int dfd = open(dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	struct built_layer got = { 0 };
-	if (dfd < 0 || !read_meta(dfd, key, &got))
+	if (dfd < 0 || !read_meta(dir, key, &got))
 		return false;
 	char name[80], digest[DIGEST_STR_LEN + 1];
 	snprintf(name, sizeof(name), "%s.blob", key);
@@ -118,8 +108,9 @@ bool layer_reuse_get(const char *dir, const char *key, int out_fd, struct built_
 		return true;
 	}
 	forget(dfd, key);
-	if (ftruncate(out_fd, 0) < 0 || lseek(out_fd, 0, SEEK_SET) < 0)
-		return false;
+	/* A miss leaves OUT_FD as it came, for the builder. */
+	if (ftruncate(out_fd, 0) == 0)
+		lseek(out_fd, 0, SEEK_SET);
 	return false;
 }
 
