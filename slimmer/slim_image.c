@@ -178,7 +178,8 @@ int slim_write_image(const struct image *img, int rootfd, const char *reuse_dir,
 	if (writer_open(dst, &iw, err) < 0)
 		return -1;
 	struct build_opts bo = { .comp = writer_wants_uncompressed(iw) ? COMP_NONE : comp ? comp->comp : COMP_GZIP,
-				 .level = comp ? comp->level : 0, .threads = comp ? comp->threads : 0, .from_upper = from_upper, .upper_fd = upper_fd };
+				 .level = comp ? comp->level : 0, .threads = comp ? comp->threads : 0,
+				 .from_upper = from_upper, .upper_fd = upper_fd };
 	w->comp = bo.comp;
 	bo.clamp_mtime = source_date_epoch(&bo.epoch);
 	cleanup_close int fd = writer_layer_tmpfile(iw, err);
