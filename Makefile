@@ -97,7 +97,7 @@ $(B)/bpf/record.bpf.o: tracer/bpf/record.bpf.c tracer/bpf/event.h
 $(B)/bpf/record.skel.h: $(B)/bpf/record.bpf.o
 	bpftool gen skeleton $< name record_bpf > $@.tmp && mv $@.tmp $@
 
-$(B)/tracer/record_ebpf.o: $(B)/bpf/record.skel.h
+$(B)/tracer/record_ebpf.o $(B)/tests/unit/test_ebpf_btf.o: $(B)/bpf/record.skel.h
 
 $(B)/libtracer.a: $(TRACER_OBJ) $(B)/gen/seccomp_default.o $(B)/SOURCES
 	rm -f $@ && $(AR) rcs $@ $(filter %.o,$^)

@@ -489,24 +489,28 @@ mode_t umask_mode(mode_t mode)
 	return mode & ~(mode_t)mask;
 }
 
-int write_file_atomic(const char *path, const char *text, struct perr *err)
+int write_bytes_atomic(const char *path, const void *data, size_t len, mode_t mode,
+		       struct perr *err)
 {
-	char *tmp = xasprintf("%s.tmp-%d", path, (int)getpid());
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+	cleanup_free char *tmp = xasprintf("%s.tmp-%d", path, (int)getpid());
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+	if (fd < 0)
+		return perr_set(err, errno, "cannot create '%s'", tmp);
 	int rc = 0;
-	if (fd < 0) {
-		rc = perr_set(err, errno, "cannot create '%s'", tmp);
-	} else if (write_all(fd, text, strlen(text)) < 0 || write_all(fd, "\n", 1) < 0) {
+	if (write_all(fd, data, len) < 0)
 		rc = perr_set(err, errno, "cannot write '%s'", tmp);
-	}
-	if (fd >= 0)
-		close(fd);
+	close(fd);
 	if (rc == 0 && rename(tmp, path) < 0)
 		rc = perr_set(err, errno, "cannot rename '%s' to '%s'", tmp, path);
-	if (rc < 0 && fd >= 0)
+	if (rc < 0)
 		unlink(tmp);
-	free(tmp);
 	return rc;
+}
+
+int write_file_atomic(const char *path, const char *text, struct perr *err)
+{
+	cleanup_free char *line = xasprintf("%s\n", text);
+	return write_bytes_atomic(path, line, strlen(line), 0666, err);
 }
 
 int mkdir_p(const char *path, mode_t mode, struct perr *err)

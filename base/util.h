@@ -100,6 +100,9 @@ int check_side_file(const char *file, struct perr *err);
 /* Write TEXT and a final newline to PATH through PATH.tmp-PID and a
  * rename: a reader never sees half a file. */
 int write_file_atomic(const char *path, const char *text, struct perr *err);
+/* LEN bytes of DATA the same way, the file made with MODE (less the umask). */
+int write_bytes_atomic(const char *path, const void *data, size_t len, mode_t mode,
+		       struct perr *err);
 
 /* MODE less the process's umask: what open(..., MODE) would give, for
  * outputs made by mkstemp (0600) or mkdtemp (0700) that users expect to

@@ -20,12 +20,16 @@
 
 #include "base/resolve.h"
 #include "tracer/bpf/event.h"
+#include "tracer/ebpf_btf.h"
 #include "build/bpf/record.skel.h"
 
 /* The initial pid namespace's inode (include/linux/proc_ns.h): event
  * tgids are as it numbers them, so pare must number the same way. */
 #define PROC_PID_INIT_INO 0xEFFFFFFCU
 #define AUDIT_ARCH_X86_64_ 0xc000003eu
+/* The kernel's BTF cut to the program's reads (ebpf_btf.h): tmpfs, so it
+ * lasts as long as the kernel it describes. */
+#define EBPF_BTF_DIR "/run/pare/btf"
 
 /* tgid -> the executable its events are by (open addressing). */
 struct exe_slot {
@@ -204,6 +208,49 @@ static void fill_rows(struct ebpf_row *rows)
 	}
 }
 
+static struct record_bpf *open_and_load(const char *btf_path)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, o, .btf_custom_path = btf_path);
+	struct record_bpf *s = record_bpf__open_opts(&o);
+	if (s && record_bpf__load(s) < 0) {
+		int e = errno;
+		record_bpf__destroy(s);
+		errno = e;
+		return NULL;
+	}
+	return s;
+}
+
+/* PATH: this boot's projection of the kernel's BTF for the program, made
+ * now when there is none. False when none can be had (no build ID, no
+ * /run, a type the cut does not know): libbpf then reads all of it. */
+static bool projection(char *path, size_t sz)
+{
+	size_t len;
+	const void *obj = record_bpf__elf_bytes(&len);
+	struct perr e;
+	if (ebpf_btf_path(EBPF_BTF_DIR, obj, len, path, sz, &e) < 0)
+		return false;
+	if (ebpf_btf_usable(path))
+		return true;
+	struct record_bpf *s = record_bpf__open(); /* for its BTF: what it reads */
+	bool made = s && ebpf_btf_make(bpf_object__btf(s->obj), path, &e) == 0;
+	record_bpf__destroy(s);
+	return made;
+}
+
+static struct record_bpf *load_program(void)
+{
+	char path[PATH_MAX];
+	if (projection(path, sizeof(path))) {
+		struct record_bpf *s = open_and_load(path);
+		if (s)
+			return s;
+		unlink(path); /* damaged, or not this kernel's after all: made again next time */
+	}
+	return open_and_load(NULL);
+}
+
 void ebpf_close(struct ebpf_rec *r)
 {
 	if (!r)
@@ -226,7 +273,7 @@ int ebpf_open(struct loop *l, struct perr *err)
 	libbpf_set_print(silent);
 	struct ebpf_rec *r = xcalloc(1, sizeof(*r));
 	r->l = l;
-	r->skel = record_bpf__open_and_load();
+	r->skel = load_program();
 	int e = errno;
 	if (r->skel && record_bpf__attach(r->skel) < 0)
 		e = errno, record_bpf__destroy(r->skel), r->skel = NULL;

@@ -35,6 +35,23 @@ check "golden (auto, root): the eBPF recorder for one-path calls, seccomp notifi
 		(.paths[] | select(.path == "/golden") | .seen_by) == ["fanotify", "notify"] and
 		(.paths[] | select(.path == "/data/a.txt") | .seen_by) == ["ebpf"] and
 		(.paths[] | select(.path == "/data/dirfd.txt") | .seen_by) == ["ebpf"]' "$work/golden-auto.json"
+# The kernel's BTF cut to what the eBPF program reads (tracer/ebpf_btf.c),
+# kept in /run for the boot: made by the first load, not trusted when it
+# is damaged or others could have written it.
+btfdir=/run/pare/btf
+rm -rf "$btfdir"
+check "eBPF: the first load makes this kernel's BTF projection, one small file of ours alone; the same golden trace" \
+	bash -c "$(declare -f paths_of); '$PARE' probe --tracer ebpf -o '$work/btf1.json' '$G' && f=\$(ls $btfdir/*.btf) &&
+		[ \$(stat -c %a \"\$f\") = 600 ] && [ \$(stat -c %s \"\$f\") -lt 8192 ] &&
+		diff -u '$top/tests/golden/expected.ptrace' <(paths_of '$work/btf1.json')"
+check "eBPF: a damaged projection is dropped (the whole BTF read instead, the same trace) and made again by the next load" \
+	bash -c "$(declare -f paths_of); f=\$(ls $btfdir/*.btf) && printf junk >\"\$f\" &&
+		'$PARE' probe --tracer ebpf -o '$work/btf2.json' '$G' && [ ! -e \"\$f\" ] &&
+		diff -u '$top/tests/golden/expected.ptrace' <(paths_of '$work/btf2.json') &&
+		'$PARE' probe --tracer ebpf -o '$work/btf3.json' '$G' && [ \$(stat -c %s \"\$f\") -gt 100 ]"
+check "eBPF: a projection others could have written is not read but made anew" \
+	bash -c "f=\$(ls $btfdir/*.btf) && printf junk >\"\$f\" && chmod 666 \"\$f\" &&
+		'$PARE' probe --tracer ebpf -o '$work/btf4.json' '$G' && [ \$(stat -c %a \"\$f\") = 600 ] && [ \$(stat -c %s \"\$f\") -gt 100 ]"
 # Where the eBPF recorder cannot load (here: pare in a pid namespace of its
 # own, as in a container), auto goes on with fanotify + notification.
 check "golden (auto, eBPF unavailable: a pid namespace of its own): fanotify + notify, the same trace" \
