@@ -8,7 +8,8 @@
 # alone, against a rootless untraced run), and strace -f --seccomp-bpf -e
 # trace=%file around the same pare run; and untraced and auto again with
 # --security-opt seccomp=unconfined: what Docker's seccomp policy (on by
-# default) costs. (c) is the cost of one event, (e) --syscalls.
+# default) costs. (c) is the cost of one event, (e) --syscalls, (g) a
+# probe's fixed cost.
 . "$(dirname "$0")/lib.sh"
 runs=${RUNS:-7}
 export PARE_CACHE_DIR=$work/cache
@@ -93,6 +94,20 @@ interleaved "$work/f.json" \
 	>"$work/f.log" 2>&1 || { cat "$work/f.log"; exit 1; }
 jq -r --argjson m $m '(.results | map({(.command): .median}) | add) as $t |
 	"(f) an untraced program beside an eBPF probe (median of '"$runs"' runs): \(((($t["beside N"] - $t["beside 0"]) - ($t["alone N"] - $t["alone 0"])) / $m * 1e9) | floor) ns more per path syscall"' "$work/f.json"
+# (g) what a probe costs before its program runs: a probe of `true`, by
+# mode, against an untraced run; "auto, 1st" removes the kernel's BTF
+# projection first (/run/pare/btf, tracer/ebpf_btf.c), so its load reads
+# the whole vmlinux BTF and makes the projection, as the first probe of a
+# boot does.
+interleaved "$work/g.json" \
+	-n untraced "$P run --entrypoint true $img" \
+	-n notify "$P probe --tracer notify -o $work/t.json --entrypoint true $img" \
+	-n auto "$P probe --tracer auto -o $work/t.json --entrypoint true $img" \
+	-n "auto, 1st" "rm -rf /run/pare/btf; $P probe --tracer auto -o $work/t.json --entrypoint true $img" \
+	>"$work/g.log" 2>&1 || { cat "$work/g.log"; exit 1; }
+echo "(g) a probe of true (median of $runs runs), more than an untraced run:"
+jq -r '(.results[] | select(.command == "untraced") | .median) as $base |
+	.results[] | select(.command != "untraced") | "  \(.command | . + "            " | .[0:12]) \((.median - $base) * 1000 * 10 | floor / 10) ms"' "$work/g.json"
 # (e) --syscalls: every syscall waits for pare, by notification or by a
 # ptrace stop (auto uses the faster, notification).
 a=${workload[a]//IMG/$img}
