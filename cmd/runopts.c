@@ -209,7 +209,7 @@ static int confine_setup(struct run_cmd *rc, struct prepared *p)
 	rc->confine.n_cap_add = rc->cap_add.n;
 	rc->confine.cap_drop = rc->cap_drop.v;
 	rc->confine.n_cap_drop = rc->cap_drop.n;
-	rc->confine.rootless = geteuid() != 0;
+	rc->confine.rootless = sandbox_userns_reason() != NULL;
 	if (confine_prepare(&rc->confine, &p->confine, &err) < 0) {
 		fprintf(stderr, "pare: %s\n", err.msg);
 		return EXIT_USAGE;

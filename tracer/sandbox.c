@@ -746,7 +746,7 @@ static int prepare_confine(const struct sandbox_spec *spec, struct sandbox *sb,
 	c->confine = spec->confine;
 	if (!c->confine) {
 		struct confine_opts o = { .pids_limit = CONFINE_DEFAULT, .memory = CONFINE_DEFAULT,
-					  .rootless = geteuid() != 0 };
+					  .rootless = sandbox_userns_reason() != NULL };
 		if (confine_prepare(&o, &sb->own_confine, err) < 0)
 			return -1;
 		sb->have_own_confine = true;
@@ -763,7 +763,7 @@ static void prepare_ctx(const struct sandbox_spec *spec, struct init_ctx *c)
 {
 	memset(c, 0, sizeof(*c));
 	c->spec = spec;
-	c->rootless = geteuid() != 0;
+	c->rootless = sandbox_userns_reason() != NULL;
 	c->fail_code = 125;
 	char buf[32];
 	read_small("/proc/sys/kernel/cap_last_cap", buf, sizeof(buf));
@@ -774,6 +774,53 @@ static void prepare_ctx(const struct sandbox_spec *spec, struct init_ctx *c)
 	c->volume_trees = spec->n_volumes ? xcalloc(spec->n_volumes, sizeof(int)) : NULL;
 	for (size_t i = 0; i < ARRAY_SIZE(dev_nodes); i++)
 		c->dev_trees[i] = -1;
+}
+
+/* Where pare itself runs under a seccomp filter, a container's profile
+ * (docker's default, Kubernetes' RuntimeDefault) is what refuses the
+ * sandbox: clone3 answered ENOSYS, namespaces and mounts EPERM. */
+#define SECCOMP_HINT " (Hint: pare runs under a seccomp profile that blocks this, as a " \
+	"container's default profile does: run the container with --security-opt " \
+	"seccomp=unconfined --security-opt apparmor=unconfined; in Kubernetes, " \
+	"securityContext.seccompProfile.type: Unconfined and appArmorProfile.type: Unconfined)"
+
+static bool under_seccomp(void)
+{
+	char status[4096];
+	read_small("/proc/self/status", status, sizeof(status));
+	const char *line = strstr(status, "\nSeccomp:");
+	return line && atoi(line + strlen("\nSeccomp:")) == SECCOMP_MODE_FILTER;
+}
+
+static const char *blocked_hint(int e)
+{
+	if ((e == EPERM || e == ENOSYS) && under_seccomp())
+		return SECCOMP_HINT;
+	if (e == EPERM)
+		return " (Hint: user namespaces may be disabled: sysctl user.max_user_namespaces)";
+	return "";
+}
+
+static void append_hint(struct perr *err, const char *hint)
+{
+	size_t n = strlen(err->msg);
+	snprintf(err->msg + n, sizeof(err->msg) - n, "%s", hint);
+}
+
+const char *sandbox_userns_reason(void)
+{
+	if (geteuid() != 0)
+		return "not root";
+	cap_t caps = cap_get_proc();
+	cap_flag_value_t admin = CAP_CLEAR, net = CAP_CLEAR;
+	if (caps) {
+		cap_get_flag(caps, CAP_SYS_ADMIN, CAP_EFFECTIVE, &admin);
+		cap_get_flag(caps, CAP_NET_ADMIN, CAP_EFFECTIVE, &net);
+		cap_free(caps);
+	}
+	if (admin != CAP_SET)
+		return "no CAP_SYS_ADMIN";
+	return net == CAP_SET ? NULL : "no CAP_NET_ADMIN";
 }
 
 /* Wait for pid 1's reply to a setup step: 0 on MSG_READY. */
@@ -839,6 +886,8 @@ int sandbox_start(const struct sandbox_spec *spec, struct sandbox *sb, struct pe
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, &old); /* pid 1 starts with everything blocked */
 	pid_t pid = syscall(SYS_clone3, &args, sizeof(args));
+	if (pid < 0 && errno == ENOSYS) /* docker's default profile, for callers to fall back as glibc does */
+		pid = syscall(SYS_clone, (unsigned long)flags | SIGCHLD, NULL, NULL, NULL, NULL);
 	if (pid == 0) {
 		close(sv[0]);
 		close(ex[0]);
@@ -857,8 +906,11 @@ int sandbox_start(const struct sandbox_spec *spec, struct sandbox *sb, struct pe
 	sb->exec_fd = ex[0];
 	if (pid < 0) {
 		sandbox_release(sb);
-		return perr_set(err, e, "cannot create the sandbox namespaces%s",
-				e == EPERM ? " (Hint: user namespaces may be disabled)" : "");
+		perr_set(err, 0, "cannot create the sandbox namespaces: %s%s", strerror(e),
+			 blocked_hint(e)); /* the hint last, after the reason */
+		if (err)
+			err->errnum = e;
+		return -1;
 	}
 	sb->init_pid = pid;
 	if (c.rootless && setup_userns(pid, err) < 0)
@@ -872,8 +924,13 @@ int sandbox_start(const struct sandbox_spec *spec, struct sandbox *sb, struct pe
 		perr_set(err, errno, "sandbox: cannot talk to pid 1");
 		goto fail;
 	}
-	if (wait_ready(sb, err) < 0)
+	if (wait_ready(sb, err) < 0) {
+		/* Namespaces made, then a mount or pivot_root refused: the
+		 * same profile with CAP_SYS_ADMIN added. */
+		if (err && strstr(err->msg, strerror(EPERM)) && under_seccomp())
+			append_hint(err, SECCOMP_HINT);
 		goto fail;
+	}
 	return 0;
 fail:
 	sandbox_kill(sb);

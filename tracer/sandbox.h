@@ -80,6 +80,12 @@ struct sandbox {
 	struct confine_cgroup cgroup;
 };
 
+/* Why the sandbox must make a user namespace of its own, as a rootless
+ * run does: NULL when pare has root's powers (euid 0 with CAP_SYS_ADMIN
+ * and CAP_NET_ADMIN), else what it lacks: "not root", or "no
+ * CAP_SYS_ADMIN" for root with a container's default capabilities. */
+const char *sandbox_userns_reason(void);
+
 /* Start pid 1 and let it build the sandbox. Returns when the sandbox is
  * ready and the program is about to be started (the caller then installs
  * its fanotify mark through /proc/PID/root and calls sandbox_go()). */

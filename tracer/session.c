@@ -77,7 +77,15 @@ static void set_proc(const struct session_opts *o, struct session *s)
 	p->gid = s->plan.gid;
 	p->groups = s->plan.groups;
 	p->ngroups = s->plan.ngroups;
-	if (geteuid() != 0 && s->plan.uid != 0) {
+	const char *userns = sandbox_userns_reason();
+	if (userns && geteuid() == 0 && o->warn) { /* root in a container, with its default caps */
+		char msg[400];
+		snprintf(msg, sizeof(msg), "root with %s: the sandbox takes the rootless path (a user "
+			 "namespace of its own); fanotify and the eBPF recorder need CAP_SYS_ADMIN in the "
+			 "initial namespace, so every path call waits for seccomp notification", userns);
+		o->warn(o->ctx, msg);
+	}
+	if (userns && s->plan.uid != 0) {
 		if (o->warn) {
 			char msg[160];
 			snprintf(msg, sizeof(msg), "rootless: running as root in a user namespace "

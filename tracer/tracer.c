@@ -446,7 +446,7 @@ static int choose_recorders(struct loop *l, struct perr *err)
 	enum tracer_mode m = l->o->mode;
 	if (m == TRACER_OFF)
 		return 0;
-	bool root = geteuid() == 0, notify = notify_available();
+	bool root = !sandbox_userns_reason(), notify = notify_available();
 	if (m == TRACER_NOTIFY && !notify)
 		return perr_set(err, errno, "this kernel has no seccomp user notification "
 				 "(Hint: --tracer ptrace)");
