@@ -8,9 +8,26 @@
 #include <signal.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "base/digest.h"
+
+/* A uid with no home of its own (`docker run --user 1000:1000` gets HOME=/):
+ * $TMPDIR/pare-cache-UID, made 0700, used only while it is still a
+ * directory of ours that no one else can enter (/tmp is shared: anyone
+ * could have made the name first). NULL: no cache. */
+static char *private_tmp_cache(void)
+{
+	const char *tmp = getenv("TMPDIR");
+	char *dir = xasprintf("%s/pare-cache-%u", tmp && *tmp ? tmp : "/tmp", (unsigned)geteuid());
+	struct stat st;
+	if ((mkdir(dir, 0700) == 0 || errno == EEXIST) && lstat(dir, &st) == 0 &&
+	    S_ISDIR(st.st_mode) && st.st_uid == geteuid() && !(st.st_mode & 077))
+		return dir;
+	free(dir);
+	return NULL;
+}
 
 char *rootfs_default_cache(void)
 {
@@ -23,7 +40,9 @@ char *rootfs_default_cache(void)
 	if (env && *env)
 		return xasprintf("%s/pare", env);
 	env = getenv("HOME");
-	return env && *env ? xasprintf("%s/.cache/pare", env) : NULL;
+	if (env && *env && access(env, W_OK) == 0)
+		return xasprintf("%s/.cache/pare", env);
+	return private_tmp_cache();
 }
 
 int rootfs_cache_max(uint64_t *out, struct perr *err)

@@ -27,7 +27,9 @@ struct rootfs {
 };
 
 /* Cache directory: $PARE_CACHE_DIR, else /var/cache/pare for root, else
- * $XDG_CACHE_HOME/pare or ~/.cache/pare. NULL cache_dir = no cache. */
+ * $XDG_CACHE_HOME/pare or ~/.cache/pare, else (no writable home: an
+ * arbitrary uid in a container) $TMPDIR/pare-cache-UID, private to the
+ * uid. NULL cache_dir = no cache. */
 char *rootfs_default_cache(void);
 /* The size limit: $PARE_CACHE_MAX (K/M/G/T suffixes; 0 = none), else
  * ROOTFS_CACHE_MAX_DEFAULT. */

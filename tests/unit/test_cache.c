@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 static char dir[4096];
 
@@ -89,6 +90,59 @@ static void release(pid_t pid)
 	waitpid(pid, NULL, 0);
 }
 
+/* The default cache of a uid with no home it can write (docker run
+ * --user 1000:1000 gets HOME=/): $TMPDIR/pare-cache-UID, private, and
+ * never a directory someone else made first. Run as nobody in a child
+ * (root's cache is /var/cache/pare); its exit status has one bit per
+ * check that failed. */
+static int no_home_checks(const char *tmp)
+{
+	if (geteuid() == 0 && (setgid(65534) < 0 || setuid(65534) < 0))
+		return 0xff;
+	char want[4300];
+	snprintf(want, sizeof(want), "%s/pare-cache-%u", tmp, (unsigned)geteuid());
+	setenv("TMPDIR", tmp, 1);
+	setenv("HOME", "/", 1);
+	unsetenv("PARE_CACHE_DIR");
+	unsetenv("XDG_CACHE_HOME");
+	int failed = 0;
+	struct stat st;
+	char *c = rootfs_default_cache();
+	if (!c || strcmp(c, want) || stat(c, &st) < 0 || (st.st_mode & 0777) != 0700)
+		failed |= 1;
+	free(c);
+	chmod(want, 0777);
+	c = rootfs_default_cache();
+	if (c)
+		failed |= 2;
+	free(c);
+	rmdir(want);
+	if (symlink("/", want) < 0 || (c = rootfs_default_cache()) != NULL)
+		failed |= 4;
+	free(c);
+	unlink(want);
+	return failed;
+}
+
+static void test_default_cache_without_home(void)
+{
+	char tmp[] = "/tmp/pare-test-nohome-XXXXXX";
+	if (!mkdtemp(tmp) || chmod(tmp, 0777) < 0) {
+		ok(0, "a temporary directory");
+		return;
+	}
+	pid_t pid = fork();
+	if (pid == 0)
+		_exit(no_home_checks(tmp));
+	int st = 0xff << 8;
+	waitpid(pid, &st, 0);
+	int failed = WIFEXITED(st) ? WEXITSTATUS(st) : 0xff;
+	ok(!(failed & 1), "no writable home: a private cache, $TMPDIR/pare-cache-UID, made 0700");
+	ok(!(failed & 2), "one others can enter: no cache rather than a shared one");
+	ok(!(failed & 4), "a symlink planted in its place: not followed");
+	rmdir(tmp);
+}
+
 int main(void)
 {
 	struct perr err;
@@ -159,5 +213,6 @@ int main(void)
 	ok(cache_list("/nonexistent/pare-cache", &v, &n, &err) == 0 && n == 0, "a missing cache lists empty");
 
 	remove_tree_at(AT_FDCWD, dir, &err);
+	test_default_cache_without_home();
 	return tap_done();
 }
