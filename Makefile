@@ -108,6 +108,14 @@ LIBS_A := $(B)/libslimmer.a $(B)/libtracer.a $(B)/libimage.a $(B)/libbase.a
 pare: $(CMD_OBJ) $(LIBS_A)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
+# pare for its own container image (make image): libarchive linked in, and
+# of it only what pare calls (--gc-sections: the tar reader and writers),
+# so that its xar writer's libxml2, and ICU's 31 MB under that, stay out.
+$(B)/image/pare: $(CMD_OBJ) $(LIBS_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -Wl,--gc-sections -o $@ $^ -Wl,-Bstatic -larchive -Wl,-Bdynamic \
+		$(shell pkg-config --libs $(filter-out libarchive,$(PKGS)))
+
 $(B)/tests/test_%: $(B)/tests/unit/test_%.o $(B)/tests/unit/tap.o $(B)/tests/unit/helpers.o $(LIBS_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
@@ -144,7 +152,7 @@ check-unit: test-bins
 	tests/run-unit.sh $(B)/tests
 
 # The end-to-end suites share one private dockerd (tests/e2e/all.sh).
-E2E := tests/e2e/run.sh tests/e2e/tracer.sh tests/e2e/breakout.sh tests/e2e/slim.sh tests/e2e/profiles.sh tests/e2e/verify.sh tests/e2e/lazy.sh tests/e2e/runtimes.sh tests/e2e/daemons.sh tests/e2e/volumes.sh tests/e2e/cli.sh tests/e2e/readme.sh
+E2E := tests/e2e/run.sh tests/e2e/tracer.sh tests/e2e/breakout.sh tests/e2e/slim.sh tests/e2e/profiles.sh tests/e2e/verify.sh tests/e2e/lazy.sh tests/e2e/runtimes.sh tests/e2e/daemons.sh tests/e2e/volumes.sh tests/e2e/cli.sh tests/e2e/readme.sh tests/e2e/container.sh
 
 check-e2e: test-bins
 	tests/e2e/all.sh $(E2E)
@@ -198,6 +206,11 @@ bench-tracer: deps pare
 bench-big: deps pare
 	bench/big.sh
 
+# pare's container image: build/pare-image.tar (docker-archive, pare:latest)
+# and the OCI layout build/pare-image (scripts/image.sh).
+image: deps $(B)/image/pare pare
+	scripts/image.sh
+
 lint:
 	clang-format --dry-run --Werror cmd/*.c base/*.[ch] image/*.[ch] slimmer/*.[ch] tests/unit/*.[ch] || true
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance --inline-suppr \
@@ -207,7 +220,7 @@ clean:
 	rm -rf $(B) pare
 
 FORCE:
-.PHONY: all deps check check-unit check-e2e check-tracer check-slim check-profiles check-readme check-cli check-verify check-breakout bench-tracer bench-big check-valgrind fuzz demo bench lint clean test-bins FORCE
+.PHONY: all deps check check-unit check-e2e check-tracer check-slim check-profiles check-readme check-cli check-verify check-breakout bench-tracer bench-big image check-valgrind fuzz demo bench lint clean test-bins FORCE
 .SECONDARY:
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
