@@ -18,6 +18,8 @@ pkgs=(
 	# the sandbox: a static busybox for shell sessions in images without one;
 	# tracer tests: a reference strace run needs ip, unshare, setpriv, script
 	busybox-static iproute2 util-linux bsdutils python3
+	# the container suite reads the CI examples as YAML
+	python3-yaml
 )
 missing=()
 for p in "${pkgs[@]}"; do
