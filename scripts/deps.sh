@@ -7,6 +7,8 @@ pkgs=(
 	gcc make pkg-config libarchive-dev libjansson-dev libseccomp-dev libcap-dev libssl-dev libelf-dev zlib1g-dev libzstd-dev
 	# gzip layers inflated by ISA-L (x86_64), several times zlib's speed
 	libisal-dev
+	# the slim layer's gzip, compressed in parallel blocks (image/pgzip.c)
+	libdeflate-dev
 	# the eBPF recorder: compiled by clang for the BPF target, embedded by bpftool
 	clang libbpf-dev bpftool
 	# test images and independent readers

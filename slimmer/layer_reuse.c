@@ -1,15 +1,17 @@
 #define _GNU_SOURCE
 #include "slimmer/layer_reuse.h"
+
 #include "base/digest.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <libdeflate.h>
 #include <string.h>
 #include <sys/stat.h>
 
 /* Bump when the layer writer's output changes for the same inputs. */
-#define LAYER_FORMAT "pare-layer 2 (pgzip 128K)"
+#define LAYER_FORMAT "pare-layer 3 (libdeflate " LIBDEFLATE_VERSION_STRING " members of 512K)"
 
 void layer_reuse_key(const struct strv *paths, const struct build_opts *bo, char key[65])
 {
