@@ -226,6 +226,9 @@ int run_prepare(struct run_cmd *rc, struct prepared *p)
 	struct perr err = { 0 };
 	memset(p, 0, sizeof(*p));
 	p->s.rootfd = p->s.master = p->s.slave = p->s.null_fd = -1;
+	/* A container that refuses namespaces: one line, before warnings and an unpack. */
+	if (sandbox_preflight(rc->net_host, &err) < 0)
+		return report(&err);
 	int r = confine_setup(rc, p);
 	if (r)
 		return r;

@@ -807,6 +807,44 @@ static void append_hint(struct perr *err, const char *hint)
 	snprintf(err->msg + n, sizeof(err->msg) - n, "%s", hint);
 }
 
+/* A child in the sandbox's new namespaces, as fork() returns it. */
+static pid_t clone_namespaces(bool net_host, bool userns)
+{
+	uint64_t flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS;
+	if (!net_host)
+		flags |= CLONE_NEWNET;
+	if (userns)
+		flags |= CLONE_NEWUSER;
+	struct clone_args args = { .flags = flags, .exit_signal = SIGCHLD };
+	pid_t pid = syscall(SYS_clone3, &args, sizeof(args));
+	if (pid < 0 && errno == ENOSYS) /* docker's default profile, for callers to fall back as glibc does */
+		pid = syscall(SYS_clone, (unsigned long)flags | SIGCHLD, NULL, NULL, NULL, NULL);
+	return pid;
+}
+
+static int namespaces_error(int e, struct perr *err)
+{
+	perr_set(err, 0, "cannot create the sandbox namespaces: %s%s", strerror(e),
+		 blocked_hint(e)); /* the hint last, after the reason */
+	if (err)
+		err->errnum = e;
+	return -1;
+}
+
+int sandbox_preflight(bool net_host, struct perr *err)
+{
+	if (!under_seccomp())
+		return 0;
+	pid_t pid = clone_namespaces(net_host, sandbox_userns_reason() != NULL);
+	if (pid == 0)
+		_exit(0);
+	if (pid < 0)
+		return namespaces_error(errno, err);
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	return 0;
+}
+
 const char *sandbox_userns_reason(void)
 {
 	if (geteuid() != 0)
@@ -876,18 +914,10 @@ int sandbox_start(const struct sandbox_spec *spec, struct sandbox *sb, struct pe
 	c.exec_w = ex[1];
 	sb->rootless = c.rootless;
 
-	uint64_t flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS;
-	if (!spec->net_host)
-		flags |= CLONE_NEWNET;
-	if (c.rootless)
-		flags |= CLONE_NEWUSER;
-	struct clone_args args = { .flags = flags, .exit_signal = SIGCHLD };
 	sigset_t all, old;
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, &old); /* pid 1 starts with everything blocked */
-	pid_t pid = syscall(SYS_clone3, &args, sizeof(args));
-	if (pid < 0 && errno == ENOSYS) /* docker's default profile, for callers to fall back as glibc does */
-		pid = syscall(SYS_clone, (unsigned long)flags | SIGCHLD, NULL, NULL, NULL, NULL);
+	pid_t pid = clone_namespaces(spec->net_host, c.rootless);
 	if (pid == 0) {
 		close(sv[0]);
 		close(ex[0]);
@@ -906,11 +936,7 @@ int sandbox_start(const struct sandbox_spec *spec, struct sandbox *sb, struct pe
 	sb->exec_fd = ex[0];
 	if (pid < 0) {
 		sandbox_release(sb);
-		perr_set(err, 0, "cannot create the sandbox namespaces: %s%s", strerror(e),
-			 blocked_hint(e)); /* the hint last, after the reason */
-		if (err)
-			err->errnum = e;
-		return -1;
+		return namespaces_error(e, err);
 	}
 	sb->init_pid = pid;
 	if (c.rootless && setup_userns(pid, err) < 0)

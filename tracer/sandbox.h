@@ -86,6 +86,12 @@ struct sandbox {
  * CAP_SYS_ADMIN" for root with a container's default capabilities. */
 const char *sandbox_userns_reason(void);
 
+/* Before any work: where pare runs under a seccomp filter (a container's
+ * profile), whether it lets the sandbox's namespaces be made at all (a
+ * child made with them exits at once). Fails with the one line
+ * sandbox_start would give, and its hint. */
+int sandbox_preflight(bool net_host, struct perr *err);
+
 /* Start pid 1 and let it build the sandbox. Returns when the sandbox is
  * ready and the program is about to be started (the caller then installs
  * its fanotify mark through /proc/PID/root and calls sandbox_go()). */

@@ -59,18 +59,20 @@ slims "root, --cap-add SYS_ADMIN, unconfined" --cap-add SYS_ADMIN "${UNCONFINED[
 # Docker's default seccomp profile (Kubernetes' RuntimeDefault): clone3 is
 # answered ENOSYS (pare falls back to clone), clone with namespace flags
 # EPERM. With CAP_SYS_ADMIN the namespaces are made and pivot_root refused.
-blocked() { # blocked NAME OPTION...: exit 1, one error line that names what to set, nothing written
-	local name=$1; shift
+blocked() { # blocked NAME EXACT OPTION...: exit 1, the error line naming what to set, nothing written;
+	# EXACT=1: that line alone (refused before any work), else after pare's warnings
+	local name=$1 exact=$2; shift 2
 	rm -f "$wd/app-slim.tar"
-	check "$name: exit 1, one error line naming the settings, nothing written" \
+	check "$name: exit 1, $([ "$exact" = 1 ] && echo "one line alone" || echo "one error line after the warnings") naming the settings, nothing written" \
 		bash -c "docker run --rm --pull never $* -v '$wd:/work' -w /work pare:latest ${CMD[*]} 2>'$work/blocked.err';
 			rc=\$?; cat '$work/blocked.err'; [ \$rc -eq 1 ] && [ ! -e '$wd/app-slim.tar' ] &&
-			[ \$(grep -c '^pare: ' '$work/blocked.err') -eq \$((\$(grep -c '^pare: warning: ' '$work/blocked.err') + 1)) ] &&
+			if [ $exact = 1 ]; then [ \$(wc -l <'$work/blocked.err') -eq 1 ]; else
+				[ \$(grep -c '^pare: ' '$work/blocked.err') -eq \$((\$(grep -c '^pare: warning: ' '$work/blocked.err') + 1)) ]; fi &&
 			grep -v '^pare: warning: ' '$work/blocked.err' | grep -q 'seccomp=unconfined --security-opt apparmor=unconfined; in Kubernetes, securityContext.seccompProfile.type: Unconfined and appArmorProfile.type: Unconfined)\$'"
 }
-blocked "docker's default profile, root"
-blocked "docker's default profile, non-root" --user 1000:1000
-blocked "docker's default profile with CAP_SYS_ADMIN (pivot_root refused)" --cap-add SYS_ADMIN
+blocked "docker's default profile, root" 1
+blocked "docker's default profile, non-root" 1 --user 1000:1000
+blocked "docker's default profile with CAP_SYS_ADMIN (namespaces made, pivot_root refused)" 0 --cap-add SYS_ADMIN
 check "docker's default profile: the reason comes before the hint" \
 	bash -c "docker run --rm --pull never -v '$wd:/work' -w /work pare:latest ${CMD[*]} 2>&1 | grep -q 'cannot create the sandbox namespaces: Operation not permitted (Hint: '"
 
