@@ -78,6 +78,7 @@ int main(void)
 	char *dir = test_tempdir();
 	test_volumes(dir);
 	test_env_file(dir);
+	rm_rf(dir); /* nothing of a run left in /tmp */
 	free(dir);
 	return tap_done();
 }
