@@ -7,9 +7,11 @@
  * zlib at the same level, and independent 512 KiB blocks lose less than
  * pigz's 128 KiB blocks primed with the 32 KiB before them gained
  * (bench/big.sh). The bytes depend on the input, the level and
- * libdeflate's version only: never on how many threads did the work or
- * on the CPU (libdeflate's SIMD is in its checksums, not its choices), so
- * a layer has one digest on every machine with the same libdeflate. */
+ * libdeflate's version only: never on how many threads did the work (a
+ * unit test) nor, by libdeflate's design, on the CPU: its vector code
+ * fills tables and computes checksums and picks no other matches (one
+ * CPU model here, so that half is read, not tested). A layer has one
+ * digest on every machine with the same libdeflate. */
 #ifndef PARE_PGZIP_H
 #define PARE_PGZIP_H
 
