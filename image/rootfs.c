@@ -222,6 +222,9 @@ static void read_meta(int basefd, struct cache_entry *e)
 		e->image = xstrdup(image);
 	e->bytes = json_is_integer(bytes) ? (uint64_t)json_integer_value(bytes)
 					  : tree_bytes(basefd, e->name);
+	/* The slim layers kept with it (slimmer/layer_reuse.c) go with it. */
+	snprintf(name, sizeof(name), "%s.layers", e->hex);
+	e->bytes += tree_bytes(basefd, name);
 	json_decref(j);
 }
 

@@ -57,7 +57,7 @@ char *rootfs_layer_dir(const struct rootfs *r);
 struct cache_entry {
 	char hex[65];
 	char *image;      /* the reference it was unpacked from, or NULL */
-	uint64_t bytes;   /* disk usage of the tree */
+	uint64_t bytes;   /* disk usage of the tree and the slim layers kept with it */
 	int64_t last_used; /* seconds since the epoch */
 	bool in_use;      /* another process holds it */
 	bool partial;     /* an unpack in progress, or left by a crash */

@@ -185,6 +185,25 @@ int main(void)
 	snprintf(p, sizeof(p), "%s/rootfs/%s.lock", dir, hex_of('a'));
 	ok(access(p, F_OK) != 0, "a removed tree's lock and metadata go too");
 
+	/* The slim layers kept beside a tree count in its size, and go with it. */
+	make_tree('7', 100, 30);
+	char layers[4200];
+	snprintf(layers, sizeof(layers), "%s/rootfs/%s.layers", dir, hex_of('7'));
+	mkdir(layers, 0700);
+	snprintf(p, sizeof(p), "%s/k.blob", layers);
+	int lfd = open(p, O_CREAT | O_WRONLY | O_TRUNC, 0600);
+	char chunk[4096];
+	memset(chunk, 'l', sizeof(chunk));
+	for (int i = 0; i < 16; i++)
+		(void)!write(lfd, chunk, sizeof(chunk));
+	close(lfd);
+	int listed = cache_list(dir, &v, &n, &err);
+	unsigned long long tree7 = listed == 0 && n == 1 ? (unsigned long long)v[0].bytes : 0;
+	ok(tree7 >= (100 + 64) * 1024, "a tree's size counts the slim layers kept with it (%llu bytes)", tree7);
+	cache_entries_free(v, n);
+	ok(cache_prune(dir, &all, &pr, &err) == 0 && !tree_there('7') && access(layers, F_OK) != 0,
+	   "... and prune removes them with it");
+
 	/* The age rule; a 'keep' tree survives any rule. */
 	make_tree('e', 10, 8 * 86400);
 	make_tree('f', 10, 60);
