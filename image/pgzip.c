@@ -28,7 +28,7 @@ struct pgzip {
 	size_t nslots;
 	uint64_t next_block;  /* the one being filled */
 	uint64_t next_taken;  /* the next a worker takes */
-	bool finished, stopping;
+	bool stopping;
 	pthread_mutex_t mu;
 	pthread_cond_t ready, done;
 	pthread_t threads[MAX_THREADS];
@@ -175,7 +175,6 @@ int pgzip_finish(struct pgzip *p, struct perr *err)
 	for (uint64_t i = p->next_block > p->nslots ? p->next_block - p->nslots : 0; i < p->next_block; i++)
 		if (drain(p, &p->slots[i % p->nslots], err) < 0)
 			return -1;
-	p->finished = true;
 	return 0;
 }
 
