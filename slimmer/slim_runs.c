@@ -4,7 +4,12 @@
 #define _GNU_SOURCE
 #include "slimmer/slim_runs.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -374,10 +379,27 @@ int slim_run_probes(struct slim *sl, const struct slim_host *h, struct session *
 /* Noise: an output that differs between two runs of the original (Perl's
  * hash order, timestamps, PIDs) is compared by exit status only; an exit
  * status that differs makes the probe flaky, and the slim fails. */
-int slim_check_noise(struct slim *sl, const struct slim_host *h)
+/* The second run's results against the first's. */
+static int judge_noise(struct slim *sl, const struct slim_host *h, struct probe_result *again)
 {
-	size_t n = sl->probes.n;
-	struct probe_result *pr = sl->results, *again = xcalloc(n, sizeof(*again));
+	struct probe_result *pr = sl->results;
+	int r = 0;
+	for (size_t i = 0; i < sl->probes.n; i++) {
+		pr[i].flaky = again[i].code != pr[i].code || again[i].ok != pr[i].ok;
+		pr[i].noise = !pr[i].flaky && strcmp(again[i].digest, pr[i].digest);
+		if (!pr[i].flaky)
+			continue;
+		struct slim_event ev = { .kind = SLIM_PROBE_FLAKY, .probe = i, .was = &pr[i], .now = &again[i] };
+		event(sl, h, &ev);
+		r = SLIM_FAILED;
+	}
+	return r;
+}
+
+/* The second run itself, into AGAIN: 0, or SLIM_FAILED when a run could
+ * not be made (told through the events). */
+static int run_noise(struct slim *sl, const struct slim_host *h, struct probe_result *again)
+{
 	uint64_t start = monotonic_ms();
 	/* the second run starts from the image, not from what the first wrote */
 	const char *shared_upper = sl->s->spec.upper_dir;
@@ -386,14 +408,109 @@ int slim_check_noise(struct slim *sl, const struct slim_host *h)
 	int r = slim_run_probes(sl, h, sl->s, NULL, again, step, "verify (second run of the original): ", false);
 	sl->s->spec.upper_dir = shared_upper;
 	sl->noise_ms = monotonic_ms() - start;
-	for (size_t i = 0; !r && i < n; i++) {
-		pr[i].flaky = again[i].code != pr[i].code || again[i].ok != pr[i].ok;
-		pr[i].noise = !pr[i].flaky && strcmp(again[i].digest, pr[i].digest);
-		if (!pr[i].flaky)
-			continue;
-		struct slim_event ev = { .kind = SLIM_PROBE_FLAKY, .probe = i, .was = &pr[i], .now = &again[i] };
-		event(sl, h, &ev);
-		r = SLIM_FAILED;
+	return r;
+}
+
+int slim_check_noise(struct slim *sl, const struct slim_host *h)
+{
+	struct probe_result *again = xcalloc(sl->probes.n, sizeof(*again));
+	int r = run_noise(sl, h, again);
+	if (!r)
+		r = judge_noise(sl, h, again);
+	probe_results_free(again, sl->probes.n);
+	return r;
+}
+
+/* What the helper sends back: its verdict and time, then per probe the
+ * result (the same binary wrote it: the struct as it is, head after it). */
+struct noise_header {
+	int r;
+	uint64_t noise_ms;
+};
+
+static void noise_helper(struct slim *sl, const struct slim_host *h, int fd)
+{
+	/* A stop asked for by slim_noise_finish (the closure failed) is
+	 * taken by the run in progress, which ends its sandbox cleanly. */
+	sigset_t term;
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	sigprocmask(SIG_BLOCK, &term, NULL);
+	size_t n = sl->probes.n;
+	struct probe_result *again = xcalloc(n, sizeof(*again));
+	struct noise_header hd = { .r = run_noise(sl, h, again), .noise_ms = sl->noise_ms };
+	bool ok = write_all(fd, &hd, sizeof(hd)) == 0;
+	for (size_t i = 0; ok && i < n; i++) {
+		struct probe_result one = again[i];
+		one.head = NULL;
+		ok = write_all(fd, &one, sizeof(one)) == 0 &&
+		     (!again[i].head_len || write_all(fd, again[i].head, again[i].head_len) == 0);
+	}
+	_exit(ok ? 0 : 1); /* nothing of the parent's is cleaned up here */
+}
+
+void slim_noise_start(struct slim *sl, const struct slim_host *h, struct noise_job *j)
+{
+	int p[2];
+	j->pid = -1;
+	j->fd = -1;
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return;
+	fflush(NULL); /* nothing buffered is written twice */
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(p[0]);
+		noise_helper(sl, h, p[1]);
+	}
+	close(p[1]);
+	if (pid < 0) {
+		close(p[0]);
+		return;
+	}
+	j->pid = pid;
+	j->fd = p[0];
+}
+
+static bool noise_read(struct slim *sl, int fd, struct noise_header *hd, struct probe_result *again)
+{
+	if (read_full(fd, hd, sizeof(*hd)) != (ssize_t)sizeof(*hd))
+		return false;
+	for (size_t i = 0; i < sl->probes.n; i++) {
+		if (read_full(fd, &again[i], sizeof(again[i])) != (ssize_t)sizeof(again[i]))
+			return false;
+		size_t len = again[i].head_len;
+		again[i].head = NULL;
+		if (len > STDOUT_HEAD)
+			return false;
+		again[i].head = xmalloc(len + 1);
+		if (len && read_full(fd, again[i].head, len) != (ssize_t)len)
+			return false;
+	}
+	return true;
+}
+
+int slim_noise_finish(struct slim *sl, const struct slim_host *h, struct noise_job *j, bool wanted)
+{
+	if (j->pid < 0) /* no helper: the check runs here, now */
+		return wanted ? slim_check_noise(sl, h) : 0;
+	if (!wanted)
+		kill(j->pid, SIGTERM);
+	size_t n = sl->probes.n;
+	struct probe_result *again = xcalloc(n, sizeof(*again));
+	struct noise_header hd;
+	bool got = noise_read(sl, j->fd, &hd, again);
+	closep(&j->fd);
+	int status;
+	while (waitpid(j->pid, &status, 0) < 0 && errno == EINTR)
+		;
+	j->pid = -1;
+	got = got && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+	int r = 0;
+	if (wanted && got) {
+		sl->noise_ms = hd.noise_ms;
+		r = hd.r ? hd.r : judge_noise(sl, h, again);
+	} else if (wanted) { /* the helper died: the check runs here instead */
+		r = slim_check_noise(sl, h);
 	}
 	probe_results_free(again, n);
 	return r;
