@@ -54,6 +54,7 @@ void keepset_free(struct keepset *k)
 	strv_free(&k->warnings);
 	tree_index_free(&k->tree);
 	memset(k, 0, sizeof(*k));
+	keepset_forget_tree();
 }
 
 static const char *keep_key(const void *ctx, size_t i)
@@ -119,21 +120,151 @@ bool keepset_add_rule(struct keepset *k, const char *path, enum keep_why why, co
 
 /* ---- resolution inside the root ---- */
 
-/* lstat REL (every ancestor already known to be a real directory, so no
- * symlink is ever followed on the host). */
+/* What lstat and readlink found, per tree. The tree under a slim does not
+ * change while it is closed (a cache tree, shared read-only, or our own
+ * unpack), and closing it resolves the same ancestors over and over: on
+ * a 41,000-entry image, 316,000 lstats of 68,000 paths ("usr" 31,000
+ * times). The memo is for one tree, known by its root's device and inode
+ * (checked at each public entry point), and dropped with
+ * keepset_forget_tree(). */
+struct node {
+	char *path;
+	mode_t mode;  /* 0: not there */
+	char *target; /* a symlink's, once read */
+	bool target_read;
+	bool physical; /* a directory reached through directories only */
+};
+
+static struct {
+	int fd;
+	dev_t dev;
+	ino_t ino;
+	struct node *v;
+	size_t n, cap;
+	struct strindex idx;
+} memo = { .fd = -1 };
+
+static const char *node_key(const void *ctx, size_t i)
+{
+	(void)ctx;
+	return memo.v[i].path;
+}
+
+void keepset_forget_tree(void)
+{
+	for (size_t i = 0; i < memo.n; i++) {
+		free(memo.v[i].path);
+		free(memo.v[i].target);
+	}
+	free(memo.v);
+	strindex_free(&memo.idx);
+	memset(&memo, 0, sizeof(memo));
+	memo.fd = -1;
+}
+
+/* The memo for ROOTFD's tree: another tree's is dropped. */
+static void memo_for(int rootfd)
+{
+	struct stat st;
+	if (fstat(rootfd, &st) < 0)
+		st.st_dev = 0, st.st_ino = 0;
+	if (memo.fd == rootfd && memo.dev == st.st_dev && memo.ino == st.st_ino)
+		return;
+	keepset_forget_tree();
+	memo.fd = rootfd;
+	memo.dev = st.st_dev;
+	memo.ino = st.st_ino;
+}
+
+static struct node *node_at(int rootfd, const char *rel)
+{
+	size_t i = strindex_find(&memo.idx, rel, node_key, NULL);
+	if (i != SIZE_MAX)
+		return &memo.v[i];
+	struct stat st;
+	if (fstatat(rootfd, *rel ? rel : ".", &st, AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) < 0)
+		st.st_mode = 0;
+	if (memo.n == memo.cap) {
+		memo.cap = memo.cap ? memo.cap * 2 : 1024;
+		memo.v = xrealloc(memo.v, memo.cap * sizeof(*memo.v));
+	}
+	memo.v[memo.n] = (struct node){ .path = xstrdup(rel), .mode = st.st_mode };
+	strindex_put(&memo.idx, memo.n, memo.n + 1, node_key, NULL);
+	return &memo.v[memo.n++];
+}
+
+/* lstat REL's type (every ancestor already known to be a real directory,
+ * so no symlink is ever followed on the host). */
 static int lstat_rel(int rootfd, const char *rel, struct stat *st)
 {
-	return fstatat(rootfd, *rel ? rel : ".", st, AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH);
+	const struct node *nd = node_at(rootfd, rel);
+	if (!nd->mode) {
+		errno = ENOENT;
+		return -1;
+	}
+	memset(st, 0, sizeof(*st));
+	st->st_mode = nd->mode;
+	return 0;
+}
+
+/* Symlink REL's target (REL lstat'ed as one), or NULL. */
+static const char *link_target(int rootfd, const char *rel)
+{
+	struct node *nd = node_at(rootfd, rel);
+	if (!nd->target_read) {
+		char target[PATH_BUF];
+		ssize_t n = readlinkat(rootfd, rel, target, sizeof(target) - 1);
+		nd->target_read = true;
+		if (n >= 0) {
+			target[n] = 0;
+			nd->target = xstrdup(target);
+		}
+	}
+	return nd->target;
 }
 
 /* Resolve PATH component by component like RESOLVE_IN_ROOT; every symlink
  * met on the way (and the last one when FOLLOW) is added to K as on the
  * way to WHY_OF when K is not NULL. REAL gets the physical relative path.
  * Returns 0, or -1 when a component is missing or a loop. */
+/* PATH without its leading slashes, when its parent is a physical
+ * directory and it has no empty, "." or ".." component: *NODE is its own
+ * node, and resolving it is only following it when it is a symlink. */
+static const char *plain_path(int rootfd, const char *path, const struct node **node)
+{
+	path += strspn(path, "/");
+	const char *slash = strrchr(path, '/');
+	size_t plen = slash ? (size_t)(slash - path) : 0;
+	if (!*path || path[strlen(path) - 1] == '/' || plen >= PATH_BUF || strstr(path, "//") ||
+	    strstr(path, "/./") || strstr(path, "/../") || !strncmp(path, "./", 2) ||
+	    !strncmp(path, "../", 3) || !strcmp(slash ? slash + 1 : path, ".") ||
+	    !strcmp(slash ? slash + 1 : path, ".."))
+		return NULL;
+	if (plen) {
+		char parent[PATH_BUF];
+		memcpy(parent, path, plen);
+		parent[plen] = 0;
+		size_t i = strindex_find(&memo.idx, parent, node_key, NULL);
+		if (i == SIZE_MAX || !memo.v[i].physical)
+			return NULL;
+	}
+	*node = node_at(rootfd, path);
+	return path;
+}
+
 static int resolve_in(struct keepset *k, int rootfd, const char *path, bool follow, char *real,
 		      const char *why_of)
 {
+	const struct node *nd = NULL;
+	const char *plain = plain_path(rootfd, path, &nd);
+	if (plain && !nd->mode)
+		return -1;
+	if (plain && (!S_ISLNK(nd->mode) || !follow)) {
+		memcpy(real, plain, strlen(plain) + 1);
+		return 0;
+	}
 	char rest[PATH_BUF * 2], cur[PATH_BUF] = "";
+	bool clean = true; /* no symlink, "." or ".." so far: CUR is PATH's prefix */
 	snprintf(rest, sizeof(rest), "%s", path);
 	int hops = 0;
 	char *p = rest;
@@ -151,9 +282,12 @@ static int resolve_in(struct keepset *k, int rootfd, const char *path, bool foll
 		comp[len] = 0;
 		p = end;
 		bool last = strspn(p, "/") == strlen(p);
-		if (!strcmp(comp, "."))
+		if (!strcmp(comp, ".")) {
+			clean = false;
 			continue;
+		}
 		if (!strcmp(comp, "..")) {
+			clean = false;
 			char *slash = strrchr(cur, '/');
 			if (slash)
 				*slash = 0;
@@ -164,15 +298,14 @@ static int resolve_in(struct keepset *k, int rootfd, const char *path, bool foll
 		char cand[PATH_BUF];
 		if ((size_t)snprintf(cand, sizeof(cand), "%s%s%s", cur, *cur ? "/" : "", comp) >= sizeof(cand))
 			return -1;
-		struct stat st;
-		if (lstat_rel(rootfd, cand, &st) < 0)
+		struct node *cn = node_at(rootfd, cand);
+		if (!cn->mode)
 			return -1;
-		if (S_ISLNK(st.st_mode) && (!last || follow)) {
-			char target[PATH_BUF];
-			ssize_t n = readlinkat(rootfd, cand, target, sizeof(target) - 1);
-			if (n < 0 || ++hops > MAX_HOPS)
+		if (S_ISLNK(cn->mode) && (!last || follow)) {
+			const char *target = link_target(rootfd, cand);
+			clean = false;
+			if (!target || ++hops > MAX_HOPS)
 				return -1;
-			target[n] = 0;
 			if (k && strcmp(cand, why_of))
 				keepset_add(k, cand, KEEP_SYMLINK, why_of);
 			char next[PATH_BUF * 2];
@@ -183,8 +316,10 @@ static int resolve_in(struct keepset *k, int rootfd, const char *path, bool foll
 				cur[0] = 0;
 			continue;
 		}
-		if (!last && !S_ISDIR(st.st_mode))
+		if (!last && !S_ISDIR(cn->mode))
 			return -1;
+		if (clean && S_ISDIR(cn->mode))
+			cn->physical = true;
 		memcpy(cur, cand, strlen(cand) + 1);
 	}
 	memcpy(real, cur, strlen(cur) + 1);
@@ -524,6 +659,7 @@ int keepset_close(struct keepset *k, int rootfd, struct perr *err)
 {
 	if (elf_version(EV_CURRENT) == EV_NONE)
 		return perr_set(err, 0, "libelf: %s", elf_errmsg(-1));
+	memo_for(rootfd);
 	struct strv *links = &k->links;
 	for (;;) {
 		for (size_t i = 0; i < k->n; i++) /* grows while we walk */
@@ -579,12 +715,13 @@ void keepset_paths(const struct keepset *k, struct strv *out)
 
 int keepset_resolve(int rootfd, const char *path, bool follow, char *real)
 {
+	memo_for(rootfd);
 	return resolve_in(NULL, rootfd, path, follow, real, NULL);
 }
 
 bool keepset_is_type(int rootfd, const char *path, mode_t type, char *real)
 {
 	struct stat sb;
-	return keepset_resolve(rootfd, path, true, real) == 0 &&
-	       fstatat(rootfd, *real ? real : ".", &sb, AT_SYMLINK_NOFOLLOW) == 0 && (sb.st_mode & S_IFMT) == type;
+	return keepset_resolve(rootfd, path, true, real) == 0 && lstat_rel(rootfd, real, &sb) == 0 &&
+	       (sb.st_mode & S_IFMT) == type;
 }

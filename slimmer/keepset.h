@@ -103,5 +103,9 @@ int keepset_resolve(int rootfd, const char *path, bool follow, char *real);
 /* Whether PATH, resolved so (symlinks followed, inside the root), is of
  * TYPE (S_IFREG, S_IFDIR): REAL gets its physical path. */
 bool keepset_is_type(int rootfd, const char *path, mode_t type, char *real);
+/* Drop what resolving remembered of the last tree asked about (done by
+ * keepset_free too): for a caller about to change or replace a tree at
+ * the same place. */
+void keepset_forget_tree(void);
 
 #endif
