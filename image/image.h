@@ -117,5 +117,8 @@ char *docker_repositories_to_json(const char *repo_tag, const char *top_layer_id
  * appended (when HISTORY_CREATED_BY is set), and "created" set. */
 char *config_rewrite(const char *config_json, size_t len, const struct strv *diff_ids,
 		     const char *history_created_by, const char *created, struct perr *err);
+/* The same with one history entry per new layer, CREATED_BY[i] for layer i. */
+char *config_rewrite_layers(const char *config_json, size_t len, const struct strv *diff_ids,
+			    const struct strv *created_by, const char *created, struct perr *err);
 
 #endif

@@ -128,15 +128,20 @@ static const char *first_link(struct builder *b, const struct stat *st, const ch
 	return NULL;
 }
 
+bool layer_keeps_xattr(const char *name)
+{
+	/* user.overlay.*: a rootless overlay's own */
+	return !strcmp(name, "security.capability") ||
+	       (!strncmp(name, "user.", 5) && strncmp(name, "user.overlay.", 13));
+}
+
 static void add_xattrs(struct archive_entry *e, int fd)
 {
 	char names[4096], value[4096];
 	ssize_t n = flistxattr(fd, names, sizeof(names));
 	for (ssize_t off = 0; n > 0 && off < n; off += (ssize_t)strlen(names + off) + 1) {
 		const char *name = names + off;
-		if (strcmp(name, "security.capability") && strncmp(name, "user.", 5))
-			continue;
-		if (!strncmp(name, "user.overlay.", 13)) /* a rootless overlay's own */
+		if (!layer_keeps_xattr(name))
 			continue;
 		ssize_t vn = fgetxattr(fd, name, value, sizeof(value));
 		if (vn >= 0)
@@ -186,7 +191,10 @@ static int add_path(struct builder *b, const char *path, struct perr *err)
 	archive_entry_unset_atime(e);
 	archive_entry_unset_ctime(e);
 	archive_entry_unset_birthtime(e);
-	if (b->o->clamp_mtime && st.st_mtime > b->o->epoch)
+	int64_t mtime;
+	if (b->o->mtime_of && b->o->mtime_of(b->o->mtime_ctx, path, &mtime))
+		archive_entry_set_mtime(e, mtime, 0);
+	if (b->o->clamp_mtime && archive_entry_mtime(e) > b->o->epoch)
 		archive_entry_set_mtime(e, b->o->epoch, 0);
 	const char *link = S_ISREG(st.st_mode) && st.st_nlink > 1 ? first_link(b, &st, path) : NULL;
 	if (link) {

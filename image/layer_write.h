@@ -17,6 +17,10 @@ struct build_opts {
 	 * of ROOTFD: what a program wrote. A whiteout there is ignored. */
 	const struct strset *from_upper;
 	int upper_fd;
+	/* The mtime to write for PATH instead of its own, when it returns
+	 * true (a fleet's shared directories, whose mtimes differ by image). */
+	bool (*mtime_of)(void *ctx, const char *path, int64_t *mtime);
+	void *mtime_ctx;
 };
 
 struct built_layer {
@@ -35,6 +39,9 @@ int layer_build(int rootfd, const struct strv *paths, int out_fd, const struct b
  * blob's digest and size into OUT (its diff_id is left as it is). */
 int layer_compress(int in_fd, int out_fd, const struct compress_spec *c, struct built_layer *out,
 		   struct perr *err);
+
+/* The extended attributes a layer carries: file capabilities and user.*. */
+bool layer_keeps_xattr(const char *name);
 
 /* SOURCE_DATE_EPOCH from the environment, when set and valid. */
 bool source_date_epoch(int64_t *out);

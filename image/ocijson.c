@@ -509,6 +509,17 @@ char *docker_repositories_to_json(const char *repo_tag, const char *top_layer_id
 char *config_rewrite(const char *config_json, size_t len, const struct strv *diff_ids,
 		     const char *history_created_by, const char *created, struct perr *err)
 {
+	struct strv one = { 0 };
+	if (history_created_by)
+		strv_push(&one, xstrdup(history_created_by));
+	char *r = config_rewrite_layers(config_json, len, diff_ids, &one, created, err);
+	strv_free(&one);
+	return r;
+}
+
+char *config_rewrite_layers(const char *config_json, size_t len, const struct strv *diff_ids,
+			    const struct strv *created_by, const char *created, struct perr *err)
+{
 	json_error_t jerr;
 	json_t *j = json_loadb(config_json, len, 0, &jerr), *hist;
 	if (!j || !json_is_object(j)) {
@@ -521,23 +532,25 @@ char *config_rewrite(const char *config_json, size_t len, const struct strv *dif
 				      strv_to_json(diff_ids)));
 	if (created)
 		json_object_set_new(j, "created", json_string(created));
-	if (history_created_by) {
+	if (created_by->n) {
 		hist = json_object_get(j, "history");
 		if (!json_is_array(hist)) {
 			hist = json_array();
 			json_object_set_new(j, "history", hist);
 		}
 		/* Earlier layers are gone, so their history entries become
-		 * empty layers; ours is the one non-empty entry. */
+		 * empty layers; ours are the non-empty entries, one a layer. */
 		size_t i;
 		json_t *h;
 		json_array_foreach(hist, i, h)
 			if (json_is_object(h))
 				json_object_set_new(h, "empty_layer", json_true());
-		json_t *e = json_pack("{s:s}", "created_by", history_created_by);
-		if (created)
-			json_object_set_new(e, "created", json_string(created));
-		json_array_append_new(hist, e);
+		for (size_t k = 0; k < created_by->n; k++) {
+			json_t *e = json_pack("{s:s}", "created_by", created_by->v[k]);
+			if (created)
+				json_object_set_new(e, "created", json_string(created));
+			json_array_append_new(hist, e);
+		}
 	}
 	return dump(j);
 }

@@ -227,6 +227,8 @@ static int slim_steps(struct slim *sl, struct session *s, const struct slim_host
 		return -1;
 	if (r)
 		return r;
+	if (h->closed)
+		return h->closed(h->ctx, sl, err);
 	t = monotonic_ms();
 	if (write_image(sl, h, err) < 0)
 		return -1;

@@ -82,6 +82,9 @@ struct slim_host {
 	int (*run)(void *ctx, struct session *s, const struct slim_run *run, struct run_result *res);
 	void (*event)(void *ctx, const struct slim *sl, const struct slim_event *ev);
 	void *ctx;
+	/* Set: the slim stops at its closed keep-set (noise judged, nothing
+	 * written) and hands it here: a fleet's map step. 0 or -1 (ERR). */
+	int (*closed)(void *ctx, struct slim *sl, struct perr *err);
 };
 
 /* One slim: the options, then what each step found. */
