@@ -144,6 +144,7 @@ int run_subcommand(const char *group, const char *help, const struct subcommand 
 		   char **argv);
 
 int cmd_inspect(int argc, char **argv);
+int cmd_fleet(int argc, char **argv);
 int cmd_unpack(int argc, char **argv);
 int cmd_copy(int argc, char **argv);
 int cmd_run(int argc, char **argv);
@@ -151,5 +152,26 @@ int cmd_probe(int argc, char **argv);
 int cmd_slim(int argc, char **argv);
 int cmd_profile(int argc, char **argv);
 int cmd_cache(int argc, char **argv);
+
+/* pare slim's pieces, for pare fleet (cmd/fleet.c), which reads each
+ * image's "slim" list with the same parser. */
+struct slim_cmd;
+struct slim;
+struct slim_opts;
+struct probe_result;
+struct slim_cmd *slim_cmd_parse(int argc, char **argv, int *rc);
+void slim_cmd_free(struct slim_cmd *c);
+const char *slim_cmd_ref(const struct slim_cmd *c);
+const struct slim_opts *slim_cmd_opts(const struct slim_cmd *c);
+const struct common_opts *slim_cmd_common(const struct slim_cmd *c);
+bool slim_cmd_no_cache(const struct slim_cmd *c);
+/* Its -o, else the default next to IMG. 0 or an exit code. */
+int slim_cmd_output(const struct slim_cmd *c, const struct image *img, struct imgref *dst, char **text);
+/* The slim; with CLOSED, it stops at the closed keep-set and hands it
+ * there (slim_host.closed). An exit code. */
+int slim_cmd_run(struct slim_cmd *c, int (*closed)(void *ctx, struct slim *sl, struct perr *err), void *ctx);
+/* Its probes against DST_TEXT, compared with WAS (N of them, as the map
+ * step found them on the original). An exit code. */
+int slim_cmd_verify(struct slim_cmd *c, const struct probe_result *was, size_t n, const char *dst_text);
 
 #endif

@@ -21,6 +21,7 @@ static const struct command commands[] = {
 	{ "run", cmd_run, "run an image's program in the sandbox, untraced" },
 	{ "probe", cmd_probe, "run it traced and record every file it touches" },
 	{ "slim", cmd_slim, "probe it, keep what it uses, write a small image, verify it" },
+	{ "fleet", cmd_fleet, "slim many images so that they share layers" },
 	{ "profile", cmd_profile, "list, check, write and explain keep-list profiles" },
 	{ "cache", cmd_cache, "list and prune the unpacked images run, probe and slim reuse" },
 };

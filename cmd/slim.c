@@ -10,6 +10,7 @@
 
 #include "slimmer/glob.h"
 #include "slimmer/slim.h"
+#include "slimmer/slim_runs.h"
 
 static const char help[] =
 	"usage: pare slim REF [OPTIONS] [-- CMD [ARG...]]\n\n"
@@ -112,6 +113,9 @@ struct slim_cmd {
 	struct compress_spec compress; /* gzip, the default, when not given */
 	bool have_compress;
 	int jobs;
+	int (*closed)(void *ctx, struct slim *sl, struct perr *err); /* a fleet's map step */
+	void *closed_ctx;
+	bool verify_only;  /* pare fleet verify: no second run of the original to tell of */
 };
 
 /* A user's list file: one entry per line, '#' comments. Errors name the
@@ -413,7 +417,7 @@ static void print_diverged(const struct slim *sl, const struct slim_event *ev)
 	show_divergence(pb, was, now);
 }
 
-static void print_verified(const struct slim *sl, bool ok)
+static void print_verified(const struct slim_cmd *c, const struct slim *sl, bool ok)
 {
 	if (!ok) {
 		fprintf(stderr, "pare: slim: the slim image is at %s; try it with 'pare run %s'\n",
@@ -427,9 +431,13 @@ static void print_verified(const struct slim *sl, bool ok)
 	if (noisy)
 		snprintf(how, sizeof(how), "; %zu compared by status only: %s output differs from run to run",
 			 noisy, noisy == 1 ? "its" : "their");
-	fprintf(stderr, "  verify: the slim image behaves the same (%zu probe%s%s); the original's "
-			"second run, to tell noise, took %.1f s\n",
-		npr, npr == 1 ? "" : "s", how, (double)sl->noise_ms / 1000);
+	if (c->verify_only) /* the noise was told by the map step */
+		fprintf(stderr, "  verify: %s behaves as its original did (%zu probe%s%s)\n", sl->dst_text, npr,
+			npr == 1 ? "" : "s", how);
+	else
+		fprintf(stderr, "  verify: the slim image behaves the same (%zu probe%s%s); the original's "
+				"second run, to tell noise, took %.1f s\n",
+			npr, npr == 1 ? "" : "s", how, (double)sl->noise_ms / 1000);
 }
 
 static void print_written(const struct slim *sl)
@@ -443,7 +451,6 @@ static void print_written(const struct slim *sl)
 
 static void on_event(void *ctx, const struct slim *sl, const struct slim_event *ev)
 {
-	(void)ctx;
 	const struct probe *pb = ev->probe < sl->probes.n ? &sl->probes.v[ev->probe] : NULL;
 	bool tty = isatty(STDERR_FILENO);
 	switch (ev->kind) {
@@ -474,7 +481,7 @@ static void on_event(void *ctx, const struct slim *sl, const struct slim_event *
 		break;
 	case SLIM_WRITTEN: print_written(sl); break;
 	case SLIM_DIVERGED: print_diverged(sl, ev); break;
-	case SLIM_VERIFIED: print_verified(sl, ev->ok); break;
+	case SLIM_VERIFIED: print_verified(ctx, sl, ev->ok); break;
 	}
 }
 
@@ -519,6 +526,12 @@ static int host_run(void *ctx, struct session *s, const struct slim_run *run, st
 	return run_execute_with(&c->rc, p, &o, run->trace, res) ? -1 : 0;
 }
 
+static int host_closed(void *ctx, struct slim *sl, struct perr *err)
+{
+	struct slim_cmd *c = ctx;
+	return c->closed(c->closed_ctx, sl, err);
+}
+
 /* Where the slim image goes: -o, else next to the input. */
 static int name_output(const struct slim_cmd *c, const struct image *img, struct imgref *dst, char **text)
 {
@@ -531,7 +544,10 @@ static int name_output(const struct slim_cmd *c, const struct image *img, struct
 	return compress_fits("slim", c->have_compress ? c->o.compress : NULL, dst);
 }
 
-int cmd_slim(int argc, char **argv)
+/* pare slim's arguments parsed (a fleet image's "slim" list too): NULL
+ * with *RC the exit code when there is nothing to run (--help, a usage
+ * error). */
+struct slim_cmd *slim_cmd_parse(int argc, char **argv, int *rc)
 {
 	static const struct option extra[] = {
 		RUN_LONGOPTS,
@@ -568,36 +584,63 @@ int cmd_slim(int argc, char **argv)
 	};
 	static const struct cmd_spec spec = { "slim", help, extra, slim_opt, ARGS_PERMUTE_COMMAND, 1,
 					      "an image" };
-	struct slim_cmd c = { 0 };
+	struct slim_cmd *c = xcalloc(1, sizeof(*c));
+	run_cmd_init(&c->rc);
+	int r = run_cmd_parse(&spec, argc, argv, c, &c->rc);
+	if (r >= 0) {
+		*rc = r;
+		slim_cmd_free(c);
+		return NULL;
+	}
+	c->o.mode = c->rc.mode;
+	c->o.seccomp_profile = c->rc.seccomp_profile;
+	if (!c->have_compress)
+		c->compress = (struct compress_spec){ .comp = COMP_GZIP };
+	c->compress.threads = c->jobs;
+	c->o.compress = &c->compress;
+	return c;
+}
+
+void slim_cmd_free(struct slim_cmd *c)
+{
+	run_cmd_free(&c->rc);
+	slim_opts_free(&c->o);
+	free(c);
+}
+
+const char *slim_cmd_ref(const struct slim_cmd *c) { return c->rc.ref; }
+const struct slim_opts *slim_cmd_opts(const struct slim_cmd *c) { return &c->o; }
+const struct common_opts *slim_cmd_common(const struct slim_cmd *c) { return &c->rc.co; }
+bool slim_cmd_no_cache(const struct slim_cmd *c) { return c->rc.no_cache; }
+
+int slim_cmd_output(const struct slim_cmd *c, const struct image *img, struct imgref *dst, char **text)
+{
+	return name_output(c, img, dst, text);
+}
+
+int slim_cmd_run(struct slim_cmd *c, int (*closed)(void *ctx, struct slim *sl, struct perr *err), void *ctx)
+{
 	struct slim sl;
 	struct prepared p;
 	struct perr err = { 0 };
 	struct imgref dst = { 0 };
 	cleanup_free char *dst_text = NULL;
-	run_cmd_init(&c.rc);
-	int r = run_cmd_parse(&spec, argc, argv, &c, &c.rc);
-	if (r >= 0) {
-		slim_opts_free(&c.o);
-		return r;
-	}
-	c.o.mode = c.rc.mode;
-	c.o.seccomp_profile = c.rc.seccomp_profile;
-	if (!c.have_compress)
-		c.compress = (struct compress_spec){ .comp = COMP_GZIP };
-	c.compress.threads = c.jobs;
-	c.o.compress = &c.compress;
-	slim_init(&sl, &c.o);
+	int r;
+	slim_init(&sl, &c->o);
 	if (slim_load_rules(&sl, &err) < 0) {
 		r = report(&err);
 		goto done;
 	}
-	r = run_prepare(&c.rc, &p);
+	r = run_prepare(&c->rc, &p);
 	if (!r && slim_plan(&sl, p.s.img, &err) < 0)
 		r = report(&err);
 	if (!r)
-		r = name_output(&c, p.s.img, &dst, &dst_text);
+		r = name_output(c, p.s.img, &dst, &dst_text);
 	if (!r) {
-		const struct slim_host host = { host_open, host_close, host_run, on_event, &c };
+		c->closed = closed;
+		c->closed_ctx = ctx;
+		const struct slim_host host = { host_open, host_close, host_run, on_event, c,
+						closed ? host_closed : NULL };
 		int sr = slim_run(&sl, &p.s, dst_text, &dst, &host, &err);
 		r = sr < 0 ? report(&err) : sr ? EXIT_FAIL : 0;
 	}
@@ -605,7 +648,42 @@ int cmd_slim(int argc, char **argv)
 	run_cleanup(&p);
 done:
 	slim_free(&sl);
-	run_cmd_free(&c.rc);
-	slim_opts_free(&c.o);
 	return r;
+}
+
+int slim_cmd_verify(struct slim_cmd *c, const struct probe_result *was, size_t n, const char *dst_text)
+{
+	struct slim sl;
+	struct perr err = { 0 };
+	int r = 0;
+	slim_init(&sl, &c->o);
+	c->verify_only = true;
+	cleanup_image struct image *img = NULL;
+	if (image_open_text(dst_text, &c->rc.co.open, &img, &err) < 0 || slim_plan(&sl, img, &err) < 0)
+		r = report(&err);
+	if (!r && sl.probes.n != n)
+		r = usage_error("fleet verify", "%s has %zu probes, its keep record %zu: probe it again",
+				dst_text, sl.probes.n, n);
+	for (size_t i = 0; !r && i < n; i++) {
+		sl.results[i] = was[i];
+		sl.results[i].head = NULL;
+	}
+	if (!r) {
+		const struct slim_host host = { host_open, host_close, host_run, on_event, c, NULL };
+		sl.dst_text = dst_text;
+		r = slim_verify(&sl, &host) ? EXIT_FAIL : 0;
+	}
+	slim_free(&sl);
+	return r;
+}
+
+int cmd_slim(int argc, char **argv)
+{
+	int rc = 0;
+	struct slim_cmd *c = slim_cmd_parse(argc, argv, &rc);
+	if (!c)
+		return rc;
+	rc = slim_cmd_run(c, NULL, NULL);
+	slim_cmd_free(c);
+	return rc;
 }

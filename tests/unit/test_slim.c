@@ -177,7 +177,7 @@ static int slim_on(const char *layout, struct slim_opts *o, const char *out, str
 			imgref_parse(out, true, &dst, err) < 0
 		? -2
 		: 0;
-	const struct slim_host h = { host_open, host_close, host_run_fails, host_event, log };
+	const struct slim_host h = { host_open, host_close, host_run_fails, host_event, log, NULL };
 	if (!r)
 		r = slim_run(&sl, &s, out, &dst, &h, err);
 	slim_free(&sl);
