@@ -165,6 +165,7 @@ const char *slim_cmd_ref(const struct slim_cmd *c);
 const struct slim_opts *slim_cmd_opts(const struct slim_cmd *c);
 const struct common_opts *slim_cmd_common(const struct slim_cmd *c);
 bool slim_cmd_no_cache(const struct slim_cmd *c);
+bool slim_cmd_names_output(const struct slim_cmd *c); /* -o given: IMG may be NULL below */
 /* Its -o, else the default next to IMG. 0 or an exit code. */
 int slim_cmd_output(const struct slim_cmd *c, const struct image *img, struct imgref *dst, char **text);
 /* The slim; with CLOSED, it stops at the closed keep-set and hands it

@@ -282,7 +282,8 @@ static void close_build_image(struct build_image *b)
 		close(b->rootfd);
 	if (b->rfs.path)
 		rootfs_release(&b->rfs);
-	image_close(b->img);
+	if (b->img)
+		image_close(b->img);
 	imgref_free(&b->dst);
 	free(b->dst_text);
 	if (b->c)
@@ -396,7 +397,9 @@ static int verify_one(const struct fleet_cmd *fc, size_t i)
 	struct image *img = NULL;
 	struct imgref dst = { 0 };
 	char *dst_text = NULL;
-	if (c && !(rc = open_image(slim_cmd_ref(c), slim_cmd_common(c), &img)))
+	/* The source only names a default output: a verify job with -o
+	 * needs the built image, not the original. */
+	if (c && (slim_cmd_names_output(c) || !(rc = open_image(slim_cmd_ref(c), slim_cmd_common(c), &img))))
 		rc = slim_cmd_output(c, img, &dst, &dst_text);
 	if (c && !rc) {
 		struct probe_result *was = xcalloc(kr.n_probes + 1, sizeof(*was));
@@ -409,7 +412,8 @@ static int verify_one(const struct fleet_cmd *fc, size_t i)
 		rc = slim_cmd_verify(c, was, kr.n_probes, dst_text);
 		free(was);
 	}
-	image_close(img);
+	if (img)
+		image_close(img);
 	imgref_free(&dst);
 	free(dst_text);
 	if (c)

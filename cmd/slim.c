@@ -612,6 +612,7 @@ const char *slim_cmd_ref(const struct slim_cmd *c) { return c->rc.ref; }
 const struct slim_opts *slim_cmd_opts(const struct slim_cmd *c) { return &c->o; }
 const struct common_opts *slim_cmd_common(const struct slim_cmd *c) { return &c->rc.co; }
 bool slim_cmd_no_cache(const struct slim_cmd *c) { return c->rc.no_cache; }
+bool slim_cmd_names_output(const struct slim_cmd *c) { return c->rc.output != NULL; }
 
 int slim_cmd_output(const struct slim_cmd *c, const struct image *img, struct imgref *dst, char **text)
 {

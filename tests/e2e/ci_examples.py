@@ -18,8 +18,8 @@ def fail(example, why):
     sys.exit(f"{example}: {why}")
 
 
-def kubernetes(path):
-    doc = yaml.safe_load(open(path))
+def kubernetes(path, doc=None):
+    doc = doc or yaml.safe_load(open(path))
     if doc.get("kind") != "Job":
         fail(path, "not a Job")
     pod = doc["spec"]["template"]["spec"]
@@ -80,7 +80,46 @@ def github(path):
     return shell_step(path, job["container"]["image"], shlex.split(job["container"].get("options", "")), runs)
 
 
-READERS = {"kubernetes-job.yaml": kubernetes, "gitlab-ci.yml": gitlab, "github-actions.yml": github}
+# The fleet examples: their steps in order, each a pare command line with
+# the engine's index variable written INDEX. tests/e2e/fleet.sh runs them.
+def fleet_kubernetes(path):
+    steps = []
+    for doc in yaml.safe_load_all(open(path)):
+        job = kubernetes(path, doc)
+        indexed = doc["spec"].get("completionMode") == "Indexed"
+        cmd = job["command"].replace("'$(JOB_COMPLETION_INDEX)'", "INDEX")
+        if indexed != ("INDEX" in cmd):
+            fail(path, f"{doc['metadata']['name']}: an Indexed Job must pass its index, and only it")
+        steps.append(cmd)
+    return {"steps": steps}
+
+
+def fleet_github(path):
+    doc = yaml.safe_load(open(path))
+    steps = []
+    for name, job in doc["jobs"].items():
+        runs = [s for s in job["steps"] if "run" in s]
+        if any(s.get("shell") != "sh" for s in runs):
+            fail(path, f"{name}: a run step needs `shell: sh`")
+        for s in runs:
+            steps.append(s["run"].replace("${{ matrix.index }}", "INDEX"))
+    return {"steps": steps}
+
+
+def fleet_gitlab(path):
+    doc = yaml.safe_load(open(path))
+    steps = []
+    for stage in doc["stages"]:
+        for name, job in doc.items():
+            if isinstance(job, dict) and job.get("stage") == stage:
+                (line,) = job["script"]
+                steps.append(line.replace("$((CI_NODE_INDEX - 1))", "INDEX"))
+    return {"steps": steps}
+
+
+READERS = {"kubernetes-job.yaml": kubernetes, "gitlab-ci.yml": gitlab, "github-actions.yml": github,
+           "fleet-kubernetes.yaml": fleet_kubernetes, "fleet-github-actions.yml": fleet_github,
+           "fleet-gitlab-ci.yml": fleet_gitlab}
 
 for path in sys.argv[1:]:
     name = path.rsplit("/", 1)[-1]

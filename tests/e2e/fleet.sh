@@ -114,12 +114,26 @@ check "fleet build again from the same state (elsewhere): byte-identical images"
 	bash -c "mkdir -p again && cp one/FLEET.json again/ && cp -r one/state again/state && rm -rf again/state/layers again/state/build.json &&
 		cd again && '$PARE' fleet build FLEET.json --state state 2>/dev/null && cd .. && [ \"\$(digests one)\" = \"\$(digests again)\" ] &&
 		cmp one/out/index.json again/out/index.json"
-check "the map steps as four parallel processes (an Indexed Job's), then build and verify: the same digests as fleet slim" \
-	bash -c "mkdir -p mr && cp one/FLEET.json mr/ && cd mr && for i in 0 1 2 3; do '$PARE' fleet probe FLEET.json --index \$i --state state 2>probe-\$i.err & done; wait &&
-		for i in 0 1 2 3; do [ -s state/\$(jq -r \".images[\$i].name\" FLEET.json).keep.json ] || { cat probe-\$i.err; exit 1; }; done &&
-		'$PARE' fleet build FLEET.json --state state 2>/dev/null &&
-		for n in perl web lighty tz; do '$PARE' fleet verify FLEET.json --only \$n --state state 2>/dev/null || exit 1; done &&
-		cd .. && [ \"\$(digests one)\" = \"\$(digests mr)\" ]"
+# The CI examples' steps (as their engines read them), run here with the
+# index each job would get: the four map steps at once, then the build,
+# then the four verify steps at once.
+examples=$(/usr/bin/python3 "$top/tests/e2e/ci_examples.py" "$top"/examples/ci/fleet-*)
+check "examples/ci: the three fleet examples read, with the same three steps" \
+	bash -c "[ \$(wc -l <<<'$examples') -eq 3 ] && [ \$(jq -c .steps <<<'$examples' | sort -u | wc -l) -eq 1 ] &&
+		[ \$(jq -r '.steps | length' <<<'$examples' | head -1) -eq 3 ]"
+mapfile -t steps < <(jq -r '.steps[]' <<<"$examples" | head -3)
+run_step() { # STEP-COMMAND: as a job runs it, each index at once for an indexed one
+	local cmd=${1#pare } i
+	if [[ $cmd != *INDEX* ]]; then "$PARE" $cmd 2>>steps.err; return; fi
+	local pids=() rc=0 p
+	for i in 0 1 2 3; do "$PARE" ${cmd//INDEX/$i} 2>>steps.err & pids+=($!); done
+	for p in "${pids[@]}"; do wait "$p" || rc=1; done
+	return $rc
+}
+export -f run_step
+check "the examples' steps (map steps as four parallel processes, build, verify): the same digests as fleet slim" \
+	bash -c "mkdir -p mr && cp one/FLEET.json mr/ && cd mr && for s in \"\$@\"; do run_step \"\$s\" || { cat steps.err; exit 1; }; done &&
+		[ -s fleet-report.json ] && [ \$(grep -c 'behaves as its original did' steps.err) -eq 4 ] && cd .. && [ \"\$(digests one)\" = \"\$(digests mr)\" ]" _ "${steps[@]}"
 mkdir -p two && fleet_json 2 >two/FLEET.json
 check "max_layers 2: every image within it, still verified" \
 	bash -c "cd two && '$PARE' fleet slim FLEET.json --state state 2>err; rc=\$?; [ \$rc -eq 0 ] || cat err; [ \$rc -eq 0 ] &&
