@@ -182,16 +182,14 @@ static void fit_budget(struct fleet_plan *p, unsigned max_layers)
 		}
 }
 
-static size_t n_images_sorting; /* qsort has no context argument */
-
 /* Widest first; among equals, the one holding the first images first
  * (members compared as flags, descending), then the bigger. */
-static int layer_order(const void *a, const void *b)
+static int layer_order(const void *a, const void *b, void *ctx)
 {
 	const struct fleet_layer *x = a, *y = b;
 	if (x->n_members != y->n_members)
 		return x->n_members > y->n_members ? -1 : 1;
-	int c = memcmp(y->members, x->members, n_images_sorting);
+	int c = memcmp(y->members, x->members, *(const size_t *)ctx);
 	if (c)
 		return c;
 	return x->bytes > y->bytes ? -1 : x->bytes < y->bytes;
@@ -215,8 +213,7 @@ static void order(struct fleet_plan *p)
 		free(p->layers[l].items);
 	}
 	p->n_layers = w;
-	n_images_sorting = p->n_images;
-	qsort(p->layers, p->n_layers, sizeof(*p->layers), layer_order);
+	qsort_r(p->layers, p->n_layers, sizeof(*p->layers), layer_order, &p->n_images);
 	p->of_image = xcalloc(p->n_images, sizeof(*p->of_image));
 	p->n_of_image = xcalloc(p->n_images, sizeof(*p->n_of_image));
 	for (size_t l = 0; l < p->n_layers; l++) {

@@ -59,6 +59,10 @@ setup() {
 		printf 'server {\n listen 8081;\n location /hello { return 200 "hi\\n"; }\n}\n' >"$run/conf.d/hello.conf"
 }
 check "set-up: the placeholder images (myapp, mytool, mydb, layout, py)" setup
+# The fleet section's FLEET.json, as the README shows it (its commands read it).
+check "set-up: FLEET.json, from the README's fleet section" \
+	bash -c "awk '/^    \{\"max_layers\"/ { on = 1 } on && /^\$/ { exit } on { sub(/^    /, \"\"); print }' '$top/README.md' >'$run/FLEET.json' &&
+		jq -e '.images | length == 2' '$run/FLEET.json'"
 
 # ---- Every command line, in order ----
 check "the READMEs' commands can be read" \
