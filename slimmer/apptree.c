@@ -165,6 +165,57 @@ static size_t named_tree(const struct rules *r, struct keepset *k, struct units_
 	return 0;
 }
 
+/* Files put into a package's own directory (a web server's document
+ * root, /var/www/html beside the package's index.lighttpd.html) are no
+ * tree of their own, but belong together: a kept one keeps the unowned
+ * regular files beside it. Not below it (a subdirectory is a tree of its
+ * own, or the package's), and never in the FHS hierarchy (/etc, /usr/bin)
+ * or a generated tree. */
+static size_t keep_loose(const struct rules *r, struct keepset *k, struct units_state *st, int rootfd,
+			 const char *path)
+{
+	char dir[PATH_BUF];
+	split_parent(path, dir, sizeof(dir));
+	cleanup_free char *abs = xasprintf("/%s", dir);
+	cleanup_free char *seen = xasprintf("%s/", dir); /* not a tree's name */
+	if (!*dir || !pkgdb_dir_owned(st, dir) || matches_any(hierarchy, ARRAY_SIZE(hierarchy), abs) ||
+	    is_generated(dir) || !strset_add(&st->trees_seen, seen))
+		return 0;
+	struct perr ignored;
+	cleanup_close int dfd = root_open_dir(rootfd, dir, &ignored);
+	DIR *d = dfd >= 0 ? opendir_at(dfd, "") : NULL;
+	if (!d)
+		return 0;
+	struct strv names = { 0 };
+	uint64_t bytes = 0;
+	for (struct dirent *de; (de = readdir(d));) {
+		struct stat sb;
+		cleanup_free char *rel = xasprintf("%s/%s", dir, de->d_name);
+		if (de->d_name[0] == '.' && (!de->d_name[1] || !strcmp(de->d_name, "..")))
+			continue;
+		if (fstatat(dfd, de->d_name, &sb, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(sb.st_mode) ||
+		    pkgdb_owner(st, rel) != SIZE_MAX)
+			continue;
+		bytes += (uint64_t)sb.st_size;
+		strv_push(&names, xasprintf("/%s", rel));
+	}
+	closedir(d);
+	size_t added = 0;
+	char has[32], cap[32];
+	if (r->app.max && bytes > r->app.max)
+		keepset_warn(k, "the files put into /%s hold %s, over the %s cap (--app-tree-max): only what "
+				"the probes used is kept", dir, human_size(bytes, has), human_size(r->app.max, cap));
+	for (size_t i = 0; (!r->app.max || bytes <= r->app.max) && i < names.n; i++)
+		if (!rules_excluded(r, names.v[i]))
+			added += keepset_add_rule(k, names.v[i], KEEP_APP, dir, "application files in a package's directory",
+						  NULL);
+	strv_free(&names);
+	if (added) /* told when it kept something the probes did not */
+		units_note_pulled(st, "application", dir, path, "application files in a package's directory", NULL,
+				  added);
+	return added;
+}
+
 size_t app_tree_expand(const struct rules *r, struct keepset *k, struct units_state *st, int rootfd,
 		       const char *path)
 {
@@ -180,8 +231,11 @@ size_t app_tree_expand(const struct rules *r, struct keepset *k, struct units_st
 		return 0;
 	}
 	char top[PATH_BUF];
-	if (pkgdb_owner(st, path) != SIZE_MAX || !top_unowned(st, path, top, sizeof(top)) ||
-	    is_generated(top) || !strset_add(&st->trees_seen, top))
+	if (pkgdb_owner(st, path) != SIZE_MAX)
+		return 0;
+	if (!top_unowned(st, path, top, sizeof(top)))
+		return keep_loose(r, k, st, rootfd, path);
+	if (is_generated(top) || !strset_add(&st->trees_seen, top))
 		return 0;
 	return keep_tree(r, k, st, rootfd, top, path, "application tree", r->app.max);
 }

@@ -23,15 +23,15 @@ cd "$work" || exit 1
 
 # FLEET.json as a user writes it: sources by absolute path, outputs next
 # to it (relative, so that two directories can run the same file).
-# lighttpd's document root is a directory of its package's: the pages put
-# there are no application tree of their own, so it is named (--app-dir).
+# lighttpd's document root is a directory of its package's: the page no
+# probe asked for is kept as one put there beside the probed one.
 fleet_json() {
 	cat <<EOF
 { "max_layers": ${1:-8},
   "images": [
     { "name": "perl", "slim": ["oci:${fix[perl]}/oci:latest", "-o", "oci:out:perl", "--run", "/app/tool.pl '{\"a\":[1,2,3]}'", "--verify"] },
     { "name": "web", "slim": ["oci:${fix[web]}/oci:latest", "-o", "oci:out:web", "--http", "GET:/", "--verify"] },
-    { "name": "lighty", "slim": ["oci:${fix[lighty]}/oci:latest", "-o", "oci:out:lighty", "--http", "GET:/", "--app-dir", "/var/www/html", "--verify"] },
+    { "name": "lighty", "slim": ["oci:${fix[lighty]}/oci:latest", "-o", "oci:out:lighty", "--http", "GET:/", "--verify"] },
     { "name": "tz", "slim": ["oci:${fix[tz]}/oci:latest", "-o", "docker-archive:tz.tar:pare-fleet/tz:slim", "--verify"] } ] }
 EOF
 }

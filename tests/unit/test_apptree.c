@@ -38,6 +38,12 @@ static void make_debian(const char *r)
 	put_file(r, "var/lib/db/base/2", "page two");
 	put_file(r, "var/lib/db/log", "x");
 	put_file(r, "var/lib/dpkg/info/db.list", "/var/lib/db\n/var/lib/db/base\n");
+	/* a web server's document root, its package's, with pages put there */
+	put_file(r, "var/lib/dpkg/info/web.list", "/var/www\n/var/www/html\n/var/www/html/index.pkg.html\n");
+	put_file(r, "var/www/html/index.pkg.html", "the package's");
+	put_file(r, "var/www/html/index.html", "home");
+	put_file(r, "var/www/html/other.html", "other");
+	put_file(r, "var/www/html/img/logo.png", "png");
 }
 
 /* Alpine-like: apk's database owns /usr/bin/tool; /app is the application. */
@@ -153,6 +159,22 @@ static void test_debian(void)
 	end(&x);
 }
 
+static void test_loose(void)
+{
+	struct run x;
+	begin(&x, "deb");
+	static const char *const page[] = { "/var/www/html/index.html", NULL };
+	ok(close_with(&x, page) && kept_for(&x.k, "var/www/html/other.html", KEEP_APP),
+	   "a page put into a package's document root keeps the pages beside it");
+	ok(!keepset_find(&x.k, "var/www/html/index.pkg.html") && !keepset_find(&x.k, "var/www/html/img/logo.png"),
+	   "but not the package's own file, nor what is below (a tree of its own)");
+	end(&x);
+	begin(&x, "deb");
+	static const char *const passwd[] = { "/etc/passwd", NULL };
+	ok(close_with(&x, passwd) && !kept_for(&x.k, "etc/passwd", KEEP_APP), "a loose file in /etc keeps nothing beside it");
+	end(&x);
+}
+
 static void test_alpine_and_none(void)
 {
 	struct run x;
@@ -180,6 +202,7 @@ int main(void)
 	cleanup_free char *db = xasprintf("%s/lib/apk", none);
 	rm_rf(db);
 	test_debian();
+	test_loose();
 	test_alpine_and_none();
 	rm_rf(top);
 	free(top);
