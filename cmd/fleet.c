@@ -210,15 +210,21 @@ static int probe_one(const struct fleet_cmd *fc, size_t i)
 	return rc;
 }
 
-static int cmd_probe_(int argc, char **argv)
+/* A map step (probe, verify): one image of FLEET.json, with a state. */
+static int one_image_step(const char *name, int argc, char **argv, int (*step)(const struct fleet_cmd *, size_t))
 {
 	struct fleet_cmd fc = { 0 };
-	int r = fleet_parse("fleet probe", argc, argv, &fc);
+	int r = fleet_parse(name, argc, argv, &fc);
 	size_t i = 0;
-	if (r < 0 && !(r = need_state("fleet probe", &fc)) && !(r = pick_image("fleet probe", &fc, &i)))
-		r = probe_one(&fc, i);
+	if (r < 0 && !(r = need_state(name, &fc)) && !(r = pick_image(name, &fc, &i)))
+		r = step(&fc, i);
 	fleet_cmd_free(&fc);
 	return r < 0 ? 0 : r;
+}
+
+static int cmd_probe_(int argc, char **argv)
+{
+	return one_image_step("fleet probe", argc, argv, probe_one);
 }
 
 /* ---- build: the reduce step ---- */
@@ -424,13 +430,7 @@ static int verify_one(const struct fleet_cmd *fc, size_t i)
 
 static int cmd_verify(int argc, char **argv)
 {
-	struct fleet_cmd fc = { 0 };
-	int r = fleet_parse("fleet verify", argc, argv, &fc);
-	size_t i = 0;
-	if (r < 0 && !(r = need_state("fleet verify", &fc)) && !(r = pick_image("fleet verify", &fc, &i)))
-		r = verify_one(&fc, i);
-	fleet_cmd_free(&fc);
-	return r < 0 ? 0 : r;
+	return one_image_step("fleet verify", argc, argv, verify_one);
 }
 
 /* ---- slim: all of it ---- */
