@@ -45,23 +45,21 @@ static int hash_file(int pfd, const char *base, const char *path, char out[DIGES
 	return 0;
 }
 
-/* The xattrs a layer would carry (names sorted by the kernel's order
- * as listed: the same file gives the same list), hashed; "" for none. */
-static void hash_xattrs(int pfd, const char *base, char out[DIGEST_STR_LEN + 1])
+/* The xattrs a layer would carry (as layer_write.c reads them: through
+ * the file opened, never followed), hashed; "" for none. */
+static void hash_xattrs(int pfd, const char *base, bool dir, char out[DIGEST_STR_LEN + 1])
 {
-	char proc[64], names[4096], value[4096];
+	char names[4096], value[4096];
 	out[0] = 0;
-	cleanup_close int fd = openat(pfd, base, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return;
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd); /* an O_PATH fd: through /proc, not followed */
-	ssize_t n = llistxattr(proc, names, sizeof(names));
+	cleanup_close int fd =
+		openat(pfd, base, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | (dir ? O_DIRECTORY : 0));
+	ssize_t n = fd >= 0 ? flistxattr(fd, names, sizeof(names)) : -1;
 	struct sha256 h;
 	bool any = false;
 	sha256_init(&h);
 	for (ssize_t off = 0; n > 0 && off < n; off += (ssize_t)strlen(names + off) + 1) {
 		const char *name = names + off;
-		ssize_t vn = layer_keeps_xattr(name) ? lgetxattr(proc, name, value, sizeof(value)) : -1;
+		ssize_t vn = layer_keeps_xattr(name) ? fgetxattr(fd, name, value, sizeof(value)) : -1;
 		if (vn < 0)
 			continue;
 		sha256_update(&h, name, strlen(name) + 1);
@@ -99,7 +97,7 @@ static int one_entry(int rootfd, const char *path, struct kr_entry *e, struct pe
 		e->target = xstrdup(target);
 	}
 	if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode))
-		hash_xattrs(pfd, base, e->xattrs);
+		hash_xattrs(pfd, base, S_ISDIR(st.st_mode), e->xattrs);
 	return 0;
 }
 
