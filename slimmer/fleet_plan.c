@@ -87,12 +87,8 @@ static void layer_add(struct fleet_layer *l, size_t item, const struct fleet_ite
 	l->bytes += it->e->type == 'f' ? it->e->size : 0;
 }
 
-/* The layer of exactly MEMBERS, made when missing. */
-static size_t layer_of(struct fleet_plan *p, const unsigned char *members)
+static size_t new_layer(struct fleet_plan *p, const unsigned char *members)
 {
-	for (size_t l = 0; l < p->n_layers; l++)
-		if (p->layers[l].n_members && !memcmp(p->layers[l].members, members, p->n_images))
-			return l;
 	p->layers = xrealloc(p->layers, (p->n_layers + 1) * sizeof(*p->layers));
 	struct fleet_layer *l = &p->layers[p->n_layers];
 	*l = (struct fleet_layer){ .members = xmalloc(p->n_images) };
@@ -100,6 +96,16 @@ static size_t layer_of(struct fleet_plan *p, const unsigned char *members)
 	for (size_t i = 0; i < p->n_images; i++)
 		l->n_members += members[i];
 	return p->n_layers++;
+}
+
+/* The layer of exactly MEMBERS, made when missing (a scan: the budget's
+ * few calls; grouping every item uses an index). */
+static size_t layer_of(struct fleet_plan *p, const unsigned char *members)
+{
+	for (size_t l = 0; l < p->n_layers; l++)
+		if (p->layers[l].n_members && !memcmp(p->layers[l].members, members, p->n_images))
+			return l;
+	return new_layer(p, members);
 }
 
 static size_t own_layer(struct fleet_plan *p, size_t image)
@@ -112,12 +118,34 @@ static size_t own_layer(struct fleet_plan *p, size_t image)
 }
 
 /* Items into the layers of the images holding them. */
+static const char *members_key(const void *ctx, size_t i)
+{
+	return ((char *const *)ctx)[i];
+}
+
 static void group(struct fleet_plan *p)
 {
+	struct strindex ix = { 0 };
+	char **keys = NULL; /* per layer: its members as '0's and '1's */
+	char *key = xmalloc(p->n_images + 1);
+	key[p->n_images] = 0;
 	for (size_t it = 0; it < p->n_items; it++) {
-		size_t l = layer_of(p, p->items[it].in); /* may move p->layers */
+		for (size_t i = 0; i < p->n_images; i++)
+			key[i] = p->items[it].in[i] ? '1' : '0';
+		size_t l = strindex_find(&ix, key, members_key, keys);
+		if (l == SIZE_MAX) {
+			l = new_layer(p, p->items[it].in);
+			keys = xrealloc(keys, (l + 1) * sizeof(*keys));
+			keys[l] = xstrdup(key);
+			strindex_put(&ix, l, l + 1, members_key, keys);
+		}
 		layer_add(&p->layers[l], it, &p->items[it]);
 	}
+	for (size_t l = 0; l < p->n_layers; l++)
+		free(keys[l]);
+	free(keys);
+	free(key);
+	strindex_free(&ix);
 }
 
 static size_t layers_of(const struct fleet_plan *p, size_t image)
