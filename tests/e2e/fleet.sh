@@ -135,6 +135,24 @@ export -f run_step
 check "the examples' steps (map steps as four parallel processes, build, verify): the same digests as fleet slim" \
 	bash -c "mkdir -p mr && cp one/FLEET.json mr/ && cd mr && for s in \"\$@\"; do run_step \"\$s\" || { cat steps.err; exit 1; }; done &&
 		[ -s fleet-report.json ] && [ \$(grep -c 'behaves as its original did' steps.err) -eq 4 ] && cd .. && [ \"\$(digests one)\" = \"\$(digests mr)\" ]" _ "${steps[@]}"
+# One map step as the Kubernetes example runs it: in pare's own image, as
+# uid 1000 with seccomp and AppArmor unconfined, no capability, no
+# privilege escalation, on the shared volume (the image to probe in it,
+# named relative to it); its record then builds with the ones made here,
+# as map steps on other machines do.
+image_tar=$top/build/pare-image.tar
+if [ ! -s "$image_tar" ] || [ "$image_tar" -ot "$top/pare" ]; then
+	echo "# make image"
+	make -s -C "$top" build/image/pare >/dev/null && "$top/scripts/image.sh" >"$work/image.log" 2>&1 || cat "$work/image.log"
+fi
+check "a map step in pare's own image (uid 1000, unconfined, no capability): its record builds and verifies with the others" \
+	bash -c "mkdir -p k8s/state && jq '.images[3].slim[0] = \"oci:src-tz:latest\"' one/FLEET.json >k8s/FLEET.json &&
+		cp -r '${fix[tz]}/oci' k8s/src-tz && cp one/state/{perl,web,lighty}.keep.json k8s/state/ &&
+		chmod -R a+rwX k8s && docker load -i '$image_tar' >/dev/null &&
+		docker run --rm --pull never --user 1000:1000 --security-opt seccomp=unconfined --security-opt apparmor=unconfined \
+			--security-opt no-new-privileges --cap-drop ALL -v \"\$PWD/k8s:/work\" -w /work \
+			pare:latest fleet probe FLEET.json --index 3 --state state 2>k8s.err || { cat k8s.err; exit 1; }
+		cd k8s && '$PARE' fleet build FLEET.json --state state 2>/dev/null && '$PARE' fleet verify FLEET.json --index 3 --state state"
 mkdir -p two && fleet_json 2 >two/FLEET.json
 check "max_layers 2: every image within it, still verified" \
 	bash -c "cd two && '$PARE' fleet slim FLEET.json --state state 2>err; rc=\$?; [ \$rc -eq 0 ] || cat err; [ \$rc -eq 0 ] &&
