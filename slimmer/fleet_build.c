@@ -25,23 +25,24 @@ static int tmp_in(const char *dir, char **tmp, struct perr *err)
 	return fd;
 }
 
-static int put_in_place(int fd, char **tmp, const char *final, struct perr *err)
-{
-	if (fchmod(fd, umask_mode(0644)) < 0 || rename(*tmp, final) < 0) {
-		int e = errno;
-		unlink(*tmp);
-		return perr_set(err, e, "cannot write '%s'", final);
-	}
-	free(*tmp);
-	*tmp = NULL;
-	return 0;
-}
-
 static void unlink_tmp(char **tmp)
 {
 	if (*tmp)
 		unlink(*tmp);
 	free(*tmp);
+	*tmp = NULL;
+}
+
+static int put_in_place(int fd, char **tmp, const char *final, struct perr *err)
+{
+	if (fchmod(fd, umask_mode(0644)) < 0 || rename(*tmp, final) < 0) {
+		int e = errno;
+		unlink_tmp(tmp);
+		return perr_set(err, e, "cannot write '%s'", final);
+	}
+	free(*tmp);
+	*tmp = NULL;
+	return 0;
 }
 
 static char *tar_path(const char *dir, const char *diff_id)

@@ -115,9 +115,10 @@ int keep_record_entries(int rootfd, const struct strv *paths, struct keep_record
 	for (size_t i = 0; i < paths->n; i++) {
 		if (!*paths->v[i] || (i && !strcmp(paths->v[i], paths->v[i - 1])))
 			continue;
-		if (one_entry(rootfd, paths->v[i], &kr->e[kr->n], err) < 0)
+		int r = one_entry(rootfd, paths->v[i], &kr->e[kr->n], err);
+		kr->n++; /* freed with the record, half made or not */
+		if (r < 0)
 			return -1;
-		kr->n++;
 	}
 	qsort(kr->e, kr->n, sizeof(*kr->e), by_path);
 	return 0;
