@@ -3,7 +3,11 @@
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
+#include <unistd.h>
+
+#include "base/util.h"
 
 void sha256_init(struct sha256 *h)
 {
@@ -54,4 +58,31 @@ bool digest_valid(const char *d)
 		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
 			return false;
 	return true;
+}
+
+int sha256_copy_fd(int in, int out, char digest[DIGEST_STR_LEN + 1])
+{
+	char buf[1 << 16];
+	struct sha256 h = { 0 };
+	ssize_t r;
+	if (digest)
+		sha256_init(&h);
+	while ((r = read(in, buf, sizeof(buf))) > 0 || (r < 0 && errno == EINTR)) {
+		if (r < 0)
+			continue;
+		if (digest)
+			sha256_update(&h, buf, (size_t)r);
+		if (out >= 0 && write_all(out, buf, (size_t)r) < 0)
+			break;
+	}
+	if (r != 0) { /* a read or a write failed */
+		int e = errno;
+		if (digest)
+			sha256_free(&h);
+		errno = e;
+		return -1;
+	}
+	if (digest)
+		sha256_final(&h, digest);
+	return 0;
 }

@@ -17,6 +17,9 @@ void sha256_update(struct sha256 *h, const void *p, size_t n);
 void sha256_final(struct sha256 *h, char out[DIGEST_STR_LEN + 1]);
 void sha256_free(struct sha256 *h);
 void sha256_buf(const void *p, size_t n, char out[DIGEST_STR_LEN + 1]);
+/* IN read to its end: copied to OUT when OUT >= 0, hashed into DIGEST
+ * when DIGEST is not NULL. 0, or -1 with errno set (DIGEST untouched). */
+int sha256_copy_fd(int in, int out, char digest[DIGEST_STR_LEN + 1]);
 
 /* Only "sha256:" followed by 64 lowercase hex digits is accepted: digests
  * become file names, so anything looser is a path-traversal risk. */

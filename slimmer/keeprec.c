@@ -24,36 +24,13 @@ void keep_record_args_digest(char *const *argv, size_t argc, char out[DIGEST_STR
 	sha256_final(&h, out);
 }
 
-static int hash_file(int pfd, const char *base, const char *path, char out[DIGEST_STR_LEN + 1],
-		     struct perr *err)
-{
-	cleanup_close int fd = openat(pfd, base, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	if (fd < 0)
-		return perr_set(err, errno, "cannot open '/%s'", path);
-	struct sha256 h;
-	char buf[65536];
-	ssize_t n;
-	sha256_init(&h);
-	while ((n = read(fd, buf, sizeof(buf))) > 0)
-		sha256_update(&h, buf, (size_t)n);
-	if (n < 0) {
-		int e = errno;
-		sha256_free(&h);
-		return perr_set(err, e, "cannot read '/%s'", path);
-	}
-	sha256_final(&h, out);
-	return 0;
-}
-
 /* The xattrs a layer would carry (as layer_write.c reads them: through
  * the file opened, never followed), hashed; "" for none. */
-static void hash_xattrs(int pfd, const char *base, bool dir, char out[DIGEST_STR_LEN + 1])
+static void hash_xattrs(int fd, char out[DIGEST_STR_LEN + 1])
 {
 	char names[4096], value[4096];
 	out[0] = 0;
-	cleanup_close int fd =
-		openat(pfd, base, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | (dir ? O_DIRECTORY : 0));
-	ssize_t n = fd >= 0 ? flistxattr(fd, names, sizeof(names)) : -1;
+	ssize_t n = flistxattr(fd, names, sizeof(names));
 	struct sha256 h;
 	bool any = false;
 	sha256_init(&h);
@@ -72,6 +49,21 @@ static void hash_xattrs(int pfd, const char *base, bool dir, char out[DIGEST_STR
 		sha256_free(&h);
 }
 
+/* A file's bytes and a file's or directory's xattrs, from one open (never
+ * followed). A directory that does not open has no xattrs to tell. */
+static int read_contents(int pfd, const char *base, const char *path, bool dir, struct kr_entry *e,
+			 struct perr *err)
+{
+	cleanup_close int fd =
+		openat(pfd, base, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | (dir ? O_DIRECTORY : 0));
+	if (fd < 0)
+		return dir ? 0 : perr_set(err, errno, "cannot open '/%s'", path);
+	if (!dir && sha256_copy_fd(fd, -1, e->digest) < 0)
+		return perr_set(err, errno, "cannot read '/%s'", path);
+	hash_xattrs(fd, e->xattrs);
+	return 0;
+}
+
 static int one_entry(int rootfd, const char *path, struct kr_entry *e, struct perr *err)
 {
 	char parent[4097];
@@ -86,8 +78,6 @@ static int one_entry(int rootfd, const char *path, struct kr_entry *e, struct pe
 				.uid = st.st_uid, .gid = st.st_gid, .mtime = st.st_mtime,
 				.rdev = S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? st.st_rdev : 0,
 				.size = S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0 };
-	if (S_ISREG(st.st_mode) && hash_file(pfd, base, path, e->digest, err) < 0)
-		return -1;
 	if (S_ISLNK(st.st_mode)) {
 		char target[4097];
 		ssize_t n = readlinkat(pfd, base, target, sizeof(target) - 1);
@@ -96,8 +86,9 @@ static int one_entry(int rootfd, const char *path, struct kr_entry *e, struct pe
 		target[n] = 0;
 		e->target = xstrdup(target);
 	}
-	if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode))
-		hash_xattrs(pfd, base, S_ISDIR(st.st_mode), e->xattrs);
+	if ((S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) &&
+	    read_contents(pfd, base, path, S_ISDIR(st.st_mode), e, err) < 0)
+		return -1;
 	return 0;
 }
 

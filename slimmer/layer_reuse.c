@@ -34,30 +34,6 @@ void layer_reuse_key(const struct strv *paths, const struct build_opts *bo, char
 
 /* Copy IN to OUT from their current offsets to IN's end; the sha256 of
  * what was copied into DIGEST when it is not NULL. */
-static int copy_fd(int in, int out, char *digest)
-{
-	char buf[1 << 16];
-	struct sha256 h;
-	ssize_t r;
-	sha256_init(&h);
-	while ((r = read(in, buf, sizeof(buf))) > 0) {
-		sha256_update(&h, buf, (size_t)r);
-		if (write_all(out, buf, (size_t)r) < 0) {
-			sha256_free(&h);
-			return -1;
-		}
-	}
-	if (r < 0) {
-		sha256_free(&h);
-		return -1;
-	}
-	if (digest)
-		sha256_final(&h, digest);
-	else
-		sha256_free(&h);
-	return 0;
-}
-
 static bool read_meta(const char *dir, const char *key, struct built_layer *bl)
 {
 	cleanup_free char *file = xasprintf("%s/%s.json", dir, key), *text = NULL;
@@ -104,7 +80,7 @@ bool layer_reuse_get(const char *dir, const char *key, int out_fd, struct built_
 	struct stat st;
 	/* What was stored is checked as it is copied: a cache is not trusted. */
 	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == got.size &&
-	    copy_fd(fd, out_fd, digest) == 0 && !strcmp(digest, got.digest)) {
+	    sha256_copy_fd(fd, out_fd, digest) == 0 && !strcmp(digest, got.digest)) {
 		futimens(fd, NULL); /* its last use, for LAYER_REUSE_KEEP */
 		*bl = got;
 		return true;
@@ -165,7 +141,7 @@ void layer_reuse_put(const char *dir, const char *key, int fd, const struct buil
 	char tmp[96], name[80];
 	snprintf(tmp, sizeof(tmp), "%s.blob.tmp-%d", key, (int)getpid());
 	cleanup_close int out = openat(dfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-	bool good = out >= 0 && lseek(fd, 0, SEEK_SET) == 0 && copy_fd(fd, out, NULL) == 0 && fsync(out) == 0;
+	bool good = out >= 0 && lseek(fd, 0, SEEK_SET) == 0 && sha256_copy_fd(fd, out, NULL) == 0 && fsync(out) == 0;
 	snprintf(name, sizeof(name), "%s.blob", key);
 	good = good && renameat(dfd, tmp, dfd, name) == 0;
 	if (!good) {
