@@ -67,7 +67,7 @@ struct fleet_single {             /* one image slimmed alone, for comparison */
 struct fleet_result {
 	struct fleet_built_layer *layers; /* as the plan orders them */
 	size_t n_layers;
-	char (*manifests)[DIGEST_STR_LEN + 1]; /* per image: its config digest as written */
+	char (*configs)[DIGEST_STR_LEN + 1];  /* per image: its config digest as written */
 	struct fleet_single *single;      /* per image */
 };
 

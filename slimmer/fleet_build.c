@@ -10,10 +10,10 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "image/writer.h"
+#include "slimmer/slim_image.h"
 
 /* A temporary file in DIR to be renamed into place; its name in TMP. */
 static int tmp_in(const char *dir, char **tmp, struct perr *err)
@@ -122,14 +122,9 @@ static int blob_for(struct fleet_built_layer *out, struct blob_spec *specs, cons
 static int copy_file_to(const char *path, int out, struct perr *err)
 {
 	cleanup_close int in = open(path, O_RDONLY | O_CLOEXEC);
-	if (in < 0)
-		return perr_set(err, errno, "cannot open '%s'", path);
-	char buf[65536];
-	ssize_t n;
-	while ((n = read(in, buf, sizeof(buf))) > 0)
-		if (write_all(out, buf, (size_t)n) < 0)
-			return perr_set(err, errno, "cannot copy '%s'", path);
-	return n < 0 ? perr_set(err, errno, "cannot read '%s'", path) : 0;
+	if (in < 0 || sha256_copy_fd(in, out, NULL) < 0)
+		return perr_set(err, errno, "cannot copy '%s'", path);
+	return 0;
 }
 
 /* What a layer's history entry says: who shares it. */
@@ -176,18 +171,13 @@ static int write_one(const struct fleet_plan *p, size_t i, struct fleet_target *
 		strv_push(&diff_ids, xstrdup(bl->diff_id));
 		strv_push(&history, created_by(p, t, l));
 	}
-	int64_t epoch;
-	char created[64] = "";
-	if (source_date_epoch(&epoch)) {
-		time_t tt = (time_t)epoch;
-		strftime(created, sizeof(created), "%Y-%m-%dT%H:%M:%SZ", gmtime(&tt));
-	}
 	const struct image *img = t[i].img;
+	char created[64];
 	cleanup_free char *cfg = config_rewrite_layers(img->config_raw, img->config_len, &diff_ids, &history,
-						       *created ? created : img->config.created, err);
+						       slim_created(img, created), err);
 	if (!cfg || writer_set_config(iw, cfg, strlen(cfg), err) < 0)
 		return -1;
-	sha256_buf(cfg, strlen(cfg), res->manifests[i]);
+	sha256_buf(cfg, strlen(cfg), res->configs[i]);
 	return writer_commit(iw, err);
 }
 
@@ -222,7 +212,7 @@ int fleet_build(const struct fleet_plan *p, struct fleet_target *t, const char *
 		return -1;
 	res->n_layers = p->n_layers;
 	res->layers = xcalloc(p->n_layers + 1, sizeof(*res->layers));
-	res->manifests = xcalloc(p->n_images, sizeof(*res->manifests));
+	res->configs = xcalloc(p->n_images, sizeof(*res->configs));
 	res->single = xcalloc(p->n_images, sizeof(*res->single));
 	struct blob_spec **specs = xcalloc(p->n_layers + 1, sizeof(*specs));
 	int r = 0;
@@ -248,7 +238,7 @@ void fleet_result_free(struct fleet_result *res)
 	for (size_t l = 0; l < res->n_layers; l++)
 		free(res->layers[l].blobs);
 	free(res->layers);
-	free(res->manifests);
+	free(res->configs);
 	free(res->single);
 	memset(res, 0, sizeof(*res));
 }
@@ -310,7 +300,7 @@ static json_t *image_json(const struct fleet *f, const struct fleet_plan *p, con
 		tally_add(orig, p->recs[i]->layers[k].digest, (uint64_t)p->recs[i]->layers[k].size);
 	}
 	return json_pack("{s:s,s:s,s:o,s:I,s:{s:I,s:I},s:{s:I,s:I}}", "name", f->v[i].name, "config",
-			 res->manifests[i], "layers", layers, "kept_file_bytes", (json_int_t)files, "one_by_one",
+			 res->configs[i], "layers", layers, "kept_file_bytes", (json_int_t)files, "one_by_one",
 			 "uncompressed", (json_int_t)res->single[i].uncompressed, "compressed",
 			 (json_int_t)res->single[i].compressed, "original", "compressed", (json_int_t)orig_c,
 			 "file_bytes", (json_int_t)p->recs[i]->source_bytes);

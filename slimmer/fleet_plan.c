@@ -61,8 +61,7 @@ static void add_image(struct fleet_plan *p, struct strindex *ix, size_t i)
 		if (it == SIZE_MAX) {
 			p->items = xrealloc(p->items, (p->n_items + 1) * sizeof(*p->items));
 			it = p->n_items++;
-			p->items[it] = (struct fleet_item){ .first = i, .e = e, .mtime = e->mtime,
-							    .in = xcalloc(p->n_images, 1) };
+			p->items[it] = (struct fleet_item){ .e = e, .mtime = e->mtime, .in = xcalloc(p->n_images, 1) };
 			memcpy(p->items[it].chain, chains[j], sizeof(chains[j]));
 			strindex_put(ix, it, p->n_items, item_key, p);
 			if (e->type == 'f')
@@ -70,7 +69,6 @@ static void add_image(struct fleet_plan *p, struct strindex *ix, size_t i)
 		} else if (e->mtime < p->items[it].mtime) {
 			p->items[it].mtime = e->mtime;
 		}
-		p->items[it].n_in += !p->items[it].in[i];
 		p->items[it].in[i] = 1;
 		p->item_of[i][j] = it;
 	}

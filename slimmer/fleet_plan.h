@@ -20,10 +20,8 @@
 /* One distinct entry of the fleet. */
 struct fleet_item {
 	char chain[DIGEST_STR_LEN + 1]; /* its identity and its ancestors' */
-	size_t first;                   /* the first image holding it */
-	const struct kr_entry *e;       /* as that image's record has it */
+	const struct kr_entry *e;       /* as the first image holding it has it */
 	int64_t mtime;                  /* to write: a directory's or symlink's is the fleet's earliest */
-	size_t n_in;                    /* how many images hold it */
 	unsigned char *in;              /* one flag per image */
 };
 

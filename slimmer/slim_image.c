@@ -169,6 +169,16 @@ char *slim_default_output(const struct image *img)
 }
 
 
+const char *slim_created(const struct image *img, char buf[64])
+{
+	int64_t epoch;
+	if (!source_date_epoch(&epoch))
+		return img->config.created;
+	time_t t = (time_t)epoch;
+	strftime(buf, 64, "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
+	return buf;
+}
+
 int slim_write_image(const struct image *img, int rootfd, const char *reuse_dir, const struct imgref *dst,
 		     const struct compress_spec *comp, const struct strv *paths,
 		     const struct strset *from_upper, int upper_fd, struct slim_written *w,
@@ -203,15 +213,9 @@ int slim_write_image(const struct image *img, int rootfd, const char *reuse_dir,
 		return -1;
 	struct strv diff_ids = { 0 };
 	strv_push(&diff_ids, xstrdup(w->layer.diff_id));
-	char created[64] = "";
-	if (bo.clamp_mtime) {
-		time_t t = (time_t)bo.epoch;
-		strftime(created, sizeof(created), "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
-	}
-	/* The same input gives the same image: "created" stays the input's
-	 * unless SOURCE_DATE_EPOCH says otherwise. */
-	cleanup_free char *cfg = config_rewrite(img->config_raw, img->config_len, &diff_ids,
-						"pare slim", *created ? created : img->config.created, err);
+	char created[64];
+	cleanup_free char *cfg = config_rewrite(img->config_raw, img->config_len, &diff_ids, "pare slim",
+						slim_created(img, created), err);
 	strv_free(&diff_ids);
 	if (!cfg || writer_set_config(iw, cfg, strlen(cfg), err) < 0)
 		return -1;

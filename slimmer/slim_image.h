@@ -37,6 +37,9 @@ void slim_measure(const struct image *img, int rootfd, struct tree_index *tree, 
 		  struct slim_written *w);
 /* Next to the input, as docker users name things (NULL for stdin). */
 char *slim_default_output(const struct image *img);
+/* A slim image's "created": SOURCE_DATE_EPOCH's time (in BUF) when set,
+ * else IMG's own, so that the same input gives the same image. */
+const char *slim_created(const struct image *img, char buf[64]);
 /* The slim image of PATHS (and FROM_UPPER's files from UPPER_FD) at DST. */
 int slim_write_image(const struct image *img, int rootfd, const char *reuse_dir, const struct imgref *dst,
 		     const struct compress_spec *comp, const struct strv *paths,
