@@ -6,7 +6,7 @@ CC       ?= cc
 CFLAGS   ?= -O2 -g
 WARN     := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wstrict-prototypes \
             -Wformat=2 -Wno-format-nonliteral
-PKGS     := libarchive jansson libcrypto libseccomp libcap libbpf libelf zlib libzstd libdeflate
+PKGS     := libarchive jansson libcurl libcrypto libseccomp libcap libbpf libelf zlib libzstd libdeflate
 # ISA-L's inflate for gzip layers where libisal is installed (x86_64: Debian's
 # libisal-dev), zlib's otherwise; ISAL=0 builds the fallback.
 ISAL     ?= $(shell pkg-config --exists libisal 2>/dev/null && echo 1)
@@ -15,7 +15,7 @@ PKGS     += libisal
 ISAL_DEF := -DHAVE_ISAL
 endif
 ALL_CFLAGS = -std=gnu11 -I. $(WARN) $(CFLAGS) $(ISAL_DEF) -MMD -MP $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LIBS     = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -larchive -ljansson -lcrypto -lseccomp -lcap -lbpf -lelf -lz -lzstd -ldeflate $(if $(ISAL_DEF),-lisal))
+LIBS     = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -larchive -ljansson -lcurl -lcrypto -lseccomp -lcap -lbpf -lelf -lz -lzstd -ldeflate $(if $(ISAL_DEF),-lisal))
 
 ifdef SANITIZE
 ALL_CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all

@@ -113,7 +113,7 @@ static int cmd_list(int argc, char **argv)
 {
 	struct cache_cmd cc = { 0 };
 	static const struct cmd_spec spec = { "cache list", help, opts, cache_opt, ARGS_PERMUTE, 0,
-					      "no arguments" };
+					      "no arguments", false };
 	int r = parse_args(&spec, argc, argv, &cc.co, &cc, &cc.a);
 	args_free(&cc.a); /* no arguments to keep */
 	if (r >= 0)
@@ -163,7 +163,7 @@ static int cmd_prune(int argc, char **argv)
 {
 	struct cache_cmd cc = { 0 };
 	static const struct cmd_spec spec = { "cache prune", help, opts, cache_opt, ARGS_PERMUTE, 0,
-					      "no arguments" };
+					      "no arguments", false };
 	int r = parse_args(&spec, argc, argv, &cc.co, &cc, &cc.a);
 	args_free(&cc.a); /* no arguments to keep */
 	if (r >= 0)

@@ -12,7 +12,9 @@ enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
 
 /* Options every image-reading command takes. */
 struct common_opts {
-	struct open_opts open;
+	struct open_opts open;     /* open.reg: the source side's registry options */
+	struct registry_opts dest; /* the destination's (copy, slim) */
+	struct registry_opts all, src_only, dest_only; /* as given, merged by parse_args */
 	bool json;
 };
 
@@ -24,6 +26,9 @@ enum {
 	OPT_MAX_DEPTH,
 	OPT_PLATFORM,
 	OPT_MAX_EXPANSION,
+	OPT_CREDS, OPT_AUTHFILE, OPT_CERT_DIR, OPT_TLS_VERIFY,
+	OPT_SRC_CREDS, OPT_SRC_AUTHFILE, OPT_SRC_CERT_DIR, OPT_SRC_TLS_VERIFY,
+	OPT_DEST_CREDS, OPT_DEST_AUTHFILE, OPT_DEST_CERT_DIR, OPT_DEST_TLS_VERIFY,
 	OPT_COMPRESS = 1500, /* copy, slim */
 	OPT_JOBS = 'j',      /* copy, slim */
 };
@@ -36,8 +41,36 @@ enum {
 	{ "max-json", required_argument, NULL, OPT_MAX_JSON },       \
 	{ "max-depth", required_argument, NULL, OPT_MAX_DEPTH },     \
 	{ "max-expansion", required_argument, NULL, OPT_MAX_EXPANSION }, \
-	{ "platform", required_argument, NULL, OPT_PLATFORM }
+	{ "platform", required_argument, NULL, OPT_PLATFORM },      \
+	{ "creds", required_argument, NULL, OPT_CREDS },             \
+	{ "authfile", required_argument, NULL, OPT_AUTHFILE },       \
+	{ "cert-dir", required_argument, NULL, OPT_CERT_DIR },       \
+	{ "tls-verify", optional_argument, NULL, OPT_TLS_VERIFY }
 
+/* skopeo copy's one-side overrides: copy and slim (cmd_spec.two_sides). */
+#define SIDE_LONGOPTS                                                  \
+	{ "src-creds", required_argument, NULL, OPT_SRC_CREDS },         \
+	{ "src-authfile", required_argument, NULL, OPT_SRC_AUTHFILE },   \
+	{ "src-cert-dir", required_argument, NULL, OPT_SRC_CERT_DIR },   \
+	{ "src-tls-verify", optional_argument, NULL, OPT_SRC_TLS_VERIFY }, \
+	{ "dest-creds", required_argument, NULL, OPT_DEST_CREDS },       \
+	{ "dest-authfile", required_argument, NULL, OPT_DEST_AUTHFILE }, \
+	{ "dest-cert-dir", required_argument, NULL, OPT_DEST_CERT_DIR }, \
+	{ "dest-tls-verify", optional_argument, NULL, OPT_DEST_TLS_VERIFY }
+
+#define SIDE_HELP                                                                              \
+	"      --src-creds, --src-authfile, --src-cert-dir, --src-tls-verify[=BOOL]\n"            \
+	"      --dest-creds, --dest-authfile, --dest-cert-dir, --dest-tls-verify[=BOOL]\n"        \
+	"                          the same for one side only (they win over the above)\n"
+
+#define REGISTRY_HELP                                                                            \
+	"registries (docker://HOST[:PORT]/REPO[:TAG|@DIGEST]):\n"                                 \
+	"      --creds USER[:PASS]  credentials (else --authfile, $REGISTRY_AUTH_FILE,\n"        \
+	"                          $XDG_RUNTIME_DIR/containers/auth.json, ~/.docker/config.json)\n" \
+	"      --authfile FILE     an auth.json / docker config.json (its \"auths\")\n"           \
+	"      --cert-dir DIR      *.crt: CAs added to the system's; *.cert + *.key: a client\n"  \
+	"                          certificate (default /etc/containers/certs.d/HOST if present)\n" \
+	"      --tls-verify[=false]  verify TLS (default true); false also allows plain http\n"
 #define COMMON_HELP                                                                    \
 	"      --platform OS/ARCH[/VARIANT]  image of an index to use (default linux/amd64)\n" \
 	"      --max-bytes SIZE    total uncompressed layer bytes (default 64G)\n"          \
@@ -47,6 +80,7 @@ enum {
 	"      --max-path N        bytes in one path (default 4096)\n"                      \
 	"      --max-json SIZE     bytes in one JSON document (default 16M)\n"              \
 	"      --max-depth N       JSON nesting (default 64)\n"                             \
+	REGISTRY_HELP                                                                  \
 	"  -h, --help              show this help\n"
 
 void common_init(struct common_opts *co);
@@ -78,6 +112,7 @@ struct cmd_spec {
 	enum args_style style;
 	int nargs;
 	const char *args_desc; /* "REF and DIR" */
+	bool two_sides;        /* a source and a destination: --src-*, --dest-* */
 };
 
 /* The words left: positional arguments and, for the *_COMMAND styles, the

@@ -6,18 +6,66 @@
 #include <stdarg.h>
 #include <string.h>
 
-#define MAX_LONGOPTS 64
+#define MAX_LONGOPTS 128
 
 void common_init(struct common_opts *co)
 {
 	memset(co, 0, sizeof(*co));
 	co->open.lim = default_limits;
+	co->open.reg = co->dest = co->all;
 }
 
 static int bad_value(const char *opt, const char *arg)
 {
 	fprintf(stderr, "pare: invalid value '%s' for --%s\n", arg, opt);
 	return -1;
+}
+
+/* What one side gets: its own flags over the shared ones. */
+static struct registry_opts reg_merge(const struct registry_opts *all, const struct registry_opts *side)
+{
+	struct registry_opts o = *all;
+	if (side->creds)
+		o.creds = side->creds;
+	if (side->authfile)
+		o.authfile = side->authfile;
+	if (side->cert_dir)
+		o.cert_dir = side->cert_dir;
+	if (side->tls_verify != TLS_DEFAULT)
+		o.tls_verify = side->tls_verify;
+	return o;
+}
+
+static int tls_verify_opt(const char *name, const char *arg, enum tls_verify *out)
+{
+	if (!arg || !strcmp(arg, "true") || !strcmp(arg, "1"))
+		*out = TLS_VERIFY;
+	else if (!strcmp(arg, "false") || !strcmp(arg, "0"))
+		*out = TLS_NO_VERIFY;
+	else
+		return bad_value(name, arg);
+	return 0;
+}
+
+/* The registry options, shared (SIDES 0), --src-* (1), --dest-* (2). */
+static int registry_opt(struct common_opts *co, int c, const char *arg)
+{
+	static const char *const names[] = { "creds", "authfile", "cert-dir", "tls-verify" };
+	int base = c >= OPT_DEST_CREDS ? OPT_DEST_CREDS : c >= OPT_SRC_CREDS ? OPT_SRC_CREDS : OPT_CREDS;
+	struct registry_opts *o = base == OPT_DEST_CREDS ? &co->dest_only : base == OPT_SRC_CREDS ? &co->src_only : &co->all;
+	switch (c - base) {
+	case 0:
+		o->creds = arg;
+		return *arg && *arg != ':' ? 0 : bad_value(names[0], arg);
+	case 1:
+		o->authfile = arg;
+		return 0;
+	case 2:
+		o->cert_dir = arg;
+		return 0;
+	default:
+		return tls_verify_opt(names[3], arg, &o->tls_verify);
+	}
 }
 
 int common_opt(struct common_opts *co, int c, const char *arg)
@@ -41,6 +89,8 @@ int common_opt(struct common_opts *co, int c, const char *arg)
 	case OPT_PLATFORM:
 		co->open.platform = arg;
 		return 0;
+	case OPT_CREDS ... OPT_DEST_TLS_VERIFY:
+		return registry_opt(co, c, arg);
 	default:
 		return 1;
 	}
@@ -69,10 +119,10 @@ int compress_opt(const char *arg, struct compress_spec *out)
 
 int compress_fits(const char *cmd, const struct compress_spec *c, const struct imgref *dst)
 {
-	if (!c || c->comp == COMP_NONE || dst->transport == T_OCI)
+	if (!c || c->comp == COMP_NONE || (dst->transport != T_DOCKER_ARCHIVE && dst->transport != T_DOCKER_DAEMON))
 		return 0;
 	return usage_error(cmd, "%s layers are stored uncompressed, as docker writes them; --compress %s "
-				"applies to oci: outputs", transport_name(dst->transport), compression_name(c->comp));
+				"applies to oci:, oci-archive: and docker:// outputs", transport_name(dst->transport), compression_name(c->comp));
 }
 
 int report(const struct perr *err)
@@ -171,10 +221,13 @@ int parse_args(const struct cmd_spec *spec, int argc, char **argv, struct common
 	       void *ctx, struct args *out)
 {
 	static const struct option shared[] = { COMMON_LONGOPTS };
+	static const struct option sides[] = { SIDE_LONGOPTS };
 	struct option longopts[MAX_LONGOPTS] = { 0 };
 	size_t n = 0;
 	for (size_t i = 0; i < ARRAY_SIZE(shared); i++)
 		longopts[n++] = shared[i];
+	for (size_t i = 0; spec->two_sides && i < ARRAY_SIZE(sides); i++)
+		longopts[n++] = sides[i];
 	for (const struct option *o = spec->opts; o && o->name && n + 1 < MAX_LONGOPTS; o++)
 		longopts[n++] = *o;
 	bool image_command = spec->style == ARGS_IMAGE_COMMAND;
@@ -210,6 +263,8 @@ int parse_args(const struct cmd_spec *spec, int argc, char **argv, struct common
 		if (r)
 			return unknown_option(spec, argv, out);
 	}
+	co->open.reg = reg_merge(&co->all, &co->src_only);
+	co->dest = reg_merge(&co->all, &co->dest_only);
 	/* What is left: after "--" (or, docker-style, the image and its
 	 * command). A "--" that was an option's value does not count. */
 	bool dashdash = optind > 0 && optind <= argc && !strcmp(argv[optind - 1], "--") &&

@@ -3,14 +3,15 @@
 
 static const char help[] =
 	"usage: pare copy [OPTIONS] SRC DST\n\n"
-	"Copy an image between transports (oci:, docker-archive:, docker-daemon:).\n"
+	"Copy an image between transports (oci:, oci-archive:, docker-archive:,\n"
+	"docker-daemon:, docker://).\n"
 	"Layer blobs stay byte-identical unless DST needs them uncompressed\n"
 	"(docker-archive); the config is copied byte for byte, so the image ID is\n"
 	"kept. Every blob is verified on the way. The output is written under a\n"
 	"temporary name and renamed into place when complete. With --compress, layers\n"
 	"whose compression (or level) differs are compressed anew; their diff_ids and\n"
 	"so the config stay the same.\n\n"
-	"options:\n" COMPRESS_HELP JOBS_HELP COMMON_HELP;
+	"options:\n" COMPRESS_HELP JOBS_HELP COMMON_HELP SIDE_HELP;
 
 struct copy_cmd {
 	struct common_opts co;
@@ -39,7 +40,8 @@ int cmd_copy(int argc, char **argv)
 	struct imgref dst;
 	struct perr err = { 0 };
 	cleanup_image struct image *img = NULL;
-	static const struct cmd_spec spec = { "copy", help, opts, copy_opt, ARGS_PERMUTE, 2, "SRC and DST" };
+	static const struct cmd_spec spec = { "copy", help, opts, copy_opt, ARGS_PERMUTE, 2, "SRC and DST",
+					      true };
 	cleanup_args struct args a;
 	int r = parse_args(&spec, argc, argv, &cc.co, &cc, &a);
 	if (r >= 0)
@@ -48,6 +50,7 @@ int cmd_copy(int argc, char **argv)
 		imgref_free(&dst);
 		return report(&err);
 	}
+	dst.reg = cc.co.dest;
 	cc.compress.threads = cc.jobs;
 	const struct compress_spec *comp = cc.have_compress ? &cc.compress : NULL;
 	if ((r = compress_fits("copy", comp, &dst)) || open_image(a.v[0], &cc.co, &img)) {

@@ -92,7 +92,7 @@ static const struct option opts[] = {
 /* Options and FLEET.json: -1 to go on, else the exit code. */
 static int fleet_parse(const char *name, int argc, char **argv, struct fleet_cmd *fc)
 {
-	const struct cmd_spec spec = { name, help, opts, fleet_opt, ARGS_PERMUTE, 1, "FLEET.json" };
+	const struct cmd_spec spec = { name, help, opts, fleet_opt, ARGS_PERMUTE, 1, "FLEET.json", false };
 	fc->index = -1;
 	fc->jobs = 1;
 	int r = parse_args(&spec, argc, argv, &fc->co, fc, &fc->a);

@@ -162,7 +162,7 @@ int cmd_inspect(int argc, char **argv)
 	struct inspect_result res;
 	cleanup_image struct image *img = NULL;
 	static const struct cmd_spec spec = { "inspect", help, extra, inspect_opt, ARGS_PERMUTE, 1,
-					      "one image reference" };
+					      "one image reference", false };
 	cleanup_args struct args a;
 	int r = parse_args(&spec, argc, argv, &co, &co, &a);
 	if (r >= 0)

@@ -90,7 +90,7 @@ int cmd_probe(int argc, char **argv)
 	struct trace t;
 	struct perr err = { 0 };
 	static const struct cmd_spec spec = { "probe", help, extra, run_cmd_opt, ARGS_IMAGE_COMMAND, 1,
-					      "an image" };
+					      "an image", false };
 	run_cmd_init(&rc);
 	int r = run_cmd_parse(&spec, argc, argv, &rc, &rc);
 	if (r >= 0)

@@ -89,7 +89,7 @@ static int parse(const char *cmd, int argc, char **argv, const char *h, int narg
 {
 	memset(pc, 0, sizeof(*pc));
 	pc->min_files = 3;
-	const struct cmd_spec spec = { cmd, h, opts, profile_opt, ARGS_PERMUTE, nargs, desc };
+	const struct cmd_spec spec = { cmd, h, opts, profile_opt, ARGS_PERMUTE, nargs, desc, false };
 	return parse_args(&spec, argc, argv, &pc->co, pc, &pc->a);
 }
 

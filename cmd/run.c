@@ -17,7 +17,7 @@ int cmd_run(int argc, char **argv)
 	struct prepared p;
 	struct run_result res;
 	static const struct cmd_spec spec = { "run", help, extra, run_cmd_opt, ARGS_IMAGE_COMMAND, 1,
-					      "an image" };
+					      "an image", false };
 	run_cmd_init(&rc);
 	int r = run_cmd_parse(&spec, argc, argv, &rc, &rc);
 	if (r >= 0)

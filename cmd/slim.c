@@ -98,7 +98,7 @@ static const char help[] =
 	COMPRESS_HELP JOBS_HELP
 	"      --tracer MODE       auto (default), ebpf, notify, fanotify, ptrace or both;\n"
 	"                          see 'pare probe --help'\n"
-	RUN_HELP COMMON_HELP;
+	RUN_HELP COMMON_HELP SIDE_HELP;
 
 enum { OPT_EXEC = 1200, OPT_HTTP, OPT_HTTP_FILE, OPT_KEEP_WRITTEN, OPT_EXEC_FILE, OPT_TRACE, OPT_KEEP, OPT_KEEP_FILE, OPT_EXCLUDE,
        OPT_REPORT, OPT_VERIFY, OPT_PROFILE, OPT_PROFILE_DIR, OPT_NO_DEFAULT_PROFILES, OPT_UNITS,
@@ -498,6 +498,9 @@ static int host_open(void *ctx, const char *ref, struct session **out)
 	const struct slim_cmd *c = ctx;
 	struct verify_session *v = xcalloc(1, sizeof(*v));
 	v->rc = c->rc; /* shares its lists: not freed with it */
+	/* The slim image is read as the destination was written. */
+	if (strcmp(ref, c->rc.ref))
+		v->rc.co.open.reg = c->rc.co.dest;
 	v->rc.ref = ref;
 	if (run_prepare(&v->rc, &v->p)) {
 		run_cleanup(&v->p);
@@ -541,6 +544,7 @@ static int name_output(const struct slim_cmd *c, const struct image *img, struct
 		return usage_error("slim", "the image comes from standard input: name the output with -o");
 	if (imgref_parse(*text, true, dst, &err) < 0)
 		return report(&err);
+	dst->reg = c->rc.co.dest;
 	return compress_fits("slim", c->have_compress ? c->o.compress : NULL, dst);
 }
 
@@ -583,7 +587,7 @@ struct slim_cmd *slim_cmd_parse(int argc, char **argv, int *rc)
 		{ 0 },
 	};
 	static const struct cmd_spec spec = { "slim", help, extra, slim_opt, ARGS_PERMUTE_COMMAND, 1,
-					      "an image" };
+					      "an image", true };
 	struct slim_cmd *c = xcalloc(1, sizeof(*c));
 	run_cmd_init(&c->rc);
 	int r = run_cmd_parse(&spec, argc, argv, c, &c->rc);
@@ -660,7 +664,9 @@ int slim_cmd_verify(struct slim_cmd *c, const struct probe_result *was, size_t n
 	slim_init(&sl, &c->o);
 	c->verify_only = true;
 	cleanup_image struct image *img = NULL;
-	if (image_open_text(dst_text, &c->rc.co.open, &img, &err) < 0 || slim_plan(&sl, img, &err) < 0)
+	struct open_opts oo = c->rc.co.open;
+	oo.reg = c->rc.co.dest;
+	if (image_open_text(dst_text, &oo, &img, &err) < 0 || slim_plan(&sl, img, &err) < 0)
 		r = report(&err);
 	if (!r && sl.probes.n != n)
 		r = usage_error("fleet verify", "%s has %zu probes, its keep record %zu: probe it again",

@@ -13,7 +13,7 @@ int cmd_unpack(int argc, char **argv)
 	struct common_opts co;
 	struct perr err = { 0 };
 	cleanup_image struct image *img = NULL;
-	static const struct cmd_spec spec = { "unpack", help, NULL, NULL, ARGS_PERMUTE, 2, "REF and DIR" };
+	static const struct cmd_spec spec = { "unpack", help, NULL, NULL, ARGS_PERMUTE, 2, "REF and DIR", false };
 	cleanup_args struct args a;
 	int r = parse_args(&spec, argc, argv, &co, NULL, &a);
 	if (r >= 0)

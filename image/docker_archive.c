@@ -299,6 +299,12 @@ int spool_to_tmpfile(int in, const struct limits *lim, struct perr *err)
 	return steal_fd(&fd);
 }
 
+int tar_member_open(struct image *img, const char *name, struct blob **out, struct perr *err)
+{
+	size_t idx;
+	return find_member(img, name, &idx, err) < 0 ? -1 : open_member(img, idx, out, err);
+}
+
 static int open_archive_fd(struct image *img, struct perr *err)
 {
 	struct stat st;
@@ -450,6 +456,14 @@ int open_docker_archive(struct image *img, int fd, struct perr *err)
 	}
 	docker_manifest_free(&dm);
 	return r;
+}
+
+int tar_archive_open(struct image *img, struct perr *err)
+{
+	img->tar_fd = open_archive_fd(img, err);
+	if (img->tar_fd < 0)
+		return -1;
+	return scan_members(img, err) < 0 ? perr_wrap(err, "'%s'", img->ref.path) : 0;
 }
 
 static int archive_open(struct image *img, const struct platform_want *w, struct perr *err)

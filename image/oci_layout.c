@@ -10,7 +10,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#define MAX_INDEX_NESTING 4
 
 /* ---------- file-descriptor blobs (OCI layout) ---------- */
 
@@ -78,10 +77,26 @@ int read_file_beneath(int dirfd, const char *rel, uint64_t max, char **buf, size
 	return blob_slurp(b, max, buf, len, err);
 }
 
+/* A file of the layout: below the directory, or a member of the
+ * oci-archive's tar. */
+static int layout_file(struct image *img, const char *rel, struct blob **out, struct perr *err)
+{
+	if (img->ref.transport == T_OCI_ARCHIVE)
+		return tar_member_open(img, rel, out, err);
+	int fd = open_regular_beneath(img->dir_fd, rel, err);
+	if (fd < 0)
+		return -1;
+	*out = fd_blob_new(fd, err);
+	return 0;
+}
+
 static int read_oci_file(struct image *img, const char *rel, char **buf, size_t *len,
 			 struct perr *err)
 {
-	return read_file_beneath(img->dir_fd, rel, img->lim.max_json, buf, len, err);
+	cleanup_blob struct blob *b = NULL;
+	if (layout_file(img, rel, &b, err) < 0)
+		return -1;
+	return blob_slurp(b, img->lim.max_json, buf, len, err);
 }
 
 static int open_oci_blob(struct image *img, const char *digest, struct blob **out,
@@ -90,10 +105,8 @@ static int open_oci_blob(struct image *img, const char *digest, struct blob **ou
 	if (!digest_valid(digest))
 		return perr_set(err, 0, "malformed digest '%.80s'", digest);
 	cleanup_free char *rel = xasprintf("blobs/sha256/%s", digest_hex(digest));
-	int fd = open_regular_beneath(img->dir_fd, rel, err);
-	if (fd < 0)
+	if (layout_file(img, rel, out, err) < 0)
 		return perr_wrap(err, "blob %s", digest);
-	*out = fd_blob_new(fd, err);
 	return 0;
 }
 
@@ -120,76 +133,6 @@ static int read_small_blob(struct image *img, const struct descriptor *d, char *
 		return perr_set(err, 0, "blob %s: digest mismatch (content is %s)", d->digest, got);
 	*buf = steal_pointer(&p);
 	return 0;
-}
-
-static bool platform_matches(const struct descriptor *d, const struct platform_want *w)
-{
-	if (!d->has_platform)
-		return false;
-	return !strcmp(d->platform.os, w->os) && !strcmp(d->platform.arch, w->arch) &&
-	       (!w->variant[0] || (d->platform.variant && !strcmp(d->platform.variant, w->variant)));
-}
-
-static void describe_platforms(const struct descriptor *c, size_t n, char *out, size_t sz)
-{
-	size_t len = 0;
-	out[0] = 0;
-	for (size_t i = 0; i < n && len < sz; i++) {
-		if (!c[i].has_platform || !strcmp(c[i].platform.os, "unknown"))
-			continue;
-		len += (size_t)snprintf(out + len, sz - len, "%s%s/%s%s%s", len ? ", " : "",
-					c[i].platform.os, c[i].platform.arch,
-					c[i].platform.variant ? "/" : "",
-					c[i].platform.variant ? c[i].platform.variant : "");
-	}
-	if (!out[0])
-		snprintf(out, sz, "none");
-}
-
-/* From a set of candidate descriptors to one manifest descriptor, going
- * through nested indexes and choosing by platform. */
-static int choose_manifest(struct image *img, const struct descriptor *c, size_t n,
-			   const struct platform_want *w, int depth, struct descriptor *out,
-			   struct perr *err)
-{
-	const struct descriptor *pick = NULL;
-	if (depth > MAX_INDEX_NESTING)
-		return perr_set(err, 0, "image indexes nested too deeply");
-	if (n == 1 && !c[0].has_platform) {
-		pick = &c[0];
-	} else {
-		for (size_t i = 0; i < n && !pick; i++)
-			if (platform_matches(&c[i], w))
-				pick = &c[i];
-		if (!pick) {
-			char avail[512];
-			describe_platforms(c, n, avail, sizeof(avail));
-			return perr_set(err, 0, "no manifest for platform %s/%s%s%s (available: %s)",
-					w->os, w->arch, w->variant[0] ? "/" : "", w->variant, avail);
-		}
-	}
-	const struct media_type *mt = media_type_lookup(pick->media_type);
-	if (!mt || (mt->kind != MT_INDEX && mt->kind != MT_MANIFEST))
-		return perr_set(err, 0, "descriptor %s: unsupported media type '%s'", pick->digest,
-				pick->media_type);
-	if (mt->kind == MT_MANIFEST) {
-		out->digest = xstrdup(pick->digest);
-		out->media_type = xstrdup(pick->media_type);
-		out->size = pick->size;
-		return 0;
-	}
-	cleanup_free char *buf = NULL;
-	size_t len;
-	struct index sub;
-	if (read_small_blob(img, pick, &buf, &len, err) < 0)
-		return -1;
-	if (parse_index(buf, len, &img->lim, &sub, err) < 0) {
-		index_free(&sub);
-		return perr_wrap(err, "index %s", pick->digest);
-	}
-	int r = choose_manifest(img, sub.m, sub.n, w, depth + 1, out, err);
-	index_free(&sub);
-	return r;
 }
 
 /* Candidates of index.json for the requested tag; error listing tags. */
@@ -230,9 +173,14 @@ static int open_oci(struct image *img, const struct platform_want *w, struct per
 	struct index idx;
 	size_t len, n;
 	int r;
-	img->dir_fd = open(img->ref.path, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (img->dir_fd < 0)
-		return perr_set(err, errno, "cannot open '%s'", img->ref.path);
+	if (img->ref.transport == T_OCI_ARCHIVE) {
+		if (tar_archive_open(img, err) < 0)
+			return -1;
+	} else {
+		img->dir_fd = open(img->ref.path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (img->dir_fd < 0)
+			return perr_set(err, errno, "cannot open '%s'", img->ref.path);
+	}
 	if (read_oci_file(img, "oci-layout", &buf, &len, err) < 0)
 		return perr_wrap(err, "not an OCI layout");
 	free(steal_pointer(&buf));
@@ -246,7 +194,7 @@ static int open_oci(struct image *img, const struct platform_want *w, struct per
 	if (r == 0 && n && cand[0].ref_name)
 		img->tag = xstrdup(cand[0].ref_name);
 	if (r == 0)
-		r = choose_manifest(img, cand, n, w, 0, &chosen, err);
+		r = choose_manifest(img, cand, n, w, read_small_blob, &chosen, err);
 	index_free(&idx);
 	if (r < 0) {
 		descriptor_free(&chosen);
@@ -299,3 +247,6 @@ static void oci_close(struct image *img)
 }
 
 const struct transport_ops oci_layout_transport = { oci_open, oci_open_layer, oci_close };
+/* oci-archive:FILE[:TAG]: the same layout as a tar (what `podman save
+ * --format oci-archive` and buildah write), read in place. */
+const struct transport_ops oci_archive_transport = { oci_open, oci_open_layer, docker_archive_close };

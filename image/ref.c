@@ -1,15 +1,18 @@
 #include "image/ref.h"
+#include "base/digest.h"
 
 #include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
 
-static const char *const transport_names[] = { "oci", "docker-archive", "docker-daemon" };
-#define KNOWN_TRANSPORTS "oci:DIR[:TAG], docker-archive:FILE[:NAME:TAG], docker-daemon:NAME:TAG"
+static const char *const transport_names[] = { "oci", "docker-archive", "docker-daemon", "docker",
+						"oci-archive" };
+#define KNOWN_TRANSPORTS                                                                          \
+	"oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:NAME:TAG], docker-daemon:NAME:TAG, " \
+	"docker://HOST/REPO[:TAG]"
 
-/* Every transport prefix a skopeo user may type, ours and those still to
- * come (docker://, oci-archive:), so that "--http docker://x" reads as an
- * image, not a probe. */
+/* Every transport prefix a skopeo user may type, so that "--http
+ * docker://x" reads as an image, not a probe. */
 static const char *const transport_prefixes[] = { "oci:", "docker-archive:", "docker-daemon:",
 						  "docker://", "oci-archive:" };
 
@@ -103,13 +106,69 @@ static int parse_docker_tag(struct imgref *out, char *rest, bool required, struc
 	return 0;
 }
 
+/* docker://HOST[:PORT]/REPO[:TAG|@DIGEST], as distribution/reference
+ * reads it: a first component with a '.' or ':', or "localhost", is the
+ * registry, else it is Docker Hub (registry-1.docker.io, one-component
+ * names in library/). */
+static int parse_registry_ref(const char *s, struct imgref *out, struct perr *err)
+{
+	const char *at = strchr(s, '@');
+	size_t name_len = at ? (size_t)(at - s) : strlen(s);
+	cleanup_free char *name = strndup(s, name_len);
+	char *slash = strchr(name, '/');
+	char *colon = strrchr(slash ? slash : name, ':');
+	if (at) {
+		if (!digest_valid(at + 1))
+			return perr_set(err, 0, "'%s': invalid digest '%s' (expected sha256:64 hex digits)", out->text, at + 1);
+		out->digest = xstrdup(at + 1);
+		if (colon) /* name:tag@digest: the digest wins, as in docker */
+			*colon = 0;
+	} else if (colon) {
+		out->tag = xstrdup(colon + 1);
+		*colon = 0;
+	}
+	size_t first = slash ? (size_t)(slash - name) : 0;
+	bool has_host = slash && (memchr(name, '.', first) || memchr(name, ':', first) ||
+				  (first == 9 && !strncmp(name, "localhost", 9)));
+	const char *repo = has_host ? slash + 1 : name;
+	out->host = has_host ? strndup(name, first) : xstrdup("registry-1.docker.io");
+	out->repo = !has_host && !strchr(repo, '/') ? xasprintf("library/%s", repo) : xstrdup(repo);
+	if (!out->digest && !out->tag)
+		out->tag = xstrdup("latest");
+	/* distribution's grammar: lowercase components of [a-z0-9._-],
+	 * separated by '/'; tags of [A-Za-z0-9_.-], at most 128. */
+	bool ok = *out->repo && out->repo[0] != '/' && !strstr(out->repo, "//") &&
+		  out->repo[strlen(out->repo) - 1] != '/' && strlen(out->repo) <= 255;
+	for (const char *p = out->repo; ok && *p; p++)
+		ok = strchr("abcdefghijklmnopqrstuvwxyz0123456789._-/", *p) != NULL;
+	if (!ok)
+		return perr_set(err, 0, "'%s': invalid repository name '%s' (lowercase letters, digits, '.', '_', '-', '/')",
+				out->text, out->repo);
+	if (out->tag) {
+		ok = *out->tag && strlen(out->tag) <= 128 && out->tag[0] != '.' && out->tag[0] != '-';
+		for (const char *p = out->tag; ok && *p; p++)
+			ok = strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-", *p) != NULL;
+		if (!ok)
+			return perr_set(err, 0, "'%s': invalid tag '%s'", out->text, out->tag);
+	}
+	if (!*out->host || strpbrk(out->host, "/?#@ "))
+		return perr_set(err, 0, "'%s': invalid registry host '%s'", out->text, out->host);
+	return 0;
+}
+
 int imgref_parse(const char *s, bool for_write, struct imgref *out, struct perr *err)
 {
 	char *rest = NULL;
 	struct stat st;
 	memset(out, 0, sizeof(*out));
 	out->text = xstrdup(s);
-	if (!strncmp(s, "oci:", 4)) {
+	if (!strncmp(s, "docker://", 9)) {
+		out->transport = T_REGISTRY;
+		return parse_registry_ref(s + 9, out, err);
+	} else if (!strncmp(s, "oci-archive:", 12)) {
+		out->transport = T_OCI_ARCHIVE;
+		split_first(s + 12, &out->path, &out->tag);
+	} else if (!strncmp(s, "oci:", 4)) {
 		out->transport = T_OCI;
 		split_first(s + 4, &out->path, &out->tag);
 	} else if (!strncmp(s, "docker-archive:", 15)) {
@@ -158,10 +217,26 @@ int imgref_parse(const char *s, bool for_write, struct imgref *out, struct perr 
 	return 0;
 }
 
+static char *dup_or_null(const char *s)
+{
+	return s ? xstrdup(s) : NULL;
+}
+
+void imgref_copy(struct imgref *dst, const struct imgref *src)
+{
+	*dst = (struct imgref){ .transport = src->transport, .path = dup_or_null(src->path),
+				.tag = dup_or_null(src->tag), .text = dup_or_null(src->text),
+				.host = dup_or_null(src->host), .repo = dup_or_null(src->repo),
+				.digest = dup_or_null(src->digest), .reg = src->reg };
+}
+
 void imgref_free(struct imgref *r)
 {
 	free(r->path);
 	free(r->tag);
 	free(r->text);
+	free(r->host);
+	free(r->repo);
+	free(r->digest);
 	memset(r, 0, sizeof(*r));
 }

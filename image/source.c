@@ -10,6 +10,8 @@ static const struct transport_ops *const transports[] = {
 	[T_OCI] = &oci_layout_transport,
 	[T_DOCKER_ARCHIVE] = &docker_archive_transport,
 	[T_DOCKER_DAEMON] = &docker_daemon_transport,
+	[T_REGISTRY] = &registry_transport,
+	[T_OCI_ARCHIVE] = &oci_archive_transport,
 };
 
 /* Read a whole blob into memory, at most MAX bytes. */
@@ -49,6 +51,81 @@ int parse_platform_want(const char *s, struct platform_want *w, struct perr *err
 	return 0;
 }
 
+#define MAX_INDEX_NESTING 4
+
+static bool platform_matches(const struct descriptor *d, const struct platform_want *w)
+{
+	if (!d->has_platform)
+		return false;
+	return !strcmp(d->platform.os, w->os) && !strcmp(d->platform.arch, w->arch) &&
+	       (!w->variant[0] || (d->platform.variant && !strcmp(d->platform.variant, w->variant)));
+}
+
+static void describe_platforms(const struct descriptor *c, size_t n, char *out, size_t sz)
+{
+	size_t len = 0;
+	out[0] = 0;
+	for (size_t i = 0; i < n && len < sz; i++) {
+		if (!c[i].has_platform || !strcmp(c[i].platform.os, "unknown"))
+			continue;
+		len += (size_t)snprintf(out + len, sz - len, "%s%s/%s%s%s", len ? ", " : "",
+					c[i].platform.os, c[i].platform.arch,
+					c[i].platform.variant ? "/" : "",
+					c[i].platform.variant ? c[i].platform.variant : "");
+	}
+	if (!out[0])
+		snprintf(out, sz, "none");
+}
+
+static int choose_at(struct image *img, const struct descriptor *c, size_t n, const struct platform_want *w,
+		     blob_fetch_fn fetch, int depth, struct descriptor *out, struct perr *err)
+{
+	const struct descriptor *pick = NULL;
+	if (depth > MAX_INDEX_NESTING)
+		return perr_set(err, 0, "image indexes nested too deeply");
+	if (n == 1 && !c[0].has_platform) {
+		pick = &c[0];
+	} else {
+		for (size_t i = 0; i < n && !pick; i++)
+			if (platform_matches(&c[i], w))
+				pick = &c[i];
+		if (!pick) {
+			char avail[512];
+			describe_platforms(c, n, avail, sizeof(avail));
+			return perr_set(err, 0, "no manifest for platform %s/%s%s%s (available: %s)",
+					w->os, w->arch, w->variant[0] ? "/" : "", w->variant, avail);
+		}
+	}
+	const struct media_type *mt = media_type_lookup(pick->media_type);
+	if (!mt || (mt->kind != MT_INDEX && mt->kind != MT_MANIFEST))
+		return perr_set(err, 0, "descriptor %s: unsupported media type '%s'", pick->digest,
+				pick->media_type);
+	if (mt->kind == MT_MANIFEST) {
+		out->digest = xstrdup(pick->digest);
+		out->media_type = xstrdup(pick->media_type);
+		out->size = pick->size;
+		return 0;
+	}
+	cleanup_free char *buf = NULL;
+	size_t len;
+	struct index sub;
+	if (fetch(img, pick, &buf, &len, err) < 0)
+		return -1;
+	if (parse_index(buf, len, &img->lim, &sub, err) < 0) {
+		index_free(&sub);
+		return perr_wrap(err, "index %s", pick->digest);
+	}
+	int r = choose_at(img, sub.m, sub.n, w, fetch, depth + 1, out, err);
+	index_free(&sub);
+	return r;
+}
+
+int choose_manifest(struct image *img, const struct descriptor *c, size_t n, const struct platform_want *w,
+		    blob_fetch_fn fetch, struct descriptor *out, struct perr *err)
+{
+	return choose_at(img, c, n, w, fetch, 0, out, err);
+}
+
 /* ---------- public ---------- */
 
 int image_open(const struct imgref *ref, const struct open_opts *opts, struct image **out,
@@ -59,10 +136,9 @@ int image_open(const struct imgref *ref, const struct open_opts *opts, struct im
 	int r;
 	img->dir_fd = img->tar_fd = -1;
 	img->lim = opts->lim;
-	img->ref.transport = ref->transport;
-	img->ref.path = ref->path ? xstrdup(ref->path) : NULL;
-	img->ref.tag = ref->tag ? xstrdup(ref->tag) : NULL;
-	img->ref.text = xstrdup(ref->text);
+	imgref_copy(&img->ref, ref);
+	if (ref->reg.tls_verify == TLS_DEFAULT && !ref->reg.creds && !ref->reg.authfile && !ref->reg.cert_dir)
+		img->ref.reg = opts->reg;
 	if (parse_platform_want(opts->platform, &w, err) < 0)
 		return -1;
 	r = ref->transport < ARRAY_SIZE(transports) && transports[ref->transport]

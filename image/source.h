@@ -38,11 +38,14 @@ struct image {
 	struct archive_member *members;
 	size_t n_members;
 	size_t *layer_member;      /* docker-archive: member index of each layer */
+	struct registry *reg;      /* docker:// */
+	char *oci_dir;             /* oci-archive: its layout, unpacked to a temporary directory */
 };
 
 struct open_opts {
 	struct limits lim;
 	const char *platform;      /* "os/arch[/variant]", default linux/amd64 */
+	struct registry_opts reg;  /* for docker:// references without their own */
 };
 
 int image_open(const struct imgref *ref, const struct open_opts *opts, struct image **out,

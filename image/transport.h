@@ -20,7 +20,15 @@ struct transport_ops {
 };
 
 extern const struct transport_ops oci_layout_transport, docker_archive_transport,
-	docker_daemon_transport;
+	docker_daemon_transport, registry_transport, oci_archive_transport;
+
+/* The bytes of descriptor D (an index or a manifest), checked against it. */
+typedef int (*blob_fetch_fn)(struct image *img, const struct descriptor *d, char **buf, size_t *len,
+			     struct perr *err);
+/* From candidate descriptors to one manifest's, through nested indexes
+ * (read with FETCH), choosing by platform. */
+int choose_manifest(struct image *img, const struct descriptor *c, size_t n, const struct platform_want *w,
+		    blob_fetch_fn fetch, struct descriptor *out, struct perr *err);
 
 /* source.c */
 int parse_platform_want(const char *s, struct platform_want *w, struct perr *err);
@@ -32,5 +40,9 @@ int spool_to_tmpfile(int in, const struct limits *lim, struct perr *err);
 int open_docker_archive(struct image *img, int fd, struct perr *err);
 int docker_archive_open_layer(struct image *img, size_t idx, struct blob **out, struct perr *err);
 void docker_archive_close(struct image *img);
+/* For oci-archive: the tar file indexed (tar_fd, members), one member
+ * (links inside the archive followed) as a blob. */
+int tar_archive_open(struct image *img, struct perr *err);
+int tar_member_open(struct image *img, const char *name, struct blob **out, struct perr *err);
 
 #endif

@@ -2,6 +2,7 @@
 #include "image/writer.h"
 #include "base/digest.h"
 #include "base/resolve.h"
+#include "image/registry.h"
 #include "image/source.h"
 
 #include <archive.h>
@@ -32,11 +33,14 @@ struct image_writer {
 	int docker_errfd;
 	struct archive *tar;
 	struct strv layer_paths;
-	/* both */
+	/* docker:// */
+	struct registry *reg;
+	/* all */
 	struct descriptor *layers;
 	size_t n_layers;
 	struct strv diff_ids;
 	char config_digest[DIGEST_STR_LEN + 1];
+	char manifest_digest[DIGEST_STR_LEN + 1];
 	size_t config_len;
 	bool committed;
 };
@@ -48,7 +52,13 @@ const char *writer_dest(const struct image_writer *w)
 
 bool writer_wants_uncompressed(const struct image_writer *w)
 {
-	return w->dst.transport != T_OCI;
+	return w->dst.transport == T_DOCKER_ARCHIVE || w->dst.transport == T_DOCKER_DAEMON;
+}
+
+/* Blobs go into an OCI layout: a directory, or one staged for a tar. */
+static bool writes_layout(const struct image_writer *w)
+{
+	return w->dst.transport == T_OCI || w->dst.transport == T_OCI_ARCHIVE;
 }
 
 static int tmp_sibling(const char *path, char **out, bool dir, struct perr *err)
@@ -174,6 +184,131 @@ static int oci_old_entries(struct image_writer *w, struct descriptor **out, size
 	return 0;
 }
 
+/* ---------- oci-archive ---------- */
+
+/* The layout is staged in a temporary directory, then written as one tar
+ * (deterministic: sorted, mtime 0, root-owned) next to the file, renamed
+ * into place. */
+static int open_oci_archive(struct image_writer *w, struct perr *err)
+{
+	struct stat st;
+	if (!strcmp(w->dst.path, "-"))
+		return perr_set(err, 0, "oci-archive: to standard output is not supported; name a file");
+	if (stat(w->dst.path, &st) == 0 && !S_ISREG(st.st_mode))
+		return perr_set(err, 0, "'%s' exists and is %s", w->dst.path, file_kind_name(st.st_mode));
+	w->stage_dir = make_tempdir("pare-oci-archive", err);
+	if (!w->stage_dir)
+		return -1;
+	w->layout_fd = open(w->stage_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (w->layout_fd < 0)
+		return perr_set(err, errno, "cannot open '%s'", w->stage_dir);
+	return mkdirs_at(w->layout_fd, "blobs/sha256", err);
+}
+
+static int tar_add(struct archive *a, const char *name, int fd, int64_t size, bool dir, struct perr *err)
+{
+	struct archive_entry *e = archive_entry_new();
+	char buf[65536];
+	archive_entry_set_pathname(e, name);
+	archive_entry_set_filetype(e, dir ? AE_IFDIR : AE_IFREG);
+	archive_entry_set_perm(e, dir ? 0755 : 0644);
+	archive_entry_set_size(e, dir ? 0 : size);
+	archive_entry_set_mtime(e, 0, 0);
+	int r = archive_write_header(a, e);
+	archive_entry_free(e);
+	if (r != ARCHIVE_OK)
+		return perr_set(err, 0, "cannot write '%s': %s", name, archive_error_string(a));
+	for (int64_t done = 0; !dir && done < size;) {
+		ssize_t n = pread(fd, buf, sizeof(buf), done);
+		if (n <= 0)
+			return perr_set(err, n < 0 ? errno : EIO, "cannot read back '%s'", name);
+		if (archive_write_data(a, buf, (size_t)n) != n)
+			return perr_set(err, 0, "cannot write '%s': %s", name, archive_error_string(a));
+		done += n;
+	}
+	return 0;
+}
+
+static int tar_add_file(struct archive *a, int dfd, const char *rel, struct perr *err)
+{
+	cleanup_close int fd = openat(dfd, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return perr_set(err, errno, "cannot read '%s'", rel);
+	return tar_add(a, rel, fd, st.st_size, false, err);
+}
+
+static int oci_archive_tar(struct image_writer *w, int out_fd, struct perr *err)
+{
+	struct archive *a = archive_write_new();
+	cleanup_strv struct strv blobs = { 0 };
+	int r = 0;
+	archive_write_set_format_pax_restricted(a);
+	if (archive_write_open_fd(a, out_fd) != ARCHIVE_OK)
+		r = perr_set(err, 0, "cannot write archive: %s", archive_error_string(a));
+	strv_push(&blobs, xasprintf("blobs/sha256/%s", digest_hex(w->config_digest)));
+	for (size_t i = 0; i < w->n_layers; i++)
+		strv_push(&blobs, xasprintf("blobs/sha256/%s", digest_hex(w->layers[i].digest)));
+	strv_push(&blobs, xasprintf("blobs/sha256/%s", digest_hex(w->manifest_digest)));
+	strv_sort(&blobs);
+	if (r == 0)
+		r = tar_add_file(a, w->layout_fd, "oci-layout", err);
+	if (r == 0)
+		r = tar_add_file(a, w->layout_fd, "index.json", err);
+	if (r == 0)
+		r = tar_add(a, "blobs/", -1, 0, true, err);
+	if (r == 0)
+		r = tar_add(a, "blobs/sha256/", -1, 0, true, err);
+	for (size_t i = 0; r == 0 && i < blobs.n; i++)
+		if (i == 0 || strcmp(blobs.v[i], blobs.v[i - 1]))
+			r = tar_add_file(a, w->layout_fd, blobs.v[i], err);
+	if (r == 0 && archive_write_close(a) != ARCHIVE_OK)
+		r = perr_set(err, 0, "cannot finish archive: %s", archive_error_string(a));
+	archive_write_free(a);
+	return r;
+}
+
+static int oci_archive_commit(struct image_writer *w, struct perr *err)
+{
+	int fd = tmp_sibling(w->dst.path, &w->tmp_file, false, err);
+	if (fd < 0)
+		return -1;
+	w->out_fd = fd;
+	if (oci_archive_tar(w, fd, err) < 0)
+		return -1;
+	if (fsync(fd) < 0)
+		return perr_set(err, errno, "cannot write '%s'", w->tmp_file);
+	if (rename(w->tmp_file, w->dst.path) < 0)
+		return perr_set(err, errno, "cannot rename to '%s'", w->dst.path);
+	free(w->tmp_file);
+	w->tmp_file = NULL;
+	return 0;
+}
+
+/* ---------- docker:// ---------- */
+
+static int open_registry(struct image_writer *w, const struct imgref *dst, struct perr *err)
+{
+	if (dst->digest)
+		return perr_set(err, 0, "cannot push to a digest; name a tag (docker://%s/%s:TAG)", dst->host,
+				dst->repo);
+	return registry_open(dst->host, dst->repo, &dst->reg, true, &w->reg, err);
+}
+
+static int registry_commit(struct image_writer *w, struct perr *err)
+{
+	struct manifest m = { 0 };
+	m.media_type = "application/vnd.oci.image.manifest.v1+json";
+	m.config.media_type = "application/vnd.oci.image.config.v1+json";
+	m.config.digest = w->config_digest;
+	m.config.size = (int64_t)w->config_len;
+	m.layers = w->layers;
+	m.n_layers = w->n_layers;
+	cleanup_free char *mjson = manifest_to_json(&m);
+	/* Last: until the manifest is in, nothing is tagged. */
+	return registry_put_manifest(w->reg, w->tag, m.media_type, mjson, strlen(mjson), err);
+}
+
 static int oci_commit(struct image_writer *w, struct perr *err)
 {
 	struct manifest m = { 0 };
@@ -187,6 +322,7 @@ static int oci_commit(struct image_writer *w, struct perr *err)
 	cleanup_free char *mjson = manifest_to_json(&m);
 	if (oci_put_blob_bytes(w, mjson, strlen(mjson), mdigest, err) < 0)
 		return -1;
+	snprintf(w->manifest_digest, sizeof(w->manifest_digest), "%s", mdigest);
 	struct descriptor *descs;
 	size_t n;
 	if (oci_old_entries(w, &descs, &n, err) < 0)
@@ -201,6 +337,8 @@ static int oci_commit(struct image_writer *w, struct perr *err)
 	if (oci_put_file(w, "oci-layout", OCI_LAYOUT_JSON, strlen(OCI_LAYOUT_JSON), err) < 0 ||
 	    oci_put_file(w, "index.json", ijson, strlen(ijson), err) < 0)
 		return -1;
+	if (w->dst.transport == T_OCI_ARCHIVE)
+		return oci_archive_commit(w, err);
 	if (w->stage_dir) {
 		if (rename(w->stage_dir, w->final_dir) < 0)
 			return perr_set(err, errno, "cannot rename '%s' to '%s'", w->stage_dir, w->final_dir);
@@ -325,14 +463,24 @@ int writer_open(const struct imgref *dst, struct image_writer **out, struct perr
 	struct image_writer *w = xcalloc(1, sizeof(*w));
 	int r;
 	w->layout_fd = w->out_fd = w->docker_errfd = -1;
-	w->dst.transport = dst->transport;
-	w->dst.path = dst->path ? xstrdup(dst->path) : NULL;
-	w->dst.text = xstrdup(dst->text);
-	if (dst->transport == T_OCI)
+	imgref_copy(&w->dst, dst);
+	if (dst->transport == T_OCI || dst->transport == T_OCI_ARCHIVE || dst->transport == T_REGISTRY)
 		w->tag = xstrdup(dst->tag ? dst->tag : "latest");
 	else
 		w->tag = dst->tag ? xstrdup(dst->tag) : NULL;
-	r = dst->transport == T_OCI ? open_oci(w, err) : open_docker(w, err);
+	switch (dst->transport) {
+	case T_OCI:
+		r = open_oci(w, err);
+		break;
+	case T_OCI_ARCHIVE:
+		r = open_oci_archive(w, err);
+		break;
+	case T_REGISTRY:
+		r = open_registry(w, dst, err);
+		break;
+	default:
+		r = open_docker(w, err);
+	}
 	if (r < 0) {
 		writer_free(w);
 		return perr_wrap(err, "%s", dst->text);
@@ -343,7 +491,7 @@ int writer_open(const struct imgref *dst, struct image_writer **out, struct perr
 
 int writer_layer_tmpfile(struct image_writer *w, struct perr *err)
 {
-	if (w->dst.transport == T_OCI) {
+	if (writes_layout(w)) {
 		/* Named, below the layout, so that the final step is a rename. */
 		char name[] = "blobs/sha256/.pare-tmp-XXXXXX";
 		char *path = xasprintf("/proc/self/fd/%d/%s", w->layout_fd, name);
@@ -374,7 +522,11 @@ int writer_add_layer(struct image_writer *w, int fd, const char *digest, int64_t
 	w->layers[w->n_layers++] = (struct descriptor){ .media_type = xstrdup(oci_layer_media_type(comp)),
 							.digest = xstrdup(digest), .size = size };
 	strv_push(&w->diff_ids, xstrdup(diff_id));
-	if (w->dst.transport == T_OCI) {
+	if (w->dst.transport == T_REGISTRY) {
+		const char *skipped;
+		return registry_push_blob(w->reg, fd, digest, size, &skipped, err);
+	}
+	if (writes_layout(w)) {
 		cleanup_free char *rel = xasprintf("blobs/sha256/%s", digest_hex(digest));
 		const char *tmp = w->tmp_names.v[w->tmp_names.n - 1];
 		if (fsync(fd) < 0 || renameat(w->layout_fd, tmp, w->layout_fd, rel) < 0)
@@ -395,8 +547,12 @@ int writer_add_layer(struct image_writer *w, int fd, const char *digest, int64_t
 int writer_set_config(struct image_writer *w, const char *raw, size_t len, struct perr *err)
 {
 	w->config_len = len;
-	if (w->dst.transport == T_OCI)
+	if (writes_layout(w))
 		return oci_put_blob_bytes(w, raw, len, w->config_digest, err);
+	if (w->dst.transport == T_REGISTRY) {
+		sha256_buf(raw, len, w->config_digest);
+		return registry_push_bytes(w->reg, raw, len, w->config_digest, err);
+	}
 	sha256_buf(raw, len, w->config_digest);
 	cleanup_free char *name = xasprintf("%s.json", digest_hex(w->config_digest));
 	return docker_put_bytes(w, name, raw, len, err);
@@ -407,7 +563,9 @@ int writer_commit(struct image_writer *w, struct perr *err)
 	int r;
 	if (!w->config_len)
 		return perr_set(err, 0, "%s: no config written", w->dst.text);
-	r = w->dst.transport == T_OCI ? oci_commit(w, err) : docker_commit(w, err);
+	r = writes_layout(w) ? oci_commit(w, err)
+	    : w->dst.transport == T_REGISTRY ? registry_commit(w, err)
+					     : docker_commit(w, err);
 	if (r < 0)
 		return perr_wrap(err, "%s", w->dst.text);
 	w->committed = true;
@@ -439,6 +597,8 @@ void writer_free(struct image_writer *w)
 	}
 	if (w->layout_fd >= 0)
 		close(w->layout_fd);
+	if (w->reg)
+		registry_free(w->reg);
 	for (size_t i = 0; i < w->n_layers; i++)
 		descriptor_free(&w->layers[i]);
 	free(w->layers);

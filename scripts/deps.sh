@@ -4,7 +4,7 @@
 set -euo pipefail
 pkgs=(
 	# build
-	gcc make pkg-config libarchive-dev libjansson-dev libseccomp-dev libcap-dev libssl-dev libelf-dev zlib1g-dev libzstd-dev
+	gcc make pkg-config libcurl4-openssl-dev libarchive-dev libjansson-dev libseccomp-dev libcap-dev libssl-dev libelf-dev zlib1g-dev libzstd-dev
 	# gzip layers inflated by ISA-L (x86_64), several times zlib's speed
 	libisal-dev
 	# the slim layer's gzip, compressed in parallel blocks (image/pgzip.c)
@@ -13,6 +13,8 @@ pkgs=(
 	clang libbpf-dev bpftool
 	# test images and independent readers
 	mmdebstrap umoci skopeo jq podman
+	# registries for the docker:// suite: a real one (plain, and TLS + htpasswd), certificates
+	docker-registry apache2-utils openssl
 	# a real engine for the end-to-end tests
 	docker.io
 	# tools: fuzzing (clang + libFuzzer runtime), benchmarks, checks

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/digest.h"
 #include "base/resolve.h"
 #include "image/layer_write.h"
 #include "image/writer.h"
@@ -147,6 +148,16 @@ char *slim_default_output(const struct image *img)
 		return xasprintf("oci:%s:%s-slim", in->path, tag ? tag : "latest");
 	case T_DOCKER_DAEMON:
 		return xasprintf("docker-daemon:%s-slim", in->tag);
+	case T_REGISTRY:
+		/* A digest has no tag to extend: its first hex digits stand in. */
+		if (in->digest)
+			return xasprintf("docker://%s/%s:%.12s-slim", in->host, in->repo, digest_hex(in->digest));
+		return xasprintf("docker://%s/%s:%s-slim", in->host, in->repo, in->tag);
+	case T_OCI_ARCHIVE: {
+		size_t n = strlen(in->path);
+		size_t stem = n > 4 && !strcmp(in->path + n - 4, ".tar") ? n - 4 : n;
+		return xasprintf("oci-archive:%.*s-slim.tar:%s-slim", (int)stem, in->path, tag ? tag : "latest");
+	}
 	default: {
 		if (!strcmp(in->path, "-"))
 			return NULL;

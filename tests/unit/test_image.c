@@ -28,8 +28,8 @@ static int try_unpack(struct layer_spec *spec, size_t n, const char *config, str
 	static int serial;
 	char *layout = xasprintf("%s/layout%d", top, ++serial);
 	char *dest = xasprintf("%s/dest%d", top, serial);
-	struct imgref ref = { T_OCI, layout, NULL, layout };
-	struct open_opts oo = { lim ? *lim : default_limits, NULL };
+	struct imgref ref = { .transport = T_OCI, .path = layout, .text = layout };
+	struct open_opts oo = { .lim = lim ? *lim : default_limits };
 	struct image *img = NULL;
 	struct stat st;
 	make_layout(layout, spec, n, config);
@@ -269,8 +269,31 @@ static void test_refs(void)
 	ok(imgref_parse("weird:/thing", false, &r, &err) < 0 && strstr(err.msg, "unknown transport 'weird'") &&
 	   strstr(err.msg, "docker-archive:FILE"), "word:/path: unknown transport, naming the known ones");
 	imgref_free(&r);
-	ok(imgref_parse("oci-archive:./x.tar", false, &r, &err) < 0 && strstr(err.msg, "unknown transport 'oci-archive'"),
+	ok(imgref_parse("containers-storage:./x", false, &r, &err) < 0 &&
+	   strstr(err.msg, "unknown transport 'containers-storage'") && strstr(err.msg, "docker://"),
 	   "word:./path: unknown transport");
+	imgref_free(&r);
+	ok(imgref_parse("oci-archive:./x.tar:v1", false, &r, &err) == 0 && r.transport == T_OCI_ARCHIVE &&
+	   !strcmp(r.path, "./x.tar") && !strcmp(r.tag, "v1"), "oci-archive:FILE:TAG");
+	imgref_free(&r);
+	ok(imgref_parse("docker://127.0.0.1:5000/a/b:1", false, &r, &err) == 0 && r.transport == T_REGISTRY &&
+	   !strcmp(r.host, "127.0.0.1:5000") && !strcmp(r.repo, "a/b") && !strcmp(r.tag, "1") && !r.digest,
+	   "docker://HOST:PORT/REPO:TAG");
+	imgref_free(&r);
+	ok(imgref_parse("docker://redis", false, &r, &err) == 0 && !strcmp(r.host, "registry-1.docker.io") &&
+	   !strcmp(r.repo, "library/redis") && !strcmp(r.tag, "latest"), "docker://NAME is Docker Hub's library/NAME:latest");
+	imgref_free(&r);
+	ok(imgref_parse("docker://localhost/x:7@sha256:aec8beaf3a7e61347995ed0c485f1dc6dec94236c04fd9b5885d274732d94669",
+			false, &r, &err) == 0 && !strcmp(r.host, "localhost") && !strcmp(r.repo, "x") && !r.tag &&
+	   r.digest && !strncmp(r.digest, "sha256:aec8", 11), "docker://localhost/REPO:TAG@DIGEST: the digest wins");
+	imgref_free(&r);
+	ok(imgref_parse("docker://h.io/UPPER:1", false, &r, &err) < 0 && strstr(err.msg, "invalid repository name"),
+	   "docker:// with an uppercase repository refused");
+	imgref_free(&r);
+	ok(imgref_parse("docker://h.io/a@sha256:12", false, &r, &err) < 0 && strstr(err.msg, "invalid digest"),
+	   "docker:// with a short digest refused");
+	imgref_free(&r);
+	ok(imgref_parse("docker://h.io/a:b/c", false, &r, &err) < 0, "docker:// with a '/' in the tag refused");
 	imgref_free(&r);
 	ok(imgref_parse("weird:thing", false, &r, &err) < 0 &&
 	   strstr(err.msg, "no such file; did you mean docker-daemon:weird:thing?"), "a bare name:tag: did you mean docker-daemon");
