@@ -84,6 +84,7 @@ static int registry_read(struct image *img, const struct platform_want *w, struc
 			      &img->config_raw, &img->config_len, err) < 0)
 		return perr_wrap(err, "config");
 	snprintf(img->config_digest, sizeof(img->config_digest), "%s", img->manifest.config.digest);
+	registry_note_blob(img->reg, img->config_digest);
 	if (parse_config(img->config_raw, img->config_len, &img->lim, &img->config, err) < 0)
 		return perr_wrap(err, "config %s", img->config_digest);
 	if (img->manifest.n_layers != img->config.diff_ids.n)
