@@ -152,7 +152,7 @@ check-unit: test-bins
 	tests/run-unit.sh $(B)/tests
 
 # The end-to-end suites share one private dockerd (tests/e2e/all.sh).
-E2E := tests/e2e/run.sh tests/e2e/tracer.sh tests/e2e/breakout.sh tests/e2e/slim.sh tests/e2e/profiles.sh tests/e2e/verify.sh tests/e2e/lazy.sh tests/e2e/runtimes.sh tests/e2e/daemons.sh tests/e2e/volumes.sh tests/e2e/cli.sh tests/e2e/readme.sh tests/e2e/container.sh tests/e2e/fleet.sh
+E2E := tests/e2e/run.sh tests/e2e/tracer.sh tests/e2e/breakout.sh tests/e2e/slim.sh tests/e2e/profiles.sh tests/e2e/verify.sh tests/e2e/lazy.sh tests/e2e/runtimes.sh tests/e2e/daemons.sh tests/e2e/volumes.sh tests/e2e/cli.sh tests/e2e/readme.sh tests/e2e/container.sh tests/e2e/fleet.sh tests/e2e/registry.sh
 
 check-e2e: test-bins
 	tests/e2e/all.sh $(E2E)

@@ -59,6 +59,13 @@ setup() {
 		printf 'server {\n listen 8081;\n location /hello { return 200 "hi\\n"; }\n}\n' >"$run/conf.d/hello.conf"
 }
 check "set-up: the placeholder images (myapp, mytool, mydb, layout, py)" setup
+# The registries section's localhost:5000: Debian's docker-registry on
+# plain http, as a user runs one next to their CI.
+stop_registry() { "$top/tests/e2e/registry_srv.sh" stop "$work/registry"; }
+cleanup_hooks+=(stop_registry)
+check "set-up: a registry on localhost:5000 (plain http), for the registries section" \
+	bash -c "! (exec 3<>/dev/tcp/127.0.0.1/5000) 2>/dev/null || { echo 'port 5000 is taken'; exit 1; }
+		'$top/tests/e2e/registry_srv.sh' start '$work/registry' 5000 plain"
 # The fleet section's FLEET.json, as the README shows it (its commands read it).
 check "set-up: FLEET.json, from the README's fleet section" \
 	bash -c "awk '/^    \{\"max_layers\"/ { on = 1 } on && /^\$/ { exit } on { sub(/^    /, \"\"); print }' '$top/README.md' >'$run/FLEET.json' &&
