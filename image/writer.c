@@ -295,31 +295,32 @@ static int open_registry(struct image_writer *w, const struct imgref *dst, struc
 	return registry_open(dst->host, dst->repo, &dst->reg, true, &w->reg, err);
 }
 
-static int registry_commit(struct image_writer *w, struct perr *err)
+#define OCI_MANIFEST_TYPE "application/vnd.oci.image.manifest.v1+json"
+
+/* The OCI manifest of what was added: the config, then the layers. */
+static char *writer_manifest_json(const struct image_writer *w)
 {
 	struct manifest m = { 0 };
-	m.media_type = "application/vnd.oci.image.manifest.v1+json";
+	m.media_type = OCI_MANIFEST_TYPE;
 	m.config.media_type = "application/vnd.oci.image.config.v1+json";
-	m.config.digest = w->config_digest;
+	m.config.digest = (char *)w->config_digest;
 	m.config.size = (int64_t)w->config_len;
 	m.layers = w->layers;
 	m.n_layers = w->n_layers;
-	cleanup_free char *mjson = manifest_to_json(&m);
+	return manifest_to_json(&m);
+}
+
+static int registry_commit(struct image_writer *w, struct perr *err)
+{
+	cleanup_free char *mjson = writer_manifest_json(w);
 	/* Last: until the manifest is in, nothing is tagged. */
-	return registry_put_manifest(w->reg, w->tag, m.media_type, mjson, strlen(mjson), err);
+	return registry_put_manifest(w->reg, w->tag, OCI_MANIFEST_TYPE, mjson, strlen(mjson), err);
 }
 
 static int oci_commit(struct image_writer *w, struct perr *err)
 {
-	struct manifest m = { 0 };
 	char mdigest[DIGEST_STR_LEN + 1];
-	m.media_type = "application/vnd.oci.image.manifest.v1+json";
-	m.config.media_type = "application/vnd.oci.image.config.v1+json";
-	m.config.digest = w->config_digest;
-	m.config.size = (int64_t)w->config_len;
-	m.layers = w->layers;
-	m.n_layers = w->n_layers;
-	cleanup_free char *mjson = manifest_to_json(&m);
+	cleanup_free char *mjson = writer_manifest_json(w);
 	if (oci_put_blob_bytes(w, mjson, strlen(mjson), mdigest, err) < 0)
 		return -1;
 	snprintf(w->manifest_digest, sizeof(w->manifest_digest), "%s", mdigest);
@@ -327,7 +328,7 @@ static int oci_commit(struct image_writer *w, struct perr *err)
 	size_t n;
 	if (oci_old_entries(w, &descs, &n, err) < 0)
 		return -1;
-	descs[n] = (struct descriptor){ .media_type = xstrdup(m.media_type), .digest = xstrdup(mdigest),
+	descs[n] = (struct descriptor){ .media_type = xstrdup(OCI_MANIFEST_TYPE), .digest = xstrdup(mdigest),
 					.size = (int64_t)strlen(mjson), .ref_name = xstrdup(w->tag) };
 	n++;
 	cleanup_free char *ijson = index_to_json(descs, n);

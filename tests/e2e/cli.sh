@@ -43,7 +43,8 @@ check "docker-archive: a familiar name finds the docker.io/... RepoTag, as docke
 check "a bare name:tag that is not a file: did you mean docker-daemon:" \
 	bash -c "one_line_error 1 '$PARE' inspect myapp:latest && grep -q \"'myapp:latest': no such file; did you mean docker-daemon:myapp:latest?\" '$work/err'"
 check "word:/path with an unknown word: unknown transport, and the known ones" \
-	bash -c "one_line_error 1 '$PARE' inspect oci-archive:/x.tar && grep -q \"unknown transport 'oci-archive' (known: oci:DIR\" '$work/err'"
+	bash -c "one_line_error 1 '$PARE' inspect containers-storage:/x && grep -q \"unknown transport 'containers-storage' (known: oci:DIR\" '$work/err' &&
+		grep -q 'docker://HOST' '$work/err'"
 check "default output: app.tar -> app-slim.tar tagged NAME:TAG-slim from the archive's own tag" \
 	bash -c "'$PARE' slim app.tar --exec '$PROBE' 2>err && grep -q 'app.tar -> docker-archive:app-slim.tar:docker.io/pare-test/python:latest-slim' err && tar -xOf app-slim.tar manifest.json | jq -e '.[0].RepoTags == [\"docker.io/pare-test/python:latest-slim\"]'"
 check "outputs follow the umask, files and OCI blobs alike" \
