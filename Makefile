@@ -113,7 +113,7 @@ pare: $(CMD_OBJ) $(LIBS_A)
 # so that its xar writer's libxml2, and ICU's 31 MB under that, stay out.
 $(B)/image/pare: $(CMD_OBJ) $(LIBS_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -Wl,--gc-sections -o $@ $^ -Wl,-Bstatic -larchive -Wl,-Bdynamic \
+	$(CC) $(LDFLAGS) -Wl,--gc-sections -o $@ $^ -Wl,-Bstatic -larchive -Wl,-Bdynamic -lnettle \
 		$(shell pkg-config --libs $(filter-out libarchive,$(PKGS)))
 
 $(B)/tests/test_%: $(B)/tests/unit/test_%.o $(B)/tests/unit/tap.o $(B)/tests/unit/helpers.o $(LIBS_A)
