@@ -164,6 +164,9 @@ int usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(pri
 
 /* Progress on a terminal: "CMD: layer I/N" rewritten in place. */
 void progress_layer(void *ctx, size_t idx, size_t n);
+/* On a terminal: "pull 0123456789ab: 12.0 MB / 40.1 MB (29%)", ten times a
+ * second at most, cleared when the blob is done (registry_opts.on_bytes). */
+void progress_bytes(void *ctx, const char *verb, const char *digest, uint64_t done, uint64_t total);
 void warn_print(void *ctx, const char *msg);
 /* On a terminal: "CTX: waiting for port N to accept (S s)", cleared at 0. */
 void progress_wait(void *ctx, unsigned port, uint64_t waited_ms);

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <string.h>
+#include <time.h>
 
 #define MAX_LONGOPTS 128
 
@@ -12,6 +13,7 @@ void common_init(struct common_opts *co)
 {
 	memset(co, 0, sizeof(*co));
 	co->open.lim = default_limits;
+	co->all.on_bytes = progress_bytes;
 	co->open.reg = co->dest = co->all;
 }
 
@@ -148,9 +150,34 @@ void progress_layer(void *ctx, size_t idx, size_t n)
 	const char *what = ctx;
 	if (!isatty(STDERR_FILENO))
 		return;
-	fprintf(stderr, "\r%s: layer %zu/%zu", what, idx + 1, n);
+	fprintf(stderr, "\r%s: layer %zu/%zu\033[K", what, idx + 1, n);
 	if (idx + 1 == n)
 		fputs("\r\033[K", stderr);
+	fflush(stderr);
+}
+
+void progress_bytes(void *ctx, const char *verb, const char *digest, uint64_t done, uint64_t total)
+{
+	static struct timespec last;
+	struct timespec now;
+	char a[32], b[32];
+	(void)ctx;
+	if (!isatty(STDERR_FILENO))
+		return;
+	bool end = total && done >= total;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	int64_t ms = (now.tv_sec - last.tv_sec) * 1000 + (now.tv_nsec - last.tv_nsec) / 1000000;
+	if (!end && ms < 100)
+		return;
+	last = now;
+	const char *hex = strchr(digest, ':') ? strchr(digest, ':') + 1 : digest;
+	if (end)
+		fputs("\r\033[K", stderr);
+	else if (total)
+		fprintf(stderr, "\r%s %.12s: %s / %s (%u%%)\033[K", verb, hex, human_size(done, a), human_size(total, b),
+			(unsigned)(done * 100 / total));
+	else
+		fprintf(stderr, "\r%s %.12s: %s\033[K", verb, hex, human_size(done, a));
 	fflush(stderr);
 }
 

@@ -44,7 +44,9 @@ struct req {
 	char *url;
 	const char *accept, *content_type;
 	const char *extra_scope; /* another repository a mount reads */
-	/* the body sent: UP_BUF, or UP_LEN bytes of UP_FD */
+	/* the body sent: UP_BUF, or UP_LEN bytes of UP_FD; BLOB's, for progress */
+	const char *blob;
+	const struct registry_opts *o;
 	const char *up_buf;
 	int up_fd;
 	uint64_t up_len, up_off;
@@ -204,6 +206,8 @@ static size_t on_upload(char *p, size_t size, size_t n, void *ctx)
 		want = (size_t)got;
 	}
 	q->up_off += want;
+	if (q->blob && q->o->on_bytes)
+		q->o->on_bytes(q->o->on_bytes_ctx, "push", q->blob, q->up_off, q->up_len);
 	return want;
 }
 
@@ -629,6 +633,8 @@ struct reg_stream {
 	struct curl_slist *hdrs;
 	char *buf;
 	size_t len, off;
+	char digest[DIGEST_STR_LEN + 1];
+	uint64_t size; /* from the descriptor, for progress; 0: unknown */
 	uint64_t got;  /* bytes received, from the blob's start */
 	uint64_t from; /* where this transfer started (a Range when not 0) */
 	bool paused, running, eof, failed, authed;
@@ -658,6 +664,8 @@ static size_t on_stream(char *p, size_t size, size_t n, void *ctx)
 	memcpy(s->buf + s->len, p, len);
 	s->len += len;
 	s->got += len;
+	if (s->r->o.on_bytes)
+		s->r->o.on_bytes(s->r->o.on_bytes_ctx, "pull", s->digest, s->got, s->size);
 	return len;
 }
 
@@ -770,7 +778,8 @@ static void reg_stream_close(struct blob *b)
 	free(s);
 }
 
-int registry_open_blob(struct registry *r, const char *digest, struct blob **out, struct perr *err)
+int registry_open_blob(struct registry *r, const char *digest, int64_t size, struct blob **out,
+		       struct perr *err)
 {
 	if (!digest_valid(digest))
 		return perr_set(err, 0, "malformed digest '%.80s'", digest);
@@ -779,6 +788,8 @@ int registry_open_blob(struct registry *r, const char *digest, struct blob **out
 	s->b.close = reg_stream_close;
 	s->r = r;
 	s->err = err;
+	snprintf(s->digest, sizeof(s->digest), "%s", digest);
+	s->size = size > 0 ? (uint64_t)size : 0;
 	s->url = url_of(r, "blobs", digest);
 	s->m = curl_multi_init();
 	stream_start(s);
@@ -888,7 +899,7 @@ static int upload_once(struct registry *r, int fd, const char *buf, const char *
 		return 0;
 	}
 	struct req q = { .method = "PUT", .content_type = "application/octet-stream", .up_buf = buf,
-			 .up_fd = fd, .up_len = (uint64_t)size };
+			 .up_fd = fd, .up_len = (uint64_t)size, .blob = digest, .o = &r->o };
 	q.url = upload_url(r, location, digest);
 	if (!q.url)
 		return perr_set(err, 0, "%s: a malformed upload location '%.200s'", r->host, location);

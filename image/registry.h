@@ -22,6 +22,10 @@ struct registry_opts {
 	const char *authfile; /* --authfile FILE */
 	const char *cert_dir; /* --cert-dir DIR: *.crt CAs, *.cert + *.key client pairs */
 	enum tls_verify tls_verify; /* --tls-verify */
+	/* Bytes of blob DIGEST moved so far (VERB "pull" or "push"; TOTAL 0
+	 * when unknown), for a progress line; called per chunk, NULL for none. */
+	void (*on_bytes)(void *ctx, const char *verb, const char *digest, uint64_t done, uint64_t total);
+	void *on_bytes_ctx;
 };
 
 /* Where a credential came from, for errors that must say which. */
@@ -61,9 +65,11 @@ int registry_get_manifest(struct registry *r, const char *ref, uint64_t max, cha
 /* A small blob (a config) into memory, checked against DIGEST and SIZE. */
 int registry_get_blob(struct registry *r, const char *digest, int64_t size, uint64_t max, char **buf,
 		      size_t *len, struct perr *err);
-/* A blob as a stream; a break is resumed where it stopped. The caller
- * checks the bytes' digest. ERR must outlive the blob. */
-int registry_open_blob(struct registry *r, const char *digest, struct blob **out, struct perr *err);
+/* A blob of SIZE bytes (-1: unknown) as a stream; a break is resumed
+ * where it stopped. The caller checks the bytes' digest. ERR must outlive
+ * the blob. */
+int registry_open_blob(struct registry *r, const char *digest, int64_t size, struct blob **out,
+		       struct perr *err);
 
 /* Push blob DIGEST of SIZE bytes from FD (read from offset 0) unless the
  * repository has it: then *SKIPPED says how ("exists", "mounted from

@@ -97,7 +97,8 @@ static int registry_read(struct image *img, const struct platform_want *w, struc
 
 static int registry_layer(struct image *img, size_t idx, struct blob **out, struct perr *err)
 {
-	return registry_open_blob(img->reg, img->manifest.layers[idx].digest, out, err);
+	const struct descriptor *d = &img->manifest.layers[idx];
+	return registry_open_blob(img->reg, d->digest, d->size, out, err);
 }
 
 static void registry_close(struct image *img)

@@ -21,7 +21,11 @@ mkdir -p "$HOME"
 start_dockerd
 build_fixtures
 bb=$(fixture busybox) py=$(fixture python)
-web=$("$top/tests/fixtures/build.sh" fleetweb | tail -1) || exit 1
+declare -A fleet
+for n in perl web lighty tz; do
+	fleet[$n]=$("$top/tests/fixtures/build.sh" "fleet$n" | tail -1) || exit 1
+done
+web=${fleet[web]}
 cd "$work" || exit 1
 
 # Free ports from the kernel, not a fixed list: CI may run other suites.
@@ -91,6 +95,48 @@ check "the pushed slim image, pulled by skopeo into the dockerd, serves a page n
 		skopeo copy -q --src-tls-verify=false docker://$P/app/web:1-slim docker-archive:sk-web-slim.tar:pare-reg/web:slim &&
 		docker load -q -i sk-web.tar && docker load -q -i sk-web-slim.tar &&
 		serve_web pare-reg/web:slim / '<h1>web: /</h1>' && serve_web pare-reg/web:slim /about '<p>about page at /about</p>'"
+
+# ---- a fleet whose outputs are a registry's repositories: a layer the
+# images share is uploaded once, then mounted into the others
+fleet_to_registry() {
+	local M i d; M=$(cat "$work/pass.addr")
+	mkdir -p fl && cat >fl/FLEET.json <<EOF
+{ "images": [
+    { "name": "perl", "slim": ["oci:${fleet[perl]}/oci:latest", "-o", "docker://$M/fleet/perl:slim", "--tls-verify=false", "--run", "/app/tool.pl '{\"a\":[1,2,3]}'", "--verify"] },
+    { "name": "web", "slim": ["oci:${fleet[web]}/oci:latest", "-o", "docker://$M/fleet/web:slim", "--tls-verify=false", "--http", "GET:/", "--verify"] },
+    { "name": "lighty", "slim": ["oci:${fleet[lighty]}/oci:latest", "-o", "docker://$M/fleet/lighty:slim", "--tls-verify=false", "--http", "GET:/", "--verify"] },
+    { "name": "tz", "slim": ["oci:${fleet[tz]}/oci:latest", "-o", "docker://$M/fleet/tz:slim", "--tls-verify=false", "--verify"] } ] }
+EOF
+	(cd fl && "$PARE" fleet slim FLEET.json -j 2 --state state 2>err); local rc=$?
+	cat fl/err; [ $rc -eq 0 ] && [ "$(grep -c 'behaves as its original did' fl/err)" -eq 4 ] || return 1
+	for i in perl web lighty tz; do
+		skopeo inspect --tls-verify=false "docker://$P/fleet/$i:slim" | jq -r '.Layers[]' || return 1
+	done | sort -u >fl/layers
+	[ "$(wc -l <fl/layers)" -ge 2 ] || return 1
+	while read -r d; do # each layer's bytes went up once; the other repositories mounted it
+		local put="^PUT /v2/fleet/.*digest=sha256%3a${d#sha256:} 201"
+		[ "$(grep -c "$put" "$work/proxy-pass.log")" -eq 1 ] ||
+			{ echo "$d: uploaded $(grep -c "$put" "$work/proxy-pass.log") times"; return 1; }
+	done <fl/layers
+	grep -q '^POST /v2/fleet/.*mount=sha256:.*&from=fleet/.* 201' "$work/proxy-pass.log"
+}
+check "fleet slim with docker:// outputs: four images verified from the registry, each shared layer uploaded once and mounted" \
+	fleet_to_registry
+check "... the fleet's perl tool, pulled by skopeo into the dockerd, on an input no probe used" \
+	bash -c "skopeo copy -q --src-tls-verify=false docker://$P/fleet/perl:slim docker-archive:fl-perl.tar:pare-reg/fleet-perl:slim &&
+		docker load -q -i fl-perl.tar >/dev/null &&
+		[ \"\$(docker run --rm --pull never pare-reg/fleet-perl:slim --sorted '[5,1,3]')\" = '{\"max\":5,\"sorted\":[1,3,5]}' ]"
+
+# ---- progress on a terminal (script(1) gives pare one), none when piped
+progress_lines() { # progress_lines CMD...: run under a terminal, print what it drew
+	script -qfec "$(printf '%q ' "$@")" /dev/null | tr '\r' '\n'
+}
+check "on a terminal a push and a pull draw byte progress per blob, cleared when done; piped, nothing" \
+	bash -c "$(declare -f progress_lines); progress_lines '$PARE' copy ${plain[*]} oci:$py/oci:latest docker://$P/prog/py:1 >push.tty &&
+		progress_lines '$PARE' unpack ${plain[*]} docker://$P/prog/py:1 prog-py >pull.tty &&
+		grep -Eq '^push [0-9a-f]{12}: [0-9.]+ [kMG]?B / [0-9.]+ [kMG]?B \([0-9]+%\)' push.tty &&
+		grep -Eq '^pull [0-9a-f]{12}: [0-9.]+ [kMG]?B / [0-9.]+ [kMG]?B \([0-9]+%\)' pull.tty &&
+		'$PARE' unpack ${plain[*]} docker://$P/prog/py:1 prog-py2 2>piped.err && ! grep -q 'pull ' piped.err"
 
 # ---- TLS from a private CA, htpasswd basic auth
 check "TLS + basic: --cert-dir with the CA and --creds: push, then pull back the same layers" \
