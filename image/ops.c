@@ -42,6 +42,11 @@ static int copy_layer(struct image *src, size_t i, struct image_writer *w, uint6
 	if (c && !writer_wants_uncompressed(w) && (c->comp != comp || c->level))
 		return recompress_layer(src, i, w, budget, c, err);
 	bool decompress = writer_wants_uncompressed(w) && comp != COMP_NONE;
+	const struct descriptor *d = &src->manifest.layers[i];
+	/* The same blob, and the destination has it or mounts it: not read. */
+	int reused = decompress ? 0 : writer_reuse_layer(w, d->digest, d->size, comp, src->config.diff_ids.v[i], err);
+	if (reused)
+		return reused < 0 ? -1 : 0;
 	int fd = writer_layer_tmpfile(w, err);
 	if (fd < 0)
 		return -1;
@@ -51,7 +56,6 @@ static int copy_layer(struct image *src, size_t i, struct image_writer *w, uint6
 		close(fd);
 		return -1;
 	}
-	const struct descriptor *d = &src->manifest.layers[i];
 	const char *diff_id = layer_stream_diff_id(ls);
 	if (decompress)
 		return writer_add_layer(w, fd, diff_id, (int64_t)layer_stream_uncompressed_size(ls),

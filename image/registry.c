@@ -877,27 +877,52 @@ static int blob_exists(struct registry *r, const char *digest, bool *yes, struct
 	return rc;
 }
 
-static int upload_once(struct registry *r, int fd, const char *buf, const char *digest, int64_t size,
-		       const char **skipped, long *status, struct perr *err)
+/* Blob DIGEST without its bytes: 1 when the repository has it or mounted
+ * it from another this process saw it in (*HOW says which), 0 when it must
+ * be uploaded (*LOCATION: an upload a refused mount started, or NULL). */
+static int reuse(struct registry *r, const char *digest, const char **how, char **location, struct perr *err)
 {
-	static char how[256];
+	static char mounted_from[256];
 	bool exists = false, mounted = false;
 	const char *from = seen_elsewhere(r, digest);
-	cleanup_free char *location = NULL;
-	*status = 0;
+	*location = NULL;
 	if (blob_exists(r, digest, &exists, err) < 0)
 		return -1;
 	if (exists) {
-		*skipped = "exists";
-		return 0;
+		*how = "exists";
+		return 1;
 	}
-	if (upload_start(r, digest, from, &mounted, &location, err) < 0)
+	if (!from)
+		return 0;
+	if (upload_start(r, digest, from, &mounted, location, err) < 0)
 		return -1;
-	if (mounted) {
-		snprintf(how, sizeof(how), "mounted from %s", from);
-		*skipped = how;
+	if (!mounted)
 		return 0;
-	}
+	snprintf(mounted_from, sizeof(mounted_from), "mounted from %s", from);
+	*how = mounted_from;
+	return 1;
+}
+
+int registry_reuse_blob(struct registry *r, const char *digest, const char **how, struct perr *err)
+{
+	cleanup_free char *location = NULL; /* an unused upload: the registry expires it */
+	int rc = reuse(r, digest, how, &location, err);
+	if (rc == 1)
+		registry_note_blob(r, digest);
+	return rc;
+}
+
+static int upload_once(struct registry *r, int fd, const char *buf, const char *digest, int64_t size,
+		       const char **skipped, long *status, struct perr *err)
+{
+	bool mounted = false;
+	cleanup_free char *location = NULL;
+	*status = 0;
+	int reused = reuse(r, digest, skipped, &location, err);
+	if (reused)
+		return reused < 0 ? -1 : 0;
+	if (!location && upload_start(r, digest, NULL, &mounted, &location, err) < 0)
+		return -1;
 	struct req q = { .method = "PUT", .content_type = "application/octet-stream", .up_buf = buf,
 			 .up_fd = fd, .up_len = (uint64_t)size, .blob = digest, .o = &r->o };
 	q.url = upload_url(r, location, digest);

@@ -515,14 +515,32 @@ int writer_layer_tmpfile(struct image_writer *w, struct perr *err)
 	return fd;
 }
 
-int writer_add_layer(struct image_writer *w, int fd, const char *digest, int64_t size,
-		     enum compression comp, const char *diff_id, struct perr *err)
+static void note_layer(struct image_writer *w, const char *digest, int64_t size, enum compression comp,
+		       const char *diff_id)
 {
-	cleanup_close int cfd = fd;
 	w->layers = xrealloc(w->layers, (w->n_layers + 1) * sizeof(*w->layers));
 	w->layers[w->n_layers++] = (struct descriptor){ .media_type = xstrdup(oci_layer_media_type(comp)),
 							.digest = xstrdup(digest), .size = size };
 	strv_push(&w->diff_ids, xstrdup(diff_id));
+}
+
+int writer_reuse_layer(struct image_writer *w, const char *digest, int64_t size, enum compression comp,
+		       const char *diff_id, struct perr *err)
+{
+	const char *how;
+	if (w->dst.transport != T_REGISTRY)
+		return 0;
+	int rc = registry_reuse_blob(w->reg, digest, &how, err);
+	if (rc == 1)
+		note_layer(w, digest, size, comp, diff_id);
+	return rc;
+}
+
+int writer_add_layer(struct image_writer *w, int fd, const char *digest, int64_t size,
+		     enum compression comp, const char *diff_id, struct perr *err)
+{
+	cleanup_close int cfd = fd;
+	note_layer(w, digest, size, comp, diff_id);
 	if (w->dst.transport == T_REGISTRY) {
 		const char *skipped;
 		return registry_push_blob(w->reg, fd, digest, size, &skipped, err);

@@ -18,6 +18,11 @@ int writer_layer_tmpfile(struct image_writer *w, struct perr *err);
  * and SIZE describe FD's bytes, as computed while they were written. */
 int writer_add_layer(struct image_writer *w, int fd, const char *digest, int64_t size,
 		     enum compression comp, const char *diff_id, struct perr *err);
+/* Add a layer the destination already holds (a registry that has blob
+ * DIGEST, or mounts it from another repository) without its bytes: 1 when
+ * added, 0 when its bytes must come through writer_add_layer. */
+int writer_reuse_layer(struct image_writer *w, const char *digest, int64_t size, enum compression comp,
+		       const char *diff_id, struct perr *err);
 int writer_set_config(struct image_writer *w, const char *raw, size_t len, struct perr *err);
 /* Write manifest and index (or manifest.json) and rename into place. */
 int writer_commit(struct image_writer *w, struct perr *err);

@@ -64,10 +64,11 @@ check "what skopeo pushed, pare pulls and unpacks identically to umoci" \
 check "a pull by digest, checked against it; inspect --json names the transport" \
 	bash -c "d=\$(skopeo inspect --tls-verify=false docker://$P/sk/py:3.11 | jq -r .Digest) &&
 		'$PARE' inspect --json ${plain[*]} docker://$P/sk/py@\$d | jq -e '.transport == \"docker\" and (.layers | length) >= 1'"
-check "copy docker:// -> docker:// on one registry mounts the layers, uploads nothing" \
+check "copy docker:// -> docker:// on one registry mounts the layers: none downloaded, none uploaded" \
 	bash -c "M=\$(cat $work/pass.addr); '$PARE' copy ${plain[*]} docker://\$M/sk/py:3.11 docker://\$M/other/py:1 &&
 		[ \"\$(skopeo inspect --tls-verify=false docker://$P/other/py:1 | jq -c .Layers)\" = \"\$(skopeo inspect --tls-verify=false docker://$P/sk/py:3.11 | jq -c .Layers)\" ] &&
-		grep -q 'POST /v2/other/py/blobs/uploads/?mount=sha256:.*&from=sk/py 201' $work/proxy-pass.log && ! grep -q '^PUT /v2/other/py/blobs/' $work/proxy-pass.log"
+		grep -q 'POST /v2/other/py/blobs/uploads/?mount=sha256:.*&from=sk/py 201' $work/proxy-pass.log && ! grep -q '^PUT /v2/other/py/blobs/' $work/proxy-pass.log &&
+		for l in \$(skopeo inspect --tls-verify=false docker://$P/sk/py:3.11 | jq -r '.Layers[]'); do ! grep -q \"^GET /v2/sk/py/blobs/\$l\" $work/proxy-pass.log || exit 1; done"
 check "a second push of the same image finds every blob there (HEAD) and only writes the manifest" \
 	bash -c "'$PARE' copy ${plain[*]} oci:$bb/oci:latest docker://$P/pare/bb:1 && skopeo inspect --tls-verify=false docker://$P/pare/bb:1 >/dev/null"
 
