@@ -305,10 +305,31 @@ static CURLcode perform_once(struct registry *r, struct req *q)
 	return c;
 }
 
+/* The alerts (OpenSSL's words) a server sends when it wants a client
+ * certificate and got none, or one it does not trust: no retry helps. */
+static const char *const client_cert_alerts[] = {
+	"alert bad certificate", "alert certificate required", "alert unknown ca",
+	"alert certificate unknown",
+};
+
+static bool client_cert_refused(const struct registry *r)
+{
+	for (size_t i = 0; i < sizeof(client_cert_alerts) / sizeof(*client_cert_alerts); i++)
+		if (strstr(r->errbuf, client_cert_alerts[i]))
+			return true;
+	return false;
+}
+
 /* A curl failure as one line naming the host. */
 static int curl_error(struct registry *r, CURLcode c, struct perr *err)
 {
 	const char *why = r->errbuf[0] ? r->errbuf : curl_easy_strerror(c);
+	if (client_cert_refused(r) && r->client_cert)
+		return perr_set(err, 0, "%s: TLS: the registry refused the client certificate '%s' (%s)", r->host,
+				r->client_cert, why);
+	if (client_cert_refused(r))
+		return perr_set(err, 0, "%s: TLS: the registry wants a client certificate (%s); put client.cert "
+				"and client.key in --cert-dir DIR", r->host, why);
 	if (c == CURLE_PEER_FAILED_VERIFICATION || c == CURLE_SSL_CACERT_BADFILE)
 		return perr_set(err, 0, "%s: TLS: the registry's certificate is not trusted (%s); give its CA "
 				"with --cert-dir DIR (DIR/ca.crt), or --tls-verify=false", r->host, why);
@@ -328,7 +349,7 @@ static int reg_do(struct registry *r, struct req *q, struct perr *err)
 	for (int attempt = 0;; attempt++) {
 		CURLcode c = perform_once(r, q);
 		if (c != CURLE_OK && !(c == CURLE_WRITE_ERROR && q->body_cut)) {
-			if (curl_retriable(c) && attempt < RETRIES) {
+			if (curl_retriable(c) && !client_cert_refused(r) && attempt < RETRIES) {
 				sleep_ms(BACKOFF_MS << attempt);
 				continue;
 			}

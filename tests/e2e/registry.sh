@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # docker://: pare against Debian's docker-registry (distribution 2.8) on
-# 127.0.0.1, three times: plain http, TLS from a private CA with htpasswd
-# basic auth, and the Bearer flow with tests/tools/token_server.py signing
+# 127.0.0.1, four times: plain http, TLS from a private CA with htpasswd
+# basic auth, TLS that wants a client certificate, and the Bearer flow with tests/tools/token_server.py signing
 # tokens the registry checks. skopeo is the independent client both ways,
 # the dockerd runs what pare pushed. Faults come from the real registry
 # (killed mid-push, a blob corrupted in its storage) and from
@@ -37,6 +37,7 @@ P=$("$srv" start "$work/reg-plain" "$(free_port)" plain) || exit 1
 tport=$(free_port)
 T=$("$srv" start "$work/reg-tls" "$(free_port)" tls) || exit 1
 K=$("$srv" start "$work/reg-token" "$(free_port)" token "$tport") || exit 1
+MT=$("$srv" start "$work/reg-mtls" "$(free_port)" mtls) || exit 1
 certs=$work/reg-tls/certs
 proxy() { # proxy NAME UPSTREAM MODE: a fault proxy's HOST:PORT
 	local port; port=$(free_port)
@@ -47,7 +48,7 @@ proxy() { # proxy NAME UPSTREAM MODE: a fault proxy's HOST:PORT
 }
 plain=(--tls-verify=false)
 proxy pass "$P" pass >pass.addr
-echo "# registries: plain $P, TLS + basic $T, Bearer tokens $K"
+echo "# registries: plain $P, TLS + basic $T, Bearer tokens $K, TLS + client certificates $MT"
 
 # ---- plain http: push, pull, the independent client
 check "copy oci -> docker://: the registry holds the same config and layer blobs (skopeo inspect)" \
@@ -69,6 +70,10 @@ check "copy docker:// -> docker:// on one registry mounts the layers: none downl
 		[ \"\$(skopeo inspect --tls-verify=false docker://$P/other/py:1 | jq -c .Layers)\" = \"\$(skopeo inspect --tls-verify=false docker://$P/sk/py:3.11 | jq -c .Layers)\" ] &&
 		grep -q 'POST /v2/other/py/blobs/uploads/?mount=sha256:.*&from=sk/py 201' $work/proxy-pass.log && ! grep -q '^PUT /v2/other/py/blobs/' $work/proxy-pass.log &&
 		for l in \$(skopeo inspect --tls-verify=false docker://$P/sk/py:3.11 | jq -r '.Layers[]'); do ! grep -q \"^GET /v2/sk/py/blobs/\$l\" $work/proxy-pass.log || exit 1; done"
+check "run and probe take docker:// too: the program runs from the pulled image, the trace names its files" \
+	bash -c "[ \"\$('$PARE' run ${plain[*]} --entrypoint /bin/busybox docker://$P/pare/bb:1 echo hi)\" = hi ] &&
+		'$PARE' probe ${plain[*]} -o bb-trace.json --entrypoint /bin/busybox docker://$P/pare/bb:1 cat /etc/passwd >/dev/null &&
+		jq -e --arg i docker://$P/pare/bb:1 '.image == \$i and ([.paths[].path] | index(\"/etc/passwd\"))' bb-trace.json >/dev/null"
 check "a second push of the same image finds every blob there (HEAD) and only writes the manifest" \
 	bash -c "'$PARE' copy ${plain[*]} oci:$bb/oci:latest docker://$P/pare/bb:1 && skopeo inspect --tls-verify=false docker://$P/pare/bb:1 >/dev/null"
 
@@ -151,6 +156,14 @@ check "basic: a wrong password is a 401 naming where the credential came from" \
 	bash -c "one_line_error 1 '$PARE' inspect --cert-dir $certs --creds pare:wrong docker://$T/sec/bb:1 && grep -q 'authentication failed with credentials from --creds' \$work/err"
 check "basic: no credentials anywhere says so and where it looked" \
 	bash -c "one_line_error 1 '$PARE' inspect --cert-dir $certs docker://$T/sec/bb:1 && grep -q 'none was found' \$work/err && grep -q config.json \$work/err"
+mcerts=$work/reg-mtls/client-certs
+check "TLS client certificates: client.cert and client.key in --cert-dir: push, pull, and skopeo reads it with the same directory" \
+	bash -c "'$PARE' copy --cert-dir $mcerts oci:$bb/oci:latest docker://$MT/mtls/bb:1 &&
+		'$PARE' unpack --cert-dir $mcerts docker://$MT/mtls/bb:1 mtls-bb && test -x mtls-bb/bin/busybox &&
+		[ \"\$(skopeo inspect --cert-dir $mcerts docker://$MT/mtls/bb:1 | jq -c .Layers)\" = \"\$(skopeo inspect oci:$bb/oci:latest | jq -c .Layers)\" ]"
+check "... without one: at once (no retries), one line saying the registry wants a client certificate" \
+	bash -c "s=\$(date +%s); one_line_error 1 '$PARE' inspect --cert-dir $work/reg-mtls/certs docker://$MT/mtls/bb:1 &&
+		grep -q '$MT: TLS: the registry wants a client certificate' \$work/err && [ \$((\$(date +%s) - s)) -lt 5 ]"
 authjson() { printf '{"auths":{"%s":{"auth":"%s"}}}\n' "$T" "$(printf '%s' "$1" | base64 -w0)"; }
 authjson pare:secret >good.json; authjson pare:wrong >bad.json
 lookup() { # lookup EXPECT(ok|fail) ENV... : inspect with only those sources set
