@@ -118,6 +118,7 @@ def fleet_gitlab(path):
 
 
 READERS = {"kubernetes-job.yaml": kubernetes, "gitlab-ci.yml": gitlab, "github-actions.yml": github,
+           "gitlab-ci-registry.yml": gitlab,
            "fleet-kubernetes.yaml": fleet_kubernetes, "fleet-github-actions.yml": fleet_github,
            "fleet-gitlab-ci.yml": fleet_gitlab}
 

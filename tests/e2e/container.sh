@@ -90,5 +90,32 @@ while read -r ex; do
 	else slims "examples/ci/$name" "${opts[@]}"; fi
 done < <(/usr/bin/python3 "$top/tests/e2e/ci_examples.py" "${single[@]}")
 check "examples/ci: all three read" test "$(/usr/bin/python3 "$top/tests/e2e/ci_examples.py" "${single[@]}" | wc -l)" -eq 3
+
+# The registry example: pare in its image pulls from a registry with a
+# private CA and htpasswd (Debian's docker-registry on the host's
+# loopback: the job gets the host's network), slims, verifies and pushes
+# TAG-slim beside the input; the CA where the example says to mount it.
+srv=$top/tests/e2e/registry_srv.sh
+T=$("$srv" start "$work/reg" "$(free_port)" tls) || exit 1
+stop_reg() { "$srv" stop "$work/reg"; }
+cleanup_hooks+=(stop_reg)
+mkdir -p "$work/certs.d/$T" && cp "$work/reg/certs/ca.crt" "$work/certs.d/$T/"
+CI_ENV=(-e "CI_REGISTRY_IMAGE=$T/group/app" -e CI_COMMIT_SHORT_SHA=0a1b2c3d -e CI_REGISTRY_USER=pare -e CI_REGISTRY_PASSWORD=secret)
+# (in the environment: its JSON holds quotes of every kind)
+export CI_EX; CI_EX=$(/usr/bin/python3 "$top/tests/e2e/ci_examples.py" "$top/examples/ci/gitlab-ci-registry.yml") || exit 1
+check "examples/ci/gitlab-ci-registry.yml: its job runs the line the README shows" \
+	bash -c "readme=\$(python3 '$top/tests/e2e/readme_commands.py' '$top/README.md' | jq -r 'select(.cmd | startswith(\"pare slim docker://\")) | .cmd') &&
+		[ \"\$(python3 -c 'import shlex, sys; print(shlex.join(shlex.split(sys.argv[1])))' \"\$readme\")\" = \"\$(jq -r .command <<<\"\$CI_EX\")\" ]"
+check "examples/ci/gitlab-ci-registry.yml: its job slims from the registry, verifies, and pushes TAG-slim (TLS with a private CA, basic auth)" \
+	bash -c "'$top/pare' copy --cert-dir '$work/reg/certs' --creds pare:secret 'oci:$py/oci:latest' docker://$T/group/app:0a1b2c3d &&
+		mapfile -t opts < <(jq -r '.options[]' <<<\"\$CI_EX\") && mapfile -t args < <(jq -r '.args[]' <<<\"\$CI_EX\") &&
+		docker run --rm --pull never --network host \"\${opts[@]}\" ${CI_ENV[*]} \
+			--mount type=bind,src='$work/certs.d',dst=/etc/containers/certs.d,readonly \
+			--entrypoint \"\$(jq -r .entrypoint <<<\"\$CI_EX\")\" pare:latest \"\${args[@]}\" 2>'$work/ci-reg.err'; rc=\$?; cat '$work/ci-reg.err';
+		[ \$rc -eq 0 ] && grep -q 'behaves the same' '$work/ci-reg.err' && grep -q -- '-> docker://$T/group/app:0a1b2c3d-slim' '$work/ci-reg.err'"
+check "... the pushed slim image, pulled by skopeo into the dockerd, runs as the original does" \
+	bash -c "skopeo copy -q --src-cert-dir '$work/reg/certs' --src-creds pare:secret docker://$T/group/app:0a1b2c3d-slim docker-archive:$work/ci-reg.tar:app:regslim &&
+		docker load -q -i '$work/ci-reg.tar' >/dev/null && [ \"\$(docker run --rm --pull never app:regslim)\" = 1 ]"
+docker rmi -f app:regslim >/dev/null 2>&1
 docker rmi -f app:slim >/dev/null 2>&1
 finish

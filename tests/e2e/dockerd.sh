@@ -22,8 +22,12 @@ start)
 stop)
 	[ -f "$dir/dockerd.pid" ] || exit 0
 	pid=$(cat "$dir/dockerd.pid")
-	kill -TERM "$pid" 2>/dev/null || exit 0
-	for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || exit 0; sleep 0.1; done
-	kill -KILL "$pid" 2>/dev/null || true
+	if kill -TERM "$pid" 2>/dev/null; then
+		for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$pid" 2>/dev/null || true
+	fi
+	# A container on the host's network leaves exec/netns/default bind
+	# mounted after dockerd exits: unmount what is below DIR, deepest first.
+	findmnt -rn -o TARGET | grep "^$(realpath "$dir")/" | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
 	;;
 esac

@@ -73,6 +73,8 @@ start_dockerd() { # the run's shared dockerd (tests/e2e/all.sh), else a private 
 	DOCKER_HOST=$("$top/tests/e2e/dockerd.sh" start "$dockerdir") || exit 1
 	export DOCKER_HOST
 }
+# A free port from the kernel, not a fixed list: CI may run other suites.
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 stop_dockerd() { "$top/tests/e2e/dockerd.sh" stop "$dockerdir"; }
 
 finish() {

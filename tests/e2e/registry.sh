@@ -28,8 +28,6 @@ done
 web=${fleet[web]}
 cd "$work" || exit 1
 
-# Free ports from the kernel, not a fixed list: CI may run other suites.
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 srv=$top/tests/e2e/registry_srv.sh
 stop_all() { for d in "$work"/reg-*; do [ -d "$d" ] && "$srv" stop "$d"; done; for p in "$work"/proxy-*.pid; do [ -f "$p" ] && kill "$(cat "$p")" 2>/dev/null; done; true; }
 cleanup_hooks+=(stop_all)
