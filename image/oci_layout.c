@@ -207,6 +207,8 @@ static int open_oci(struct image *img, const struct platform_want *w, struct per
 	descriptor_free(&chosen);
 	if (r < 0)
 		return -1;
+	img->manifest_len = len;
+	img->manifest_raw = steal_pointer(&buf);
 	const struct media_type *cmt = media_type_lookup(img->manifest.config.media_type);
 	if (!cmt || cmt->kind != MT_CONFIG)
 		return perr_set(err, 0, "config: unsupported media type '%s'",

@@ -76,7 +76,9 @@ int image_copy(struct image *src, const struct imgref *dst, const struct compres
 		if (p && p->layer_done)
 			p->layer_done(p->ctx, i, src->manifest.n_layers);
 	}
-	/* The config is copied byte for byte: the image ID stays the same. */
+	/* The config is copied byte for byte: the image ID stays the same; so
+	 * does the manifest's digest when every layer blob is the source's. */
+	writer_keep_manifest(w, src->manifest_raw, src->manifest_len, &src->manifest);
 	if (writer_set_config(w, src->config_raw, src->config_len, err) < 0)
 		return perr_wrap(err, "%s", writer_dest(w));
 	return writer_commit(w, err);

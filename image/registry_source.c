@@ -69,6 +69,8 @@ static int registry_read(struct image *img, const struct platform_want *w, struc
 	}
 	if (parse_manifest(buf, len, &img->lim, &img->manifest, err) < 0)
 		return perr_wrap(err, "manifest");
+	img->manifest_len = len;
+	img->manifest_raw = steal_pointer(&buf);
 	const struct media_type *cmt = media_type_lookup(img->manifest.config.media_type);
 	if (!cmt || cmt->kind != MT_CONFIG)
 		return perr_set(err, 0, "config: unsupported media type '%s'", img->manifest.config.media_type);

@@ -205,6 +205,7 @@ void image_close(struct image *img)
 	manifest_free(&img->manifest);
 	image_config_free(&img->config);
 	free(img->config_raw);
+	free(img->manifest_raw);
 	strv_free(&img->repo_tags);
 	free(img->tag);
 	free(img);

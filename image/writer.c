@@ -42,6 +42,12 @@ struct image_writer {
 	char config_digest[DIGEST_STR_LEN + 1];
 	char manifest_digest[DIGEST_STR_LEN + 1];
 	size_t config_len;
+	/* the source's manifest, written as it is when it still describes
+	 * what was added (writer_keep_manifest) */
+	char *kept_raw, *kept_type;
+	size_t kept_len;
+	struct strv kept_layers;
+	char *kept_config;
 	bool committed;
 };
 
@@ -298,8 +304,41 @@ static int open_registry(struct image_writer *w, const struct imgref *dst, struc
 #define OCI_MANIFEST_TYPE "application/vnd.oci.image.manifest.v1+json"
 
 /* The OCI manifest of what was added: the config, then the layers. */
-static char *writer_manifest_json(const struct image_writer *w)
+void writer_keep_manifest(struct image_writer *w, const char *raw, size_t len, const struct manifest *m)
 {
+	const char *type = m->media_type ? m->media_type : OCI_MANIFEST_TYPE;
+	/* An OCI layout holds OCI manifests; a registry takes docker's too. */
+	if (!raw || (writes_layout(w) && strcmp(type, OCI_MANIFEST_TYPE)) || w->dst.transport == T_DOCKER_ARCHIVE ||
+	    w->dst.transport == T_DOCKER_DAEMON)
+		return;
+	w->kept_raw = xmalloc(len + 1);
+	memcpy(w->kept_raw, raw, len);
+	w->kept_raw[len] = 0;
+	w->kept_len = len;
+	w->kept_type = xstrdup(type);
+	w->kept_config = xstrdup(m->config.digest);
+	for (size_t i = 0; i < m->n_layers; i++)
+		strv_push(&w->kept_layers, xstrdup(m->layers[i].digest));
+}
+
+/* The kept manifest, if the config and every layer are the ones it names. */
+static bool kept_manifest_fits(const struct image_writer *w)
+{
+	if (!w->kept_raw || strcmp(w->kept_config, w->config_digest) || w->kept_layers.n != w->n_layers)
+		return false;
+	for (size_t i = 0; i < w->n_layers; i++)
+		if (strcmp(w->kept_layers.v[i], w->layers[i].digest))
+			return false;
+	return true;
+}
+
+/* The manifest to write and its media type: the kept one, or ours. */
+static char *writer_manifest_json(const struct image_writer *w, const char **type)
+{
+	if (kept_manifest_fits(w)) {
+		*type = w->kept_type;
+		return xstrdup(w->kept_raw);
+	}
 	struct manifest m = { 0 };
 	m.media_type = OCI_MANIFEST_TYPE;
 	m.config.media_type = "application/vnd.oci.image.config.v1+json";
@@ -307,20 +346,23 @@ static char *writer_manifest_json(const struct image_writer *w)
 	m.config.size = (int64_t)w->config_len;
 	m.layers = w->layers;
 	m.n_layers = w->n_layers;
+	*type = OCI_MANIFEST_TYPE;
 	return manifest_to_json(&m);
 }
 
 static int registry_commit(struct image_writer *w, struct perr *err)
 {
-	cleanup_free char *mjson = writer_manifest_json(w);
+	const char *type;
+	cleanup_free char *mjson = writer_manifest_json(w, &type);
 	/* Last: until the manifest is in, nothing is tagged. */
-	return registry_put_manifest(w->reg, w->tag, OCI_MANIFEST_TYPE, mjson, strlen(mjson), err);
+	return registry_put_manifest(w->reg, w->tag, type, mjson, strlen(mjson), err);
 }
 
 static int oci_commit(struct image_writer *w, struct perr *err)
 {
 	char mdigest[DIGEST_STR_LEN + 1];
-	cleanup_free char *mjson = writer_manifest_json(w);
+	const char *type;
+	cleanup_free char *mjson = writer_manifest_json(w, &type);
 	if (oci_put_blob_bytes(w, mjson, strlen(mjson), mdigest, err) < 0)
 		return -1;
 	snprintf(w->manifest_digest, sizeof(w->manifest_digest), "%s", mdigest);
@@ -328,7 +370,7 @@ static int oci_commit(struct image_writer *w, struct perr *err)
 	size_t n;
 	if (oci_old_entries(w, &descs, &n, err) < 0)
 		return -1;
-	descs[n] = (struct descriptor){ .media_type = xstrdup(OCI_MANIFEST_TYPE), .digest = xstrdup(mdigest),
+	descs[n] = (struct descriptor){ .media_type = xstrdup(type), .digest = xstrdup(mdigest),
 					.size = (int64_t)strlen(mjson), .ref_name = xstrdup(w->tag) };
 	n++;
 	cleanup_free char *ijson = index_to_json(descs, n);
@@ -629,5 +671,9 @@ void writer_free(struct image_writer *w)
 	free(w->final_dir);
 	free(w->stage_dir);
 	free(w->tmp_file);
+	free(w->kept_raw);
+	free(w->kept_type);
+	free(w->kept_config);
+	strv_free(&w->kept_layers);
 	free(w);
 }

@@ -23,6 +23,11 @@ int writer_add_layer(struct image_writer *w, int fd, const char *digest, int64_t
  * added, 0 when its bytes must come through writer_add_layer. */
 int writer_reuse_layer(struct image_writer *w, const char *digest, int64_t size, enum compression comp,
 		       const char *diff_id, struct perr *err);
+/* Write RAW, the source's manifest M, as it is when the config and layers
+ * added are the ones it names (a copy keeps its digest, annotations and
+ * media type), else a new OCI manifest. Not for docker-archives, nor a
+ * docker manifest into an OCI layout. */
+void writer_keep_manifest(struct image_writer *w, const char *raw, size_t len, const struct manifest *m);
 int writer_set_config(struct image_writer *w, const char *raw, size_t len, struct perr *err);
 /* Write manifest and index (or manifest.json) and rename into place. */
 int writer_commit(struct image_writer *w, struct perr *err);

@@ -49,10 +49,11 @@ proxy pass "$P" pass >pass.addr
 echo "# registries: plain $P, TLS + basic $T, Bearer tokens $K, TLS + client certificates $MT"
 
 # ---- plain http: push, pull, the independent client
-check "copy oci -> docker://: the registry holds the same config and layer blobs (skopeo inspect)" \
+check "copy oci -> docker://: the registry holds the same manifest, config and layer blobs (skopeo inspect)" \
 	bash -c "'$PARE' copy ${plain[*]} oci:$bb/oci:latest docker://$P/pare/bb:1 &&
 		[ \"\$(skopeo inspect --tls-verify=false docker://$P/pare/bb:1 | jq -c .Layers)\" = \"\$(skopeo inspect oci:$bb/oci:latest | jq -c .Layers)\" ] &&
-		[ \"\$(skopeo inspect --config --tls-verify=false docker://$P/pare/bb:1 | sha256sum)\" = \"\$(skopeo inspect --config oci:$bb/oci:latest | sha256sum)\" ]"
+		[ \"\$(skopeo inspect --config --tls-verify=false docker://$P/pare/bb:1 | sha256sum)\" = \"\$(skopeo inspect --config oci:$bb/oci:latest | sha256sum)\" ] &&
+		[ \"\$(skopeo inspect --raw --tls-verify=false docker://$P/pare/bb:1 | sha256sum)\" = \"\$(skopeo inspect --raw oci:$bb/oci:latest | sha256sum)\" ]"
 check "what pare pushed, skopeo pulls into the dockerd, and it runs" \
 	bash -c "skopeo copy -q --src-tls-verify=false docker://$P/pare/bb:1 docker-archive:sk-bb.tar:pare-reg/bb:1 && docker load -q -i sk-bb.tar &&
 		docker run --rm --pull never --entrypoint /bin/busybox pare-reg/bb:1 echo hello | grep -qx hello"
@@ -63,6 +64,43 @@ check "what skopeo pushed, pare pulls and unpacks identically to umoci" \
 check "a pull by digest, checked against it; inspect --json names the transport" \
 	bash -c "d=\$(skopeo inspect --tls-verify=false docker://$P/sk/py:3.11 | jq -r .Digest) &&
 		'$PARE' inspect --json ${plain[*]} docker://$P/sk/py@\$d | jq -e '.transport == \"docker\" and (.layers | length) >= 1'"
+# ---- an image index: two platforms (the second's config says arm64; its
+# layer is the same) and an attestation manifest, pushed by skopeo --all
+multi_layout() { # multi_layout DIR: an OCI layout whose tag "multi" is an index; prints the two manifests' digests
+	local d=$1 b m cfg arm_cfg arm_man att idx
+	cp -r "$bb/oci" "$d" && b=$d/blobs/sha256
+	put() { # stdin as a blob; prints its hex digest
+		cat >"$b/put.tmp" && local h; h=$(sha256sum <"$b/put.tmp" | cut -c1-64) && mv "$b/put.tmp" "$b/$h" && echo "$h"
+	}
+	desc() { # desc MEDIA-TYPE HEX [PLATFORM]
+		printf '{"mediaType":"%s","digest":"sha256:%s","size":%s%s}' "$1" "$2" "$(stat -c %s "$b/$2")" "${3:+,\"platform\":$3}"
+	}
+	local oci_m=application/vnd.oci.image.manifest.v1+json
+	m=$(jq -r '.manifests[0].digest' "$d/index.json" | cut -c8-)
+	cfg=$(jq -r '.config.digest' "$b/$m" | cut -c8-)
+	arm_cfg=$(jq -c '.architecture = "arm64" | .variant = "v8"' "$b/$cfg" | tr -d '\n' | put)
+	arm_man=$(jq -c --argjson c "$(desc application/vnd.oci.image.config.v1+json "$arm_cfg")" '.config = $c' "$b/$m" | tr -d '\n' | put)
+	att=$(jq -c '.annotations = {"vnd.docker.reference.type": "attestation-manifest"}' "$b/$m" | tr -d '\n' | put)
+	idx=$(printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[%s,%s,%s]}' \
+		"$(desc $oci_m "$m" '{"architecture":"amd64","os":"linux"}')" \
+		"$(desc $oci_m "$arm_man" '{"architecture":"arm64","os":"linux","variant":"v8"}')" \
+		"$(desc $oci_m "$att" '{"architecture":"unknown","os":"unknown"}')" | put)
+	printf '{"schemaVersion":2,"manifests":[%s]}' \
+		"$(desc application/vnd.oci.image.index.v1+json "$idx" | sed 's/}$/,"annotations":{"org.opencontainers.image.ref.name":"multi"}}/')" >"$d/index.json"
+	echo "sha256:$m sha256:$arm_man"
+}
+read -r amd_man arm_man < <(multi_layout "$work/multi")
+check "an index pushed by skopeo --all: linux/amd64 by default, the digests of that manifest kept" \
+	bash -c "skopeo copy -q --all --dest-tls-verify=false oci:$work/multi:multi docker://$P/multi/bb:1 &&
+		'$PARE' inspect --json ${plain[*]} docker://$P/multi/bb:1 >multi.json &&
+		jq -e --arg c \"\$(skopeo inspect --raw oci:$bb/oci:latest | jq -r .config.digest)\" '.config_digest == \$c and .platform.architecture == \"amd64\"' multi.json >/dev/null ||
+		{ jq -c . multi.json; exit 1; }
+		'$PARE' copy ${plain[*]} docker://$P/multi/bb:1 docker://$P/multi/amd64:1 &&
+		[ \"\$(skopeo inspect --raw --tls-verify=false docker://$P/multi/amd64:1 | sha256sum | cut -c1-64)\" = '${amd_man#sha256:}' ]"
+check "... --platform linux/arm64/v8 picks the other; one that is not there lists those that are (not the attestation)" \
+	bash -c "'$PARE' inspect --json ${plain[*]} --platform linux/arm64/v8 docker://$P/multi/bb:1 | jq -e '.platform.architecture == \"arm64\" and .platform.variant == \"v8\"' >/dev/null &&
+		one_line_error 1 '$PARE' inspect ${plain[*]} --platform linux/s390x docker://$P/multi/bb:1 &&
+		grep -q 'linux/amd64' \$work/err && grep -q 'linux/arm64/v8' \$work/err && ! grep -q unknown \$work/err"
 check "copy docker:// -> docker:// on one registry mounts the layers: none downloaded, none uploaded" \
 	bash -c "M=\$(cat $work/pass.addr); '$PARE' copy ${plain[*]} docker://\$M/sk/py:3.11 docker://\$M/other/py:1 &&
 		[ \"\$(skopeo inspect --tls-verify=false docker://$P/other/py:1 | jq -c .Layers)\" = \"\$(skopeo inspect --tls-verify=false docker://$P/sk/py:3.11 | jq -c .Layers)\" ] &&
