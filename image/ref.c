@@ -109,7 +109,7 @@ static int parse_docker_tag(struct imgref *out, char *rest, bool required, struc
 /* docker://HOST[:PORT]/REPO[:TAG|@DIGEST], as distribution/reference
  * reads it: a first component with a '.' or ':', or "localhost", is the
  * registry, else it is Docker Hub (registry-1.docker.io, one-component
- * names in library/). */
+ * names in library/), as it is when named docker.io or index.docker.io. */
 static int parse_registry_ref(const char *s, struct imgref *out, struct perr *err)
 {
 	const char *at = strchr(s, '@');
@@ -131,8 +131,11 @@ static int parse_registry_ref(const char *s, struct imgref *out, struct perr *er
 	bool has_host = slash && (memchr(name, '.', first) || memchr(name, ':', first) ||
 				  (first == 9 && !strncmp(name, "localhost", 9)));
 	const char *repo = has_host ? slash + 1 : name;
-	out->host = has_host ? strndup(name, first) : xstrdup("registry-1.docker.io");
-	out->repo = !has_host && !strchr(repo, '/') ? xasprintf("library/%s", repo) : xstrdup(repo);
+	/* Docker Hub by any of its names: its API is at registry-1.docker.io. */
+	bool hub = !has_host || (first == 9 && !strncmp(name, "docker.io", 9)) ||
+		   (first == 15 && !strncmp(name, "index.docker.io", 15));
+	out->host = hub ? xstrdup("registry-1.docker.io") : strndup(name, first);
+	out->repo = hub && !strchr(repo, '/') ? xasprintf("library/%s", repo) : xstrdup(repo);
 	if (!out->digest && !out->tag)
 		out->tag = xstrdup("latest");
 	/* distribution's grammar: lowercase components of [a-z0-9._-],

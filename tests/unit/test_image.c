@@ -283,6 +283,15 @@ static void test_refs(void)
 	ok(imgref_parse("docker://redis", false, &r, &err) == 0 && !strcmp(r.host, "registry-1.docker.io") &&
 	   !strcmp(r.repo, "library/redis") && !strcmp(r.tag, "latest"), "docker://NAME is Docker Hub's library/NAME:latest");
 	imgref_free(&r);
+	ok(imgref_parse("docker://docker.io/nginx:1", false, &r, &err) == 0 && !strcmp(r.host, "registry-1.docker.io") &&
+	   !strcmp(r.repo, "library/nginx") && !strcmp(r.tag, "1"), "docker://docker.io/NAME is Docker Hub's library/NAME");
+	imgref_free(&r);
+	ok(imgref_parse("docker://index.docker.io/rw/php", false, &r, &err) == 0 && !strcmp(r.host, "registry-1.docker.io") &&
+	   !strcmp(r.repo, "rw/php"), "docker://index.docker.io/OWNER/NAME is Docker Hub's too");
+	imgref_free(&r);
+	ok(imgref_parse("docker://docker.io.example.com/a:1", false, &r, &err) == 0 && !strcmp(r.host, "docker.io.example.com") &&
+	   !strcmp(r.repo, "a"), "docker://docker.io.example.com is not Docker Hub");
+	imgref_free(&r);
 	ok(imgref_parse("docker://localhost/x:7@sha256:aec8beaf3a7e61347995ed0c485f1dc6dec94236c04fd9b5885d274732d94669",
 			false, &r, &err) == 0 && !strcmp(r.host, "localhost") && !strcmp(r.repo, "x") && !r.tag &&
 	   r.digest && !strncmp(r.digest, "sha256:aec8", 11), "docker://localhost/REPO:TAG@DIGEST: the digest wins");
