@@ -35,6 +35,10 @@ struct registry {
 	char *ca_blob; /* the system CAs plus --cert-dir's, when it has any */
 	size_t ca_len;
 	char *client_cert, *client_key;
+	/* registry_reuse_blob found this blob absent (and may have started
+	 * its upload): the push that follows does not ask again */
+	char absent[DIGEST_STR_LEN + 1];
+	char *absent_location;
 	CURL *h;
 	char errbuf[CURL_ERROR_SIZE];
 };
@@ -571,6 +575,7 @@ void registry_free(struct registry *r)
 	free(r->ca_blob);
 	free(r->client_cert);
 	free(r->client_key);
+	free(r->absent_location);
 	free(r);
 }
 
@@ -924,10 +929,14 @@ static int reuse(struct registry *r, const char *digest, const char **how, char 
 	return 1;
 }
 
-int registry_reuse_blob(struct registry *r, const char *digest, const char **how, struct perr *err)
+int registry_reuse_blob(struct registry *r, const char *digest, struct perr *err)
 {
-	cleanup_free char *location = NULL; /* an unused upload: the registry expires it */
-	int rc = reuse(r, digest, how, &location, err);
+	const char *how;
+	char *location = NULL;
+	int rc = reuse(r, digest, &how, &location, err);
+	free(r->absent_location);
+	r->absent_location = rc == 0 ? location : (free(location), NULL);
+	snprintf(r->absent, sizeof(r->absent), "%s", rc == 0 ? digest : "");
 	if (rc == 1)
 		registry_note_blob(r, digest);
 	return rc;
@@ -939,7 +948,12 @@ static int upload_once(struct registry *r, int fd, const char *buf, const char *
 	bool mounted = false;
 	cleanup_free char *location = NULL;
 	*status = 0;
-	int reused = reuse(r, digest, skipped, &location, err);
+	/* Just found absent: not asked again (a retry asks). */
+	bool known_absent = !strcmp(r->absent, digest);
+	r->absent[0] = 0;
+	if (known_absent)
+		location = steal_pointer(&r->absent_location);
+	int reused = known_absent ? 0 : reuse(r, digest, skipped, &location, err);
 	if (reused)
 		return reused < 0 ? -1 : 0;
 	if (!location && upload_start(r, digest, NULL, &mounted, &location, err) < 0)

@@ -78,9 +78,9 @@ int registry_open_blob(struct registry *r, const char *digest, int64_t size, str
 int registry_push_blob(struct registry *r, int fd, const char *digest, int64_t size,
 		       const char **skipped, struct perr *err);
 /* Blob DIGEST without its bytes, when the repository has it or can mount
- * it (as registry_push_blob would): 1, *HOW saying which; 0 when its bytes
- * must be pushed. */
-int registry_reuse_blob(struct registry *r, const char *digest, const char **how, struct perr *err);
+ * it (as registry_push_blob would): 1; 0 when its bytes must be pushed,
+ * and the registry_push_blob of DIGEST that follows does not ask again. */
+int registry_reuse_blob(struct registry *r, const char *digest, struct perr *err);
 /* The same for a small blob (a config) in memory. */
 int registry_push_bytes(struct registry *r, const char *buf, size_t len, const char *digest, struct perr *err);
 /* Remember that REPO of this registry holds DIGEST (pulled or pushed). */

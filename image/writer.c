@@ -569,10 +569,9 @@ static void note_layer(struct image_writer *w, const char *digest, int64_t size,
 int writer_reuse_layer(struct image_writer *w, const char *digest, int64_t size, enum compression comp,
 		       const char *diff_id, struct perr *err)
 {
-	const char *how;
 	if (w->dst.transport != T_REGISTRY)
 		return 0;
-	int rc = registry_reuse_blob(w->reg, digest, &how, err);
+	int rc = registry_reuse_blob(w->reg, digest, err);
 	if (rc == 1)
 		note_layer(w, digest, size, comp, diff_id);
 	return rc;
