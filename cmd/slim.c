@@ -330,6 +330,7 @@ static void print_summary(const struct slim *s)
 	fprintf(stderr, "pare: slim: %s -> %s\n  files:  %llu -> %llu entries\n"
 			"  size:   %s -> %s of files (%.1f%%)\n"
 			"  layers: %s %s -> %s %s%s\n"
+			"%s%s%s"
 			"  probes: %zu passed%s\n"
 			"  profiles: %s\n",
 		img->ref.text, dst, (unsigned long long)w->before_files,
@@ -337,7 +338,8 @@ static void print_summary(const struct slim *s)
 		human_size(w->after_bytes, b2),
 		w->before_bytes ? 100.0 * (double)w->after_bytes / (double)w->before_bytes : 0.0,
 		human_size(w->before_compressed, b3), before_comp, human_size((uint64_t)w->layer.size, b4),
-		after_comp, ratio, npr, where_probes_ran(&s->probes), s->profiles.n ? names : "none");
+		after_comp, ratio, w->manifest[0] ? "  digest: " : "", w->manifest, w->manifest[0] ? "\n" : "", npr,
+		where_probes_ran(&s->probes), s->profiles.n ? names : "none");
 	/* Units and packages in one line; each is in the report. */
 	size_t units = 0, packages = 0, paths = 0, idle = 0;
 	char apps[512] = "";

@@ -209,6 +209,7 @@ static int open_oci(struct image *img, const struct platform_want *w, struct per
 		return -1;
 	img->manifest_len = len;
 	img->manifest_raw = steal_pointer(&buf);
+	sha256_buf(img->manifest_raw, len, img->manifest_digest);
 	const struct media_type *cmt = media_type_lookup(img->manifest.config.media_type);
 	if (!cmt || cmt->kind != MT_CONFIG)
 		return perr_set(err, 0, "config: unsupported media type '%s'",

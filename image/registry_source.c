@@ -71,6 +71,7 @@ static int registry_read(struct image *img, const struct platform_want *w, struc
 		return perr_wrap(err, "manifest");
 	img->manifest_len = len;
 	img->manifest_raw = steal_pointer(&buf);
+	sha256_buf(img->manifest_raw, len, img->manifest_digest);
 	const struct media_type *cmt = media_type_lookup(img->manifest.config.media_type);
 	if (!cmt || cmt->kind != MT_CONFIG)
 		return perr_set(err, 0, "config: unsupported media type '%s'", img->manifest.config.media_type);

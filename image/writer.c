@@ -56,6 +56,11 @@ const char *writer_dest(const struct image_writer *w)
 	return w->dst.text;
 }
 
+const char *writer_manifest_digest(const struct image_writer *w)
+{
+	return w->committed && w->manifest_digest[0] ? w->manifest_digest : NULL;
+}
+
 bool writer_wants_uncompressed(const struct image_writer *w)
 {
 	return w->dst.transport == T_DOCKER_ARCHIVE || w->dst.transport == T_DOCKER_DAEMON;
@@ -354,6 +359,7 @@ static int registry_commit(struct image_writer *w, struct perr *err)
 {
 	const char *type;
 	cleanup_free char *mjson = writer_manifest_json(w, &type);
+	sha256_buf(mjson, strlen(mjson), w->manifest_digest);
 	/* Last: until the manifest is in, nothing is tagged. */
 	return registry_put_manifest(w->reg, w->tag, type, mjson, strlen(mjson), err);
 }

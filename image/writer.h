@@ -41,5 +41,7 @@ static inline void writer_freep(struct image_writer **w)
 #define cleanup_writer __attribute__((cleanup(writer_freep)))
 /* Where the image went, for messages. */
 const char *writer_dest(const struct image_writer *w);
+/* After commit: the manifest's digest (OCI layouts, registries), else NULL. */
+const char *writer_manifest_digest(const struct image_writer *w);
 
 #endif

@@ -68,6 +68,7 @@ struct fleet_result {
 	struct fleet_built_layer *layers; /* as the plan orders them */
 	size_t n_layers;
 	char (*configs)[DIGEST_STR_LEN + 1];  /* per image: its config digest as written */
+	char (*manifests)[DIGEST_STR_LEN + 1]; /* per image: its manifest's ("" for docker-archives) */
 	struct fleet_single *single;      /* per image */
 };
 

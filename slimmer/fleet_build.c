@@ -178,7 +178,11 @@ static int write_one(const struct fleet_plan *p, size_t i, struct fleet_target *
 	if (!cfg || writer_set_config(iw, cfg, strlen(cfg), err) < 0)
 		return -1;
 	sha256_buf(cfg, strlen(cfg), res->configs[i]);
-	return writer_commit(iw, err);
+	if (writer_commit(iw, err) < 0)
+		return -1;
+	const char *md = writer_manifest_digest(iw);
+	snprintf(res->manifests[i], sizeof(res->manifests[i]), "%s", md ? md : "");
+	return 0;
 }
 
 /* Image I slimmed alone into one gzip layer, measured only. */
@@ -213,6 +217,7 @@ int fleet_build(const struct fleet_plan *p, struct fleet_target *t, const char *
 	res->n_layers = p->n_layers;
 	res->layers = xcalloc(p->n_layers + 1, sizeof(*res->layers));
 	res->configs = xcalloc(p->n_images, sizeof(*res->configs));
+	res->manifests = xcalloc(p->n_images, sizeof(*res->manifests));
 	res->single = xcalloc(p->n_images, sizeof(*res->single));
 	struct blob_spec **specs = xcalloc(p->n_layers + 1, sizeof(*specs));
 	int r = 0;
@@ -239,6 +244,7 @@ void fleet_result_free(struct fleet_result *res)
 		free(res->layers[l].blobs);
 	free(res->layers);
 	free(res->configs);
+	free(res->manifests);
 	free(res->single);
 	memset(res, 0, sizeof(*res));
 }
@@ -299,8 +305,8 @@ static json_t *image_json(const struct fleet *f, const struct fleet_plan *p, con
 		orig_c += p->recs[i]->layers[k].size;
 		tally_add(orig, p->recs[i]->layers[k].digest, (uint64_t)p->recs[i]->layers[k].size);
 	}
-	return json_pack("{s:s,s:s,s:o,s:I,s:{s:I,s:I},s:{s:I,s:I}}", "name", f->v[i].name, "config",
-			 res->configs[i], "layers", layers, "kept_file_bytes", (json_int_t)files, "one_by_one",
+	return json_pack("{s:s,s:s,s:s?,s:o,s:I,s:{s:I,s:I},s:{s:I,s:I}}", "name", f->v[i].name, "config",
+			 res->configs[i], "manifest", res->manifests[i][0] ? res->manifests[i] : NULL, "layers", layers, "kept_file_bytes", (json_int_t)files, "one_by_one",
 			 "uncompressed", (json_int_t)res->single[i].uncompressed, "compressed",
 			 (json_int_t)res->single[i].compressed, "original", "compressed", (json_int_t)orig_c,
 			 "file_bytes", (json_int_t)p->recs[i]->source_bytes);

@@ -228,8 +228,10 @@ int slim_write_image(const struct image *img, int rootfd, const char *reuse_dir,
 	cleanup_free char *cfg = config_rewrite(img->config_raw, img->config_len, &diff_ids, "pare slim",
 						slim_created(img, created), err);
 	strv_free(&diff_ids);
-	if (!cfg || writer_set_config(iw, cfg, strlen(cfg), err) < 0)
+	if (!cfg || writer_set_config(iw, cfg, strlen(cfg), err) < 0 || writer_commit(iw, err) < 0)
 		return -1;
-	return writer_commit(iw, err);
+	const char *md = writer_manifest_digest(iw);
+	snprintf(w->manifest, sizeof(w->manifest), "%s", md ? md : "");
+	return 0;
 }
 

@@ -30,6 +30,7 @@ struct slim_written {
 	enum compression comp; /* of the slim layer */
 	uint64_t before_bytes, before_files, before_compressed, after_bytes;
 	bool reused; /* the layer came from the cache (layer_reuse.h) */
+	char manifest[DIGEST_STR_LEN + 1]; /* the written manifest's digest; "" for docker-archives */
 };
 
 /* The "before" (IMG's layers and unpacked tree) and the "after" bytes. */

@@ -118,12 +118,13 @@ json_t *slim_kept_json(const struct keepset *k, const struct strv *paths, const 
 
 static json_t *sizes_json(const struct slim_written *w)
 {
-	return json_pack("{s:{s:I,s:I,s:I},s:{s:I,s:I,s:I,s:I,s:s,s:s,s:b}}", "before", "compressed",
+	return json_pack("{s:{s:I,s:I,s:I},s:{s:I,s:I,s:I,s:I,s:s,s:s,s:b,s:s?}}", "before", "compressed",
 			 (json_int_t)w->before_compressed, "bytes", (json_int_t)w->before_bytes,
 			 "entries", (json_int_t)w->before_files, "after", "compressed",
 			 (json_int_t)w->layer.size, "bytes", (json_int_t)w->after_bytes, "uncompressed",
 			 (json_int_t)w->layer.uncompressed, "entries", (json_int_t)w->layer.entries,
-			 "layer", w->layer.digest, "diff_id", w->layer.diff_id, "reused", w->reused);
+			 "layer", w->layer.digest, "diff_id", w->layer.diff_id, "reused", w->reused, "manifest",
+			 w->manifest[0] ? w->manifest : NULL);
 }
 
 static json_t *syscalls_json(const struct trace *t)

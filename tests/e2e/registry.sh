@@ -61,9 +61,9 @@ check "what skopeo pushed, pare pulls and unpacks identically to umoci" \
 	bash -c "$(declare -f same_tree); top='$top'; skopeo copy -q --dest-tls-verify=false oci:$py/oci:latest docker://$P/sk/py:3.11 &&
 		'$PARE' unpack ${plain[*]} docker://$P/sk/py:3.11 from-reg && umoci unpack --image $py/oci:latest umoci-py >/dev/null &&
 		same_tree umoci-py/rootfs from-reg"
-check "a pull by digest, checked against it; inspect --json names the transport" \
+check "a pull by digest, checked against it; inspect --json names the transport and the manifest's digest" \
 	bash -c "d=\$(skopeo inspect --tls-verify=false docker://$P/sk/py:3.11 | jq -r .Digest) &&
-		'$PARE' inspect --json ${plain[*]} docker://$P/sk/py@\$d | jq -e '.transport == \"docker\" and (.layers | length) >= 1'"
+		'$PARE' inspect --json ${plain[*]} docker://$P/sk/py@\$d | jq -e --arg d \$d '.transport == \"docker\" and (.layers | length) >= 1 and .manifest_digest == \$d'"
 # ---- an image index: two platforms (the second's config says arm64; its
 # layer is the same) and an attestation manifest, pushed by skopeo --all
 multi_layout() { # multi_layout DIR: an OCI layout whose tag "multi" is an index; prints the two manifests' digests
@@ -114,10 +114,11 @@ check "a second push of the same image finds every blob there (HEAD) and only wr
 	bash -c "'$PARE' copy ${plain[*]} oci:$bb/oci:latest docker://$P/pare/bb:1 && skopeo inspect --tls-verify=false docker://$P/pare/bb:1 >/dev/null"
 
 # ---- slim from a registry to a registry, verified, then run on what no probe asked
-check "slim docker://.../web:1 -o docker://.../web:1-slim --verify, end to end" \
+check "slim docker://.../web:1 -o docker://.../web:1-slim --verify, end to end; the summary names the pushed manifest's digest" \
 	bash -c "'$PARE' copy ${plain[*]} oci:$web/oci:latest docker://$P/app/web:1 &&
 		'$PARE' slim ${plain[*]} docker://$P/app/web:1 -o docker://$P/app/web:1-slim --http GET:/ --verify 2>err; rc=\$?; cat err; [ \$rc -eq 0 ] &&
-		grep -q 'behaves the same' err && skopeo inspect --tls-verify=false docker://$P/app/web:1-slim >/dev/null"
+		grep -q 'behaves the same' err && d=\$(skopeo inspect --tls-verify=false docker://$P/app/web:1-slim | jq -r .Digest) &&
+		grep -qx \"  digest: \$d\" err"
 check "without -o, slim pushes TAG-slim beside the input" \
 	bash -c "'$PARE' slim ${plain[*]} docker://$P/pare/bb:1 --exec 'ls /' 2>err; rc=\$?; cat err; [ \$rc -eq 0 ] &&
 		grep -q -- '-> docker://$P/pare/bb:1-slim' err && skopeo inspect --tls-verify=false docker://$P/pare/bb:1-slim >/dev/null"
@@ -155,6 +156,10 @@ EOF
 		skopeo inspect --tls-verify=false "docker://$P/fleet/$i:slim" | jq -r '.Layers[]' || return 1
 	done | sort -u >fl/layers
 	[ "$(wc -l <fl/layers)" -ge 2 ] || return 1
+	for i in perl web lighty tz; do # the report names each pushed manifest
+		[ "$(jq -r --arg n $i '.images[] | select(.name == $n) | .manifest' fl/state/build.json)" = \
+			"$(skopeo inspect --tls-verify=false "docker://$P/fleet/$i:slim" | jq -r .Digest)" ] || { echo "$i: manifest digest"; return 1; }
+	done
 	while read -r d; do # each layer's bytes went up once; the other repositories mounted it
 		local put="^PUT /v2/fleet/.*digest=sha256%3a${d#sha256:} 201"
 		[ "$(grep -c "$put" "$work/proxy-pass.log")" -eq 1 ] ||
@@ -162,7 +167,7 @@ EOF
 	done <fl/layers
 	grep -q '^POST /v2/fleet/.*mount=sha256:.*&from=fleet/.* 201' "$work/proxy-pass.log"
 }
-check "fleet slim with docker:// outputs: four images verified from the registry, each shared layer uploaded once and mounted" \
+check "fleet slim with docker:// outputs: four images verified from the registry, each shared layer uploaded once and mounted, each manifest in the report" \
 	fleet_to_registry
 check "... the fleet's perl tool, pulled by skopeo into the dockerd, on an input no probe used" \
 	bash -c "skopeo copy -q --src-tls-verify=false docker://$P/fleet/perl:slim docker-archive:fl-perl.tar:pare-reg/fleet-perl:slim &&
