@@ -904,36 +904,28 @@ static int blob_exists(struct registry *r, const char *digest, bool *yes, struct
 }
 
 /* Blob DIGEST without its bytes: 1 when the repository has it or mounted
- * it from another this process saw it in (*HOW says which), 0 when it must
- * be uploaded (*LOCATION: an upload a refused mount started, or NULL). */
-static int reuse(struct registry *r, const char *digest, const char **how, char **location, struct perr *err)
+ * it from another this process saw it in, 0 when it must be uploaded
+ * (*LOCATION: an upload a refused mount started, or NULL). */
+static int reuse(struct registry *r, const char *digest, char **location, struct perr *err)
 {
-	static char mounted_from[256];
 	bool exists = false, mounted = false;
 	const char *from = seen_elsewhere(r, digest);
 	*location = NULL;
 	if (blob_exists(r, digest, &exists, err) < 0)
 		return -1;
-	if (exists) {
-		*how = "exists";
+	if (exists)
 		return 1;
-	}
 	if (!from)
 		return 0;
 	if (upload_start(r, digest, from, &mounted, location, err) < 0)
 		return -1;
-	if (!mounted)
-		return 0;
-	snprintf(mounted_from, sizeof(mounted_from), "mounted from %s", from);
-	*how = mounted_from;
-	return 1;
+	return mounted ? 1 : 0;
 }
 
 int registry_reuse_blob(struct registry *r, const char *digest, struct perr *err)
 {
-	const char *how;
 	char *location = NULL;
-	int rc = reuse(r, digest, &how, &location, err);
+	int rc = reuse(r, digest, &location, err);
 	free(r->absent_location);
 	r->absent_location = rc == 0 ? location : (free(location), NULL);
 	snprintf(r->absent, sizeof(r->absent), "%s", rc == 0 ? digest : "");
@@ -943,7 +935,7 @@ int registry_reuse_blob(struct registry *r, const char *digest, struct perr *err
 }
 
 static int upload_once(struct registry *r, int fd, const char *buf, const char *digest, int64_t size,
-		       const char **skipped, long *status, struct perr *err)
+		       long *status, struct perr *err)
 {
 	bool mounted = false;
 	cleanup_free char *location = NULL;
@@ -953,7 +945,7 @@ static int upload_once(struct registry *r, int fd, const char *buf, const char *
 	r->absent[0] = 0;
 	if (known_absent)
 		location = steal_pointer(&r->absent_location);
-	int reused = known_absent ? 0 : reuse(r, digest, skipped, &location, err);
+	int reused = known_absent ? 0 : reuse(r, digest, &location, err);
 	if (reused)
 		return reused < 0 ? -1 : 0;
 	if (!location && upload_start(r, digest, NULL, &mounted, &location, err) < 0)
@@ -974,24 +966,22 @@ static int upload_once(struct registry *r, int fd, const char *buf, const char *
 }
 
 static int push(struct registry *r, int fd, const char *buf, const char *digest, int64_t size,
-		const char **skipped, struct perr *err)
+		struct perr *err)
 {
 	long status;
-	*skipped = NULL;
 	/* An upload lost with a restarted registry (404 BLOB_UPLOAD_UNKNOWN)
 	 * or refused mid-way starts again from the beginning. */
 	for (int attempt = 0;; attempt++) {
-		int rc = upload_once(r, fd, buf, digest, size, skipped, &status, err);
+		int rc = upload_once(r, fd, buf, digest, size, &status, err);
 		if (rc == 0 || attempt >= RETRIES || !(status == 404 || status_retriable(status)))
 			return rc < 0 ? perr_wrap(err, "pushing blob %s", digest) : (registry_note_blob(r, digest), 0);
 		sleep_ms(BACKOFF_MS << attempt);
 	}
 }
 
-int registry_push_blob(struct registry *r, int fd, const char *digest, int64_t size, const char **skipped,
-		       struct perr *err)
+int registry_push_blob(struct registry *r, int fd, const char *digest, int64_t size, struct perr *err)
 {
-	return push(r, fd, NULL, digest, size, skipped, err);
+	return push(r, fd, NULL, digest, size, err);
 }
 
 int registry_put_manifest(struct registry *r, const char *ref, const char *media_type, const char *buf,
@@ -1013,6 +1003,5 @@ int registry_put_manifest(struct registry *r, const char *ref, const char *media
 
 int registry_push_bytes(struct registry *r, const char *buf, size_t len, const char *digest, struct perr *err)
 {
-	const char *skipped;
-	return push(r, -1, buf, digest, (int64_t)len, &skipped, err);
+	return push(r, -1, buf, digest, (int64_t)len, err);
 }

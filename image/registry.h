@@ -72,11 +72,9 @@ int registry_open_blob(struct registry *r, const char *digest, int64_t size, str
 		       struct perr *err);
 
 /* Push blob DIGEST of SIZE bytes from FD (read from offset 0) unless the
- * repository has it: then *SKIPPED says how ("exists", "mounted from
- * REPO"), else NULL. A blob this process has seen in another repository
- * of the same registry is mounted, not uploaded. */
-int registry_push_blob(struct registry *r, int fd, const char *digest, int64_t size,
-		       const char **skipped, struct perr *err);
+ * repository has it (HEAD). A blob this process has seen in another
+ * repository of the same registry is mounted, not uploaded. */
+int registry_push_blob(struct registry *r, int fd, const char *digest, int64_t size, struct perr *err);
 /* Blob DIGEST without its bytes, when the repository has it or can mount
  * it (as registry_push_blob would): 1; 0 when its bytes must be pushed,
  * and the registry_push_blob of DIGEST that follows does not ask again. */

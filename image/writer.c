@@ -589,8 +589,7 @@ int writer_add_layer(struct image_writer *w, int fd, const char *digest, int64_t
 	cleanup_close int cfd = fd;
 	note_layer(w, digest, size, comp, diff_id);
 	if (w->dst.transport == T_REGISTRY) {
-		const char *skipped;
-		return registry_push_blob(w->reg, fd, digest, size, &skipped, err);
+		return registry_push_blob(w->reg, fd, digest, size, err);
 	}
 	if (writes_layout(w)) {
 		cleanup_free char *rel = xasprintf("blobs/sha256/%s", digest_hex(digest));
