@@ -62,9 +62,10 @@ static void print_json(const struct image *img, const struct inspect_result *r)
 			"whiteouts", (json_int_t)r->layers[i].whiteouts));
 	}
 	const struct platform *p = &img->config.platform;
-	json_t *doc = json_pack("{s:s, s:s, s:s, s:s?, s:{s:s, s:s, s:s?}, s:o, s:o, s:I, s:I, s:o, s:o, s:o}",
+	json_t *doc = json_pack("{s:s, s:s, s:s, s:s?, s:s?, s:{s:s, s:s, s:s?}, s:o, s:o, s:I, s:I, s:o, s:o, s:o}",
 		"reference", img->ref.text, "transport", transport_name(img->ref.transport),
-		"config_digest", img->config_digest, "manifest_digest", img->manifest_digest[0] ? img->manifest_digest : NULL, "platform", "os", p->os, "architecture", p->arch,
+		"config_digest", img->config_digest, "manifest_digest", img->manifest_digest[0] ? img->manifest_digest : NULL,
+		"index_digest", img->index_digest[0] ? img->index_digest : NULL, "platform", "os", p->os, "architecture", p->arch,
 		"variant", p->variant, "config", config_json(img), "layers", layers,
 		"size", (json_int_t)r->total_compressed, "uncompressed_size",
 		(json_int_t)r->total_uncompressed, "largest_files", files_json(r->top, r->ntop, true),
@@ -102,6 +103,8 @@ static void print_config(const struct image *img)
 {
 	const struct image_config *c = &img->config;
 	printf("Image:       %s\n", img->ref.text);
+	if (img->index_digest[0])
+		printf("Index:       %s\n", img->index_digest);
 	if (img->manifest_digest[0])
 		printf("Manifest:    %s\n", img->manifest_digest);
 	printf("Config:      %s\nPlatform:    %s/%s%s%s\n", img->config_digest, c->platform.os, c->platform.arch, c->platform.variant ? "/" : "",

@@ -193,6 +193,9 @@ static int open_oci(struct image *img, const struct platform_want *w, struct per
 	r = select_by_tag(&idx, img->ref.tag, &cand, &n, err);
 	if (r == 0 && n && cand[0].ref_name)
 		img->tag = xstrdup(cand[0].ref_name);
+	const struct media_type *top = r == 0 && n == 1 ? media_type_lookup(cand[0].media_type) : NULL;
+	if (top && top->kind == MT_INDEX)
+		snprintf(img->index_digest, sizeof(img->index_digest), "%s", cand[0].digest);
 	if (r == 0)
 		r = choose_manifest(img, cand, n, w, read_small_blob, &chosen, err);
 	index_free(&idx);

@@ -53,6 +53,7 @@ static int registry_read(struct image *img, const struct platform_want *w, struc
 		return -1;
 	if (top_kind(mt, buf, len, &img->lim) == MT_INDEX) {
 		struct index idx;
+		snprintf(img->index_digest, sizeof(img->index_digest), "%s", digest);
 		struct descriptor chosen = { 0 };
 		int r = parse_index(buf, len, &img->lim, &idx, err);
 		if (r < 0)

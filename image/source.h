@@ -31,6 +31,7 @@ struct image {
 	char *manifest_raw;        /* as read (OCI layout, registry); NULL for docker-archives */
 	size_t manifest_len;
 	char manifest_digest[DIGEST_STR_LEN + 1]; /* its digest; "" without one */
+	char index_digest[DIGEST_STR_LEN + 1];    /* the index it was chosen from; "" for none */
 	struct strv repo_tags;     /* docker-archive only */
 	/* The tag it was found by, or that it carries: the OCI ref name, the
 	 * archive's first RepoTag; NULL when it has none. */

@@ -90,10 +90,12 @@ multi_layout() { # multi_layout DIR: an OCI layout whose tag "multi" is an index
 	echo "sha256:$m sha256:$arm_man"
 }
 read -r amd_man arm_man < <(multi_layout "$work/multi")
-check "an index pushed by skopeo --all: linux/amd64 by default, the digests of that manifest kept" \
+check "an index pushed by skopeo --all: linux/amd64 by default, the index's and that manifest's digests named and kept" \
 	bash -c "skopeo copy -q --all --dest-tls-verify=false oci:$work/multi:multi docker://$P/multi/bb:1 &&
 		'$PARE' inspect --json ${plain[*]} docker://$P/multi/bb:1 >multi.json &&
-		jq -e --arg c \"\$(skopeo inspect --raw oci:$bb/oci:latest | jq -r .config.digest)\" '.config_digest == \$c and .platform.architecture == \"amd64\"' multi.json >/dev/null ||
+		jq -e --arg c \"\$(skopeo inspect --raw oci:$bb/oci:latest | jq -r .config.digest)\" '.config_digest == \$c and .platform.architecture == \"amd64\" and .manifest_digest == \"$amd_man\"' multi.json >/dev/null &&
+		[ \"\$(jq -r .index_digest multi.json)\" = \"\$(skopeo inspect --tls-verify=false docker://$P/multi/bb:1 | jq -r .Digest)\" ] &&
+		[ \"\$('$PARE' inspect --json oci:$work/multi:multi | jq -r .index_digest)\" = \"\$(jq -r '.manifests[0].digest' $work/multi/index.json)\" ] ||
 		{ jq -c . multi.json; exit 1; }
 		'$PARE' copy ${plain[*]} docker://$P/multi/bb:1 docker://$P/multi/amd64:1 &&
 		[ \"\$(skopeo inspect --raw --tls-verify=false docker://$P/multi/amd64:1 | sha256sum | cut -c1-64)\" = '${amd_man#sha256:}' ]"
