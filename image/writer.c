@@ -308,13 +308,13 @@ static int open_registry(struct image_writer *w, const struct imgref *dst, struc
 
 #define OCI_MANIFEST_TYPE "application/vnd.oci.image.manifest.v1+json"
 
-/* The OCI manifest of what was added: the config, then the layers. */
 void writer_keep_manifest(struct image_writer *w, const char *raw, size_t len, const struct manifest *m)
 {
 	const char *type = m->media_type ? m->media_type : OCI_MANIFEST_TYPE;
-	/* An OCI layout holds OCI manifests; a registry takes docker's too. */
-	if (!raw || (writes_layout(w) && strcmp(type, OCI_MANIFEST_TYPE)) || w->dst.transport == T_DOCKER_ARCHIVE ||
-	    w->dst.transport == T_DOCKER_DAEMON)
+	/* Only layouts and registries hold manifests; a layout holds OCI
+	 * ones, a registry docker's too. */
+	if (!raw || !(writes_layout(w) || w->dst.transport == T_REGISTRY) ||
+	    (writes_layout(w) && strcmp(type, OCI_MANIFEST_TYPE)))
 		return;
 	w->kept_raw = xmalloc(len + 1);
 	memcpy(w->kept_raw, raw, len);
@@ -337,7 +337,8 @@ static bool kept_manifest_fits(const struct image_writer *w)
 	return true;
 }
 
-/* The manifest to write and its media type: the kept one, or ours. */
+/* The manifest to write and its media type: the kept one, or the OCI
+ * manifest of what was added (the config, then the layers). */
 static char *writer_manifest_json(const struct image_writer *w, const char **type)
 {
 	if (kept_manifest_fits(w)) {
@@ -588,9 +589,8 @@ int writer_add_layer(struct image_writer *w, int fd, const char *digest, int64_t
 {
 	cleanup_close int cfd = fd;
 	note_layer(w, digest, size, comp, diff_id);
-	if (w->dst.transport == T_REGISTRY) {
+	if (w->dst.transport == T_REGISTRY)
 		return registry_push_blob(w->reg, fd, digest, size, err);
-	}
 	if (writes_layout(w)) {
 		cleanup_free char *rel = xasprintf("blobs/sha256/%s", digest_hex(digest));
 		const char *tmp = w->tmp_names.v[w->tmp_names.n - 1];
